@@ -1,0 +1,150 @@
+// Package sessions owns Chute's upload sessions: the model and its store.
+//
+// # Redis key layout
+//
+// RedisStore keeps each session under three keys, all sharing the hash tag
+// {<id>} so that they land in one Redis Cluster slot (every Lua script
+// touches the keys of one session only). <prefix> is "chute" unless
+// WithKeyPrefix sets another:
+//
+//	<prefix>:{<id>}:s  hash of the session's fields: id, subject, profile,
+//	                   backend, key, upload_id, strategy, state, filename,
+//	                   content_type, size, part_size, part_count, etag,
+//	                   metadata (a JSON object, written once at create, ""
+//	                   when empty), created_at, updated_at, expires_at
+//	                   (unix milliseconds, "" for a zero time)
+//	<prefix>:{<id>}:p  hash of reported parts: part number -> "<size> <etag>"
+//	<prefix>:{<id>}:l  the lock: a random token, SET NX PX
+//
+// The session and parts hashes expire at the session's ExpiresAt
+// (PEXPIREAT): Create sets it, PutPart gives the parts hash the same expiry,
+// and a Transition whose Change has an ExpiresAt moves both. Once they
+// expire the session is gone (ErrNotFound); no state "expired" is written
+// by the store itself. The lock key expires after the TryLock ttl and does
+// not depend on the session existing.
+//
+// Every change (Create, PutPart, Transition, Unlock) and every Get is one
+// Lua script, so it is atomic; a part report writes one field of the parts
+// hash, never a read-modify-write of a whole record. PutPart and Transition
+// read the whole session, parts included, in the same script, so a report
+// costs time in proportion to the parts already reported.
+//
+// Caveats: updated_at comes from the clock of the process calling the
+// store, the other times from the caller; expiry is judged by the Redis
+// server's clock against those absolute times, so clock skew between the
+// broker and Redis shifts it.
+//
+// Failures of Redis itself (refused connection, timeout, error reply) are
+// wrapped with ErrUnavailable.
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chute-dev/chute/multipart"
+)
+
+// State is where a session is in its life.
+type State string
+
+// The states of a session.
+const (
+	StatePending    State = "pending"    // created, no part reported yet
+	StateUploading  State = "uploading"  // at least one part reported
+	StateCompleting State = "completing" // a complete call is running
+	StateCompleted  State = "completed"
+	StateAborted    State = "aborted"
+	StateExpired    State = "expired"
+)
+
+// Strategy is how the bytes reach the store.
+type Strategy string
+
+// The strategies.
+const (
+	StrategySingle    Strategy = "single"    // one presigned PUT
+	StrategyMultipart Strategy = "multipart" // presigned parts + CompleteMultipartUpload
+)
+
+// Session is one upload. Parts holds the reported parts, sorted by number;
+// it is filled by Get and the methods that return a session.
+type Session struct {
+	ID          string
+	Subject     string
+	Profile     string
+	Backend     string
+	Key         string
+	UploadID    string // empty for single
+	Strategy    Strategy
+	State       State
+	Filename    string
+	ContentType string
+	Size        int64
+	PartSize    int64 // 0 for single
+	PartCount   int   // 0 for single
+	Metadata    map[string]string
+	ETag        string // final object's ETag, once completed
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ExpiresAt   time.Time
+	Parts       []multipart.Part
+}
+
+// Change is an atomic state transition: it applies only when the current
+// state is one of From.
+type Change struct {
+	From []State
+	To   State
+	// ETag, when not empty, is stored as the session's final ETag.
+	ETag string
+	// ExpiresAt, when not zero, replaces the session's expiry (and the
+	// retention of its keys).
+	ExpiresAt time.Time
+}
+
+// Errors returned by a Store.
+var (
+	ErrNotFound = errors.New("sessions: not found")
+	ErrExists   = errors.New("sessions: id already exists")
+	ErrConflict = errors.New("sessions: wrong state")
+)
+
+// StateError is returned (wrapping ErrConflict) when a change or a part
+// report does not fit the session's current state.
+type StateError struct {
+	Current State
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("sessions: wrong state %q", e.Current)
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) true.
+func (e *StateError) Unwrap() error { return ErrConflict }
+
+// Store keeps sessions. Every method is safe for concurrent use by many
+// processes sharing one backing store.
+type Store interface {
+	// Create stores a new session (with no parts). ErrExists if the id is taken.
+	Create(ctx context.Context, s *Session) error
+	// Get returns the session with its parts. ErrNotFound if unknown or expired from the store.
+	Get(ctx context.Context, id string) (*Session, error)
+	// PutPart records a reported part (replacing an earlier report of the
+	// same number) if the session is pending or uploading, and moves it to
+	// uploading. Concurrent reports of different parts are never lost.
+	// Returns the updated session; *StateError in another state.
+	PutPart(ctx context.Context, id string, p multipart.Part) (*Session, error)
+	// Transition applies c atomically and returns the updated session;
+	// *StateError if the current state is not in c.From.
+	Transition(ctx context.Context, id string, c Change) (*Session, error)
+	// TryLock takes the session's exclusive lock for at most ttl. ok is
+	// false if someone else holds it. The token releases it.
+	TryLock(ctx context.Context, id string, ttl time.Duration) (token string, ok bool, err error)
+	// Unlock releases the lock if token still holds it.
+	Unlock(ctx context.Context, id, token string) error
+	// Ping checks the backing store is reachable.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,476 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chute-dev/chute/multipart"
+)
+
+// DefaultKeyPrefix is the key prefix a RedisStore uses unless
+// WithKeyPrefix says otherwise.
+const DefaultKeyPrefix = "chute"
+
+// Fields of the session hash.
+const (
+	fieldID          = "id"
+	fieldSubject     = "subject"
+	fieldProfile     = "profile"
+	fieldBackend     = "backend"
+	fieldKey         = "key"
+	fieldUploadID    = "upload_id"
+	fieldStrategy    = "strategy"
+	fieldState       = "state"
+	fieldFilename    = "filename"
+	fieldContentType = "content_type"
+	fieldSize        = "size"
+	fieldPartSize    = "part_size"
+	fieldPartCount   = "part_count"
+	fieldMetadata    = "metadata"
+	fieldETag        = "etag"
+	fieldCreatedAt   = "created_at"
+	fieldUpdatedAt   = "updated_at"
+	fieldExpiresAt   = "expires_at"
+)
+
+// Status codes the scripts return as the first element of their reply.
+const (
+	replyNotFound = 0 // the session hash does not exist
+	replyState    = 1 // wrong state; the second element is the current state
+	replyOK       = 2 // the second and third elements are HGETALL of the session and parts hashes
+)
+
+// createScript stores a new session unless its hash exists.
+// KEYS: session, parts. ARGV: expiry (unix ms), then field/value pairs.
+var createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+`)
+
+// getScript reads both hashes of a session in one atomic step.
+// KEYS: session, parts.
+var getScript = redis.NewScript(`
+local s = redis.call('HGETALL', KEYS[1])
+if #s == 0 then
+  return {0}
+end
+return {2, s, redis.call('HGETALL', KEYS[2])}
+`)
+
+// putPartScript records one part if the state allows it.
+// KEYS: session, parts. ARGV: part number, "size etag", now (unix ms),
+// state pending, state uploading.
+var putPartScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then
+  return {0}
+end
+if st ~= ARGV[4] and st ~= ARGV[5] then
+  return {1, st}
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], 'state', ARGV[5], 'updated_at', ARGV[3])
+local exp = redis.call('HGET', KEYS[1], 'expires_at')
+if exp and exp ~= '' then
+  redis.call('PEXPIREAT', KEYS[2], exp)
+end
+return {2, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+`)
+
+// transitionScript is a compare-and-set on the state.
+// KEYS: session, parts. ARGV: new state, etag (may be empty), expiry (unix
+// ms, may be empty), now (unix ms), then the accepted current states.
+var transitionScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then
+  return {0}
+end
+local ok = false
+for i = 5, #ARGV do
+  if ARGV[i] == st then
+    ok = true
+    break
+  end
+end
+if not ok then
+  return {1, st}
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updated_at', ARGV[4])
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'etag', ARGV[2])
+end
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'expires_at', ARGV[3])
+end
+local s = redis.call('HGETALL', KEYS[1])
+local p = redis.call('HGETALL', KEYS[2])
+if ARGV[3] ~= '' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+end
+return {2, s, p}
+`)
+
+// unlockScript deletes the lock only if it still holds the token.
+// KEYS: lock. ARGV: token.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// RedisStore is a Store on Redis (standalone, Sentinel or Cluster, through
+// go-redis's UniversalClient). The key layout is in the package doc.
+type RedisStore struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// RedisOption configures a RedisStore.
+type RedisOption func(*RedisStore)
+
+// WithKeyPrefix sets the first part of every key (default DefaultKeyPrefix),
+// so that several deployments can share one Redis. The prefix must not
+// contain '{' or '}': they would change the keys' hash tag.
+func WithKeyPrefix(prefix string) RedisOption {
+	return func(s *RedisStore) { s.prefix = prefix }
+}
+
+// NewRedisStore returns a store that keeps its sessions in client. The
+// store does not own the client: closing it is the caller's job.
+// NewRedisStore panics if the prefix set with WithKeyPrefix holds '{' or
+// '}', a programming error that would break Redis Cluster slotting.
+func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
+	s := &RedisStore{client: client, prefix: DefaultKeyPrefix}
+	for _, o := range opts {
+		o(s)
+	}
+	if strings.ContainsAny(s.prefix, "{}") {
+		panic(fmt.Sprintf("sessions: key prefix %q must not contain '{' or '}'", s.prefix))
+	}
+	return s
+}
+
+// keys returns the session hash, parts hash and lock keys of id.
+func (r *RedisStore) keys(id string) (session, parts, lock string) {
+	base := r.prefix + ":{" + id + "}:"
+	return base + "s", base + "p", base + "l"
+}
+
+// Create stores s (its Parts are ignored) with every key expiring at
+// s.ExpiresAt. It refuses an empty ID or a zero ExpiresAt: a session must
+// never outlive its retention.
+func (r *RedisStore) Create(ctx context.Context, s *Session) error {
+	if s.ID == "" {
+		return errors.New("sessions: empty session id")
+	}
+	if s.ExpiresAt.IsZero() {
+		return errors.New("sessions: session has no ExpiresAt")
+	}
+	args, err := encodeSession(s)
+	if err != nil {
+		return err
+	}
+	sk, pk, _ := r.keys(s.ID)
+	n, err := createScript.Run(ctx, r.client, []string{sk, pk}, args...).Int64()
+	if err != nil {
+		return unavailable(err)
+	}
+	if n == 0 {
+		return ErrExists
+	}
+	return nil
+}
+
+// Get returns the session with its parts sorted by number.
+func (r *RedisStore) Get(ctx context.Context, id string) (*Session, error) {
+	if id == "" {
+		return nil, ErrNotFound
+	}
+	sk, pk, _ := r.keys(id)
+	return r.runSession(ctx, getScript, []string{sk, pk})
+}
+
+// PutPart records p and moves the session to uploading; see Store. The
+// part's entry is a field of its own in the parts hash, so concurrent
+// reports of different parts never overwrite each other.
+func (r *RedisStore) PutPart(ctx context.Context, id string, p multipart.Part) (*Session, error) {
+	if p.Number < 1 {
+		return nil, fmt.Errorf("sessions: invalid part number %d", p.Number)
+	}
+	if id == "" {
+		return nil, ErrNotFound
+	}
+	sk, pk, _ := r.keys(id)
+	return r.runSession(ctx, putPartScript, []string{sk, pk},
+		strconv.Itoa(p.Number), encodePart(p), nowMillis(),
+		string(StatePending), string(StateUploading))
+}
+
+// Transition applies c as one compare-and-set on the state; see Store.
+func (r *RedisStore) Transition(ctx context.Context, id string, c Change) (*Session, error) {
+	if c.To == "" {
+		return nil, errors.New("sessions: change has no target state")
+	}
+	if id == "" {
+		return nil, ErrNotFound
+	}
+	expires := ""
+	if !c.ExpiresAt.IsZero() {
+		expires = strconv.FormatInt(c.ExpiresAt.UnixMilli(), 10)
+	}
+	args := make([]any, 0, 4+len(c.From))
+	args = append(args, string(c.To), c.ETag, expires, nowMillis())
+	for _, f := range c.From {
+		args = append(args, string(f))
+	}
+	sk, pk, _ := r.keys(id)
+	return r.runSession(ctx, transitionScript, []string{sk, pk}, args...)
+}
+
+// TryLock takes the session's lock with SET NX PX and a random token.
+// The lock is independent of the session's existence. ttl must be at least
+// a millisecond.
+func (r *RedisStore) TryLock(ctx context.Context, id string, ttl time.Duration) (string, bool, error) {
+	if id == "" {
+		return "", false, errors.New("sessions: empty session id")
+	}
+	if ttl < time.Millisecond {
+		return "", false, fmt.Errorf("sessions: lock ttl %v is under a millisecond", ttl)
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", false, err
+	}
+	token := hex.EncodeToString(b[:])
+	_, _, lk := r.keys(id)
+	ok, err := r.client.SetArgs(ctx, lk, token, redis.SetArgs{
+		Mode: "NX",
+		TTL:  ttl.Truncate(time.Millisecond),
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil // NX refused: somebody holds it
+	}
+	if err != nil {
+		return "", false, unavailable(err)
+	}
+	if ok != "OK" {
+		return "", false, fmt.Errorf("sessions: unexpected SET reply %q", ok)
+	}
+	return token, true, nil
+}
+
+// Unlock deletes the lock if token still holds it (compare-and-delete).
+func (r *RedisStore) Unlock(ctx context.Context, id, token string) error {
+	if id == "" || token == "" {
+		return nil
+	}
+	_, _, lk := r.keys(id)
+	return unavailable(unlockScript.Run(ctx, r.client, []string{lk}, token).Err())
+}
+
+// Ping checks Redis answers.
+func (r *RedisStore) Ping(ctx context.Context) error {
+	return unavailable(r.client.Ping(ctx).Err())
+}
+
+// runSession runs one of the session scripts and turns its reply into a
+// session or an error.
+func (r *RedisStore) runSession(ctx context.Context, sc *redis.Script, keys []string, args ...any) (*Session, error) {
+	reply, err := sc.Run(ctx, r.client, keys, args...).Slice()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(reply) == 0 {
+		return nil, errReply
+	}
+	code, ok := reply[0].(int64)
+	if !ok {
+		return nil, errReply
+	}
+	switch {
+	case code == replyNotFound:
+		return nil, ErrNotFound
+	case code == replyState && len(reply) == 2:
+		st, ok := reply[1].(string)
+		if !ok {
+			return nil, errReply
+		}
+		return nil, &StateError{Current: State(st)}
+	case code == replyOK && len(reply) == 3:
+		fields, err1 := pairs(reply[1])
+		parts, err2 := pairs(reply[2])
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		if len(fields) == 0 {
+			return nil, ErrNotFound
+		}
+		return decodeSession(fields, parts)
+	}
+	return nil, errReply
+}
+
+var errReply = errors.New("sessions: unexpected reply from Redis script")
+
+// pairs turns a flat HGETALL reply into a map.
+func pairs(v any) (map[string]string, error) {
+	list, ok := v.([]any)
+	if !ok || len(list)%2 != 0 {
+		return nil, errReply
+	}
+	m := make(map[string]string, len(list)/2)
+	for i := 0; i < len(list); i += 2 {
+		k, ok1 := list[i].(string)
+		val, ok2 := list[i+1].(string)
+		if !ok1 || !ok2 {
+			return nil, errReply
+		}
+		m[k] = val
+	}
+	return m, nil
+}
+
+func nowMillis() string {
+	return strconv.FormatInt(time.Now().UnixMilli(), 10)
+}
+
+// encodeSession returns the createScript arguments for s: its expiry, then
+// the hash's field/value pairs.
+func encodeSession(s *Session) ([]any, error) {
+	meta := ""
+	if len(s.Metadata) > 0 {
+		b, err := json.Marshal(s.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("sessions: encode metadata: %w", err)
+		}
+		meta = string(b)
+	}
+	return []any{
+		strconv.FormatInt(s.ExpiresAt.UnixMilli(), 10),
+		fieldID, s.ID,
+		fieldSubject, s.Subject,
+		fieldProfile, s.Profile,
+		fieldBackend, s.Backend,
+		fieldKey, s.Key,
+		fieldUploadID, s.UploadID,
+		fieldStrategy, string(s.Strategy),
+		fieldState, string(s.State),
+		fieldFilename, s.Filename,
+		fieldContentType, s.ContentType,
+		fieldSize, strconv.FormatInt(s.Size, 10),
+		fieldPartSize, strconv.FormatInt(s.PartSize, 10),
+		fieldPartCount, strconv.Itoa(s.PartCount),
+		fieldMetadata, meta,
+		fieldETag, s.ETag,
+		fieldCreatedAt, encodeTime(s.CreatedAt),
+		fieldUpdatedAt, encodeTime(s.UpdatedAt),
+		fieldExpiresAt, encodeTime(s.ExpiresAt),
+	}, nil
+}
+
+// decodeSession builds a session from its two hashes.
+func decodeSession(f, parts map[string]string) (*Session, error) {
+	s := &Session{
+		ID:          f[fieldID],
+		Subject:     f[fieldSubject],
+		Profile:     f[fieldProfile],
+		Backend:     f[fieldBackend],
+		Key:         f[fieldKey],
+		UploadID:    f[fieldUploadID],
+		Strategy:    Strategy(f[fieldStrategy]),
+		State:       State(f[fieldState]),
+		Filename:    f[fieldFilename],
+		ContentType: f[fieldContentType],
+		ETag:        f[fieldETag],
+	}
+	var err error
+	num := func(name string) int64 {
+		v := f[name]
+		if v == "" {
+			return 0
+		}
+		n, e := strconv.ParseInt(v, 10, 64)
+		if e != nil && err == nil {
+			err = fmt.Errorf("sessions: field %s of session %q: %w", name, s.ID, e)
+		}
+		return n
+	}
+	tm := func(name string) time.Time {
+		if f[name] == "" {
+			return time.Time{}
+		}
+		return time.UnixMilli(num(name)).UTC()
+	}
+	s.Size = num(fieldSize)
+	s.PartSize = num(fieldPartSize)
+	s.PartCount = int(num(fieldPartCount))
+	s.CreatedAt = tm(fieldCreatedAt)
+	s.UpdatedAt = tm(fieldUpdatedAt)
+	s.ExpiresAt = tm(fieldExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	if m := f[fieldMetadata]; m != "" {
+		if err := json.Unmarshal([]byte(m), &s.Metadata); err != nil {
+			return nil, fmt.Errorf("sessions: metadata of session %q: %w", s.ID, err)
+		}
+	}
+	s.Parts = make([]multipart.Part, 0, len(parts))
+	for k, v := range parts {
+		p, err := decodePart(k, v)
+		if err != nil {
+			return nil, fmt.Errorf("sessions: part of session %q: %w", s.ID, err)
+		}
+		s.Parts = append(s.Parts, p)
+	}
+	sort.Slice(s.Parts, func(i, j int) bool { return s.Parts[i].Number < s.Parts[j].Number })
+	return s, nil
+}
+
+// encodeTime is unix milliseconds, or empty for the zero time.
+func encodeTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10)
+}
+
+// encodePart is a part's value in the parts hash: "size etag".
+func encodePart(p multipart.Part) string {
+	return strconv.FormatInt(p.Size, 10) + " " + p.ETag
+}
+
+func decodePart(field, value string) (multipart.Part, error) {
+	n, err := strconv.Atoi(field)
+	if err != nil {
+		return multipart.Part{}, err
+	}
+	sz, etag, ok := strings.Cut(value, " ")
+	if !ok {
+		return multipart.Part{}, fmt.Errorf("malformed part %d %q", n, value)
+	}
+	size, err := strconv.ParseInt(sz, 10, 64)
+	if err != nil {
+		return multipart.Part{}, err
+	}
+	return multipart.Part{Number: n, ETag: etag, Size: size}, nil
+}
