@@ -1,0 +1,103 @@
+// Package backends is Chute's port to object stores and its S3-compatible
+// adapter on minio-go. Errors from the store are translated here, at the
+// edge, into the package's own error values, so callers never see a
+// minio-go type.
+//
+// S3 is the adapter: multipart uploads (create, list parts, complete,
+// abort, list incomplete uploads), presigned PUT, part and GET URLs, and
+// object stat and removal, on one bucket. Presigning does no I/O. Every
+// call that reaches the store is bounded by Config.Timeout. Error
+// messages name the operation, the S3 error code and the HTTP status;
+// they never hold a URL query string, a presigned URL or a credential.
+// The package storetest holds the conformance suite every store Chute
+// supports must pass.
+//
+// Permissions the credentials need on the bucket: s3:PutObject,
+// s3:GetObject, s3:DeleteObject, s3:AbortMultipartUpload,
+// s3:ListMultipartUploadParts, s3:ListBucketMultipartUploads and
+// s3:ListBucket (for Ping's HEAD bucket); s3:CreateBucket only for
+// EnsureBucket (development and tests).
+//
+// Caveats:
+//   - Presigned URLs sign the Host. When clients reach the store under
+//     another name than Chute does (containers, proxies), set
+//     PublicEndpoint: URLs are then signed for it, while Chute's own calls
+//     still go to Endpoint.
+//   - PathStyle false means virtual-host addressing (bucket.host), which
+//     needs DNS for the bucket name; local and self-hosted stores usually
+//     need PathStyle true.
+//   - Browsers uploading parts must be able to read the ETag response
+//     header: the bucket's CORS rules must expose it.
+//   - Stores keep the parts of an abandoned upload until it is aborted;
+//     give the bucket a lifecycle rule that aborts incomplete multipart
+//     uploads after a day or so.
+//   - Part checksums (x-amz-checksum-sha256 in PresignPart): versitygw
+//     checks them on uploads created without a checksum algorithm, but
+//     AWS S3 refuses such parts unless CreateMultipartUpload named SHA256,
+//     and then wants every part's checksum on completion. ObjectOptions
+//     and multipart.Part carry neither yet, so on AWS sign part checksums
+//     only once they do.
+//   - Metadata keys and values travel as x-amz-meta-* headers: keys are
+//     HTTP token characters, values printable ASCII; Stat returns the
+//     keys in lower case.
+package backends
+
+import (
+	"errors"
+	"time"
+)
+
+// PresignedRequest is a request a client may send straight to the store
+// until ExpiresAt, with exactly these headers.
+type PresignedRequest struct {
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers,omitempty"`
+	ExpiresAt time.Time         `json:"expires_at"`
+}
+
+// ObjectOptions are set on a new object.
+type ObjectOptions struct {
+	ContentType string
+	// Metadata becomes x-amz-meta-* (keys without that prefix).
+	Metadata map[string]string
+}
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Size        int64
+	ETag        string // unquoted
+	ContentType string
+	Metadata    map[string]string
+}
+
+// Errors returned by a store, whatever the provider calls them.
+var (
+	// ErrNotFound: no such key, no such upload (DigitalOcean answers
+	// NoSuchKey for a missing upload id), no such part.
+	ErrNotFound = errors.New("backends: not found")
+	// ErrInvalidPart: the store refused a part list (InvalidPart,
+	// InvalidPartOrder, EntityTooSmall).
+	ErrInvalidPart = errors.New("backends: invalid part")
+	// ErrUnavailable: network errors, timeouts, 5xx, slow down.
+	ErrUnavailable = errors.New("backends: store unavailable")
+	// ErrAccessDenied: credentials refused.
+	ErrAccessDenied = errors.New("backends: access denied")
+)
+
+// Config is one named backend, as in the `backends` section of the config.
+type Config struct {
+	Name string
+	// Endpoint is the URL Chute reaches the store at, e.g. http://127.0.0.1:7070.
+	Endpoint string
+	// PublicEndpoint, when set, is the URL clients reach the store at; it
+	// goes into presigned URLs.
+	PublicEndpoint string
+	Region         string
+	Bucket         string
+	AccessKey      string
+	SecretKey      string
+	PathStyle      bool
+	// Timeout bounds each store call (default 30s).
+	Timeout time.Duration
+}
