@@ -1,0 +1,292 @@
+// Package config owns Chute's one configuration struct: its defaults, its
+// loading from a YAML file and from CHUTE_* environment variables, and its
+// validation. Only cmd reads files and flags; everything else receives a
+// validated *Config (or the parts of it that it needs).
+//
+// The YAML keys are snake_case and fixed by the public contract (API.md);
+// config.example.yaml at the repository root documents every key with its
+// default, and a test loads it so that it can't drift from this package.
+//
+// Loading order: Default, then the YAML file, then the environment, then
+// the per-entry defaults of backends and profiles, then Validate. Unknown
+// YAML keys and unknown CHUTE_* variables are errors that name the key, so
+// a typo is never silently ignored.
+//
+// Zero values mean "use the default" for the fields of a backend or a
+// profile (an entry created in YAML or from the environment gets the same
+// defaults as the built-in default profile), and for server.public_url,
+// which is derived from server.listen when empty.
+package config
+
+import (
+	"net"
+	"strings"
+	"time"
+)
+
+// Authentication modes for Auth.Mode.
+const (
+	AuthNone   = "none"
+	AuthJWT    = "jwt"
+	AuthAPIKey = "api_key"
+)
+
+// DefaultProfile is the name of the profile used when a request names none;
+// Validate requires it to exist.
+const DefaultProfile = "default"
+
+// Config is Chute's whole configuration.
+type Config struct {
+	// Server is the HTTP listener of the broker.
+	Server Server `yaml:"server"`
+	// Sessions is the upload-session store.
+	Sessions Sessions `yaml:"sessions"`
+	// Auth is how callers of /v1 and /s3 prove who they are.
+	Auth Auth `yaml:"auth"`
+	// Backends are the object stores, by name (no default entry; names use
+	// a-z, 0-9 and "-").
+	Backends map[string]Backend `yaml:"backends"`
+	// Profiles are the upload policies, by name. Default: one profile
+	// named "default" (see Default). The "default" profile is required.
+	Profiles map[string]Profile `yaml:"profiles"`
+	// Log is the server log.
+	Log Log `yaml:"log"`
+}
+
+// Server is the broker's HTTP listener.
+type Server struct {
+	// Listen is the host:port to listen on. Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// PublicURL is the URL clients reach the broker at (used in links it
+	// hands out). Default: derived from Listen, "http://127.0.0.1:8080"
+	// (an unspecified host such as "" or "0.0.0.0" becomes 127.0.0.1).
+	PublicURL string `yaml:"public_url"`
+	// CORSOrigins are the browser origins allowed to call the broker:
+	// "*" or origins such as "https://app.example.com". Default ["*"].
+	CORSOrigins []string `yaml:"cors_origins"`
+	// ReadTimeout bounds reading one request, headers and body.
+	// Default 30s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing one response. Default 30s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// RequestTimeout bounds the work done for one request, store calls
+	// included. Default 30s.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// ShutdownGrace is how long in-flight requests may run on after a
+	// shutdown signal. Default 15s.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// BodyLimit is the largest request body the broker reads (its JSON
+	// requests; file bytes never pass through it). Default 1MiB.
+	BodyLimit ByteSize `yaml:"body_limit"`
+}
+
+// Sessions is the upload-session store.
+type Sessions struct {
+	// RedisURL is the Redis to keep sessions in, as redis://, rediss:// or
+	// unix:// URL. Default "": the embedded in-memory store (sessions then
+	// don't survive a restart).
+	RedisURL string `yaml:"redis_url"`
+	// TTL is how long a session lives after it is created. Default 24h.
+	TTL Duration `yaml:"ttl"`
+	// KeyPrefix starts every Redis key Chute writes. Default "chute:".
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// Auth is how callers prove who they are.
+type Auth struct {
+	// Mode is one of "none" (no token is checked; for local use), "jwt"
+	// or "api_key". Default "none".
+	Mode string `yaml:"mode"`
+	// JWT configures Mode "jwt".
+	JWT JWT `yaml:"jwt"`
+	// APIKeys configures Mode "api_key". Default none.
+	APIKeys []APIKey `yaml:"api_keys"`
+}
+
+// JWT configures bearer tokens that are JSON Web Tokens. The token's "sub"
+// is the subject; "exp" is required.
+type JWT struct {
+	// Secret is the HS256 key, at least 32 bytes. Default "". Secret or
+	// JWKSURL (or both) is required in mode "jwt".
+	Secret string `yaml:"secret"`
+	// JWKSURL is an http(s) URL serving the JSON Web Key Set for RS256 and
+	// ES256 tokens. Default "".
+	JWKSURL string `yaml:"jwks_url"`
+	// Issuer, when set, must equal the token's "iss". Default "".
+	Issuer string `yaml:"issuer"`
+	// Audience, when set, must be among the token's "aud". Default "".
+	Audience string `yaml:"audience"`
+}
+
+// APIKey is one static bearer token and the subject it stands for.
+type APIKey struct {
+	// Key is the bearer token itself, at least 16 characters.
+	Key string `yaml:"key"`
+	// Subject owns the sessions created with this key.
+	Subject string `yaml:"subject"`
+}
+
+// Backend is one S3-compatible object store and bucket.
+type Backend struct {
+	// Provider names the store's flavour for its quirks ("s3", "minio",
+	// "r2", "versitygw", ...). Default "" (plain S3).
+	Provider string `yaml:"provider"`
+	// Endpoint is the http(s) URL Chute reaches the store at, without a
+	// path, e.g. "http://127.0.0.1:7070". Required.
+	Endpoint string `yaml:"endpoint"`
+	// PublicEndpoint, when set, is the URL clients reach the store at; it
+	// goes into presigned URLs. Default "" (same as Endpoint).
+	PublicEndpoint string `yaml:"public_endpoint"`
+	// Region is the bucket's region, used for signing. Default "us-east-1".
+	Region string `yaml:"region"`
+	// Bucket is the bucket uploads go to. Required.
+	Bucket string `yaml:"bucket"`
+	// AccessKey is the store's access key id. Required.
+	AccessKey string `yaml:"access_key"`
+	// SecretKey is the store's secret key. Required; printed redacted.
+	SecretKey string `yaml:"secret_key"`
+	// PathStyle addresses the bucket as a path (http://host/bucket/key)
+	// instead of a host name (http://bucket.host/key). Default false; most
+	// self-hosted stores need true.
+	PathStyle bool `yaml:"path_style"`
+	// Timeout bounds each call to the store. Default 30s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Profile is an upload policy. Any field left out (or zero) takes the
+// default below.
+type Profile struct {
+	// Backend is the name of the backend the bytes go to. Default "main".
+	Backend string `yaml:"backend"`
+	// MaxSize is the largest upload allowed, at most 5TiB. Default 5GiB.
+	MaxSize ByteSize `yaml:"max_size"`
+	// PartSize is the preferred multipart part size, 5MiB..5GiB; the part
+	// plan grows it for files that would need more than 10000 parts.
+	// Default 16MiB.
+	PartSize ByteSize `yaml:"part_size"`
+	// SingleMax is the largest upload sent as one presigned PUT; larger
+	// ones use multipart. At most 5GiB and at most MaxSize. Default 16MiB,
+	// or MaxSize when that is smaller.
+	SingleMax ByteSize `yaml:"single_max"`
+	// AllowedTypes are the media types accepted: "type/subtype", "type/*"
+	// or "*/*". Default ["*/*"].
+	AllowedTypes []string `yaml:"allowed_types"`
+	// URLTTL is how long a presigned URL stays valid, 1s..7d. Default 15m.
+	URLTTL Duration `yaml:"url_ttl"`
+	// KeyTemplate names the object. It must contain {id}; placeholders are
+	// those in KeyPlaceholders. Default "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}".
+	KeyTemplate string `yaml:"key_template"`
+}
+
+// Log is the server log.
+type Log struct {
+	// Level is one of "debug", "info", "warn", "error". Default "info".
+	Level string `yaml:"level"`
+	// Format is "text" or "json". Default "text".
+	Format string `yaml:"format"`
+}
+
+// Defaults of the fields documented above.
+const (
+	defaultListen       = "127.0.0.1:8080"
+	defaultRegion       = "us-east-1"
+	defaultBackendName  = "main"
+	defaultKeyTemplate  = "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}"
+	defaultKeyPrefix    = "chute:"
+	defaultBackendTime  = Duration(30 * time.Second)
+	defaultURLTTL       = Duration(15 * time.Minute)
+	defaultMaxSize      = ByteSize(5 << 30)
+	defaultPartSize     = ByteSize(16 << 20)
+	defaultSingleMax    = ByteSize(16 << 20)
+	defaultSessionTTL   = Duration(24 * time.Hour)
+	defaultTimeout      = Duration(30 * time.Second)
+	defaultShutdown     = Duration(15 * time.Second)
+	defaultBodyLimit    = ByteSize(1 << 20)
+	defaultLogLevel     = "info"
+	defaultLogFormat    = "text"
+	defaultAllowedTypes = "*/*"
+)
+
+// Default returns the configuration used when nothing is configured: a
+// listener on 127.0.0.1:8080, the embedded session store, no auth, no
+// backend, and the "default" profile pointing at a backend named "main".
+func Default() Config {
+	c := Config{
+		Server: Server{
+			Listen:         defaultListen,
+			CORSOrigins:    []string{"*"},
+			ReadTimeout:    defaultTimeout,
+			WriteTimeout:   defaultTimeout,
+			RequestTimeout: defaultTimeout,
+			ShutdownGrace:  defaultShutdown,
+			BodyLimit:      defaultBodyLimit,
+		},
+		Sessions: Sessions{TTL: defaultSessionTTL, KeyPrefix: defaultKeyPrefix},
+		Auth:     Auth{Mode: AuthNone},
+		Backends: map[string]Backend{},
+		Profiles: map[string]Profile{DefaultProfile: {}},
+		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
+	}
+	c.fillDefaults()
+	return c
+}
+
+// fillDefaults sets the derived and per-entry defaults: public_url from
+// listen, and every zero field of a backend or a profile.
+func (c *Config) fillDefaults() {
+	if c.Server.PublicURL == "" {
+		c.Server.PublicURL = publicURLFor(c.Server.Listen)
+	}
+	for name, b := range c.Backends {
+		if b.Region == "" {
+			b.Region = defaultRegion
+		}
+		if b.Timeout == 0 {
+			b.Timeout = defaultBackendTime
+		}
+		c.Backends[name] = b
+	}
+	for name, p := range c.Profiles {
+		if p.Backend == "" {
+			p.Backend = defaultBackendName
+		}
+		if p.MaxSize == 0 {
+			p.MaxSize = defaultMaxSize
+		}
+		if p.PartSize == 0 {
+			p.PartSize = defaultPartSize
+		}
+		if p.SingleMax == 0 {
+			p.SingleMax = min(defaultSingleMax, p.MaxSize)
+			if p.SingleMax <= 0 {
+				p.SingleMax = defaultSingleMax
+			}
+		}
+		if len(p.AllowedTypes) == 0 {
+			p.AllowedTypes = []string{defaultAllowedTypes}
+		}
+		if p.URLTTL == 0 {
+			p.URLTTL = defaultURLTTL
+		}
+		if p.KeyTemplate == "" {
+			p.KeyTemplate = defaultKeyTemplate
+		}
+		c.Profiles[name] = p
+	}
+}
+
+// publicURLFor derives the broker's URL from its listen address.
+func publicURLFor(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	switch host {
+	case "", "0.0.0.0", "::", "[::]":
+		host = "127.0.0.1"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return "http://" + host + ":" + port
+}

@@ -1,0 +1,87 @@
+package config
+
+import (
+	"bytes"
+	"maps"
+	"net/url"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Redaction replaces every secret in the copy Redacted returns.
+const Redaction = "REDACTED"
+
+// Redacted returns a deep copy of c in which every secret that is set is
+// replaced by Redaction: auth.jwt.secret, every auth.api_keys[].key, every
+// backend's secret_key, and the password in sessions.redis_url. It is what
+// may be printed or logged.
+func (c *Config) Redacted() Config {
+	r := *c
+	r.Server.CORSOrigins = slices.Clone(c.Server.CORSOrigins)
+	if r.Auth.JWT.Secret != "" {
+		r.Auth.JWT.Secret = Redaction
+	}
+	r.Auth.APIKeys = slices.Clone(c.Auth.APIKeys)
+	for i := range r.Auth.APIKeys {
+		if r.Auth.APIKeys[i].Key != "" {
+			r.Auth.APIKeys[i].Key = Redaction
+		}
+	}
+	r.Sessions.RedisURL = redactURL(c.Sessions.RedisURL)
+	if c.Backends != nil {
+		r.Backends = make(map[string]Backend, len(c.Backends))
+		for name, b := range c.Backends {
+			if b.SecretKey != "" {
+				b.SecretKey = Redaction
+			}
+			r.Backends[name] = b
+		}
+	}
+	if c.Profiles != nil {
+		r.Profiles = maps.Clone(c.Profiles)
+		for name, p := range r.Profiles {
+			p.AllowedTypes = slices.Clone(p.AllowedTypes)
+			r.Profiles[name] = p
+		}
+	}
+	return r
+}
+
+// redactURL hides the password of a URL; a URL that doesn't parse is hidden
+// whole, since it can't be told where its secret is.
+func redactURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return Redaction
+	}
+	if u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), Redaction)
+	} else if u.Scheme == "redis" || u.Scheme == "rediss" {
+		// A lone user part may be read as the password by Redis clients.
+		u.User = url.User(Redaction)
+	}
+	return u.String()
+}
+
+// YAML returns c as a YAML document with the same keys Load reads, for
+// `chute config print`. It prints secrets as they are: call it on a
+// Redacted copy to show the configuration to a person.
+func (c Config) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

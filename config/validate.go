@@ -1,0 +1,325 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chute-dev/chute/multipart"
+)
+
+// KeyPlaceholders are the placeholders a profile's key_template may use
+// (the broker expands them). Validate refuses any other {...} so that a
+// typo doesn't end up verbatim in every object key.
+var KeyPlaceholders = []string{"{subject}", "{id}", "{profile}", "{ext}", "{yyyy}", "{mm}", "{dd}"}
+
+// Limits Validate applies besides the S3 ones of package multipart.
+const (
+	// MinURLTTL and MaxURLTTL bound a profile's url_ttl; 7 days is the
+	// longest validity SigV4 presigning allows.
+	MinURLTTL = Duration(time.Second)
+	MaxURLTTL = Duration(7 * 24 * time.Hour)
+	// MinJWTSecret is the shortest HS256 secret accepted, in bytes
+	// (RFC 7518: a key at least as long as the hash).
+	MinJWTSecret = 32
+	// MinAPIKey is the shortest API key accepted, in characters.
+	MinAPIKey = 16
+)
+
+var (
+	entryName  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	mediaToken = `[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*`
+	mediaRange = regexp.MustCompile(`^(\*/\*|` + mediaToken + `/\*|` + mediaToken + `/` + mediaToken + `)$`)
+	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	placeRe    = regexp.MustCompile(`\{[^{}]*\}`)
+)
+
+// Validate checks the whole configuration and returns every problem found
+// (as Problems), each naming its key, or nil.
+func (c *Config) Validate() error {
+	var p Problems
+	add := func(key, format string, args ...any) {
+		p = append(p, key+": "+fmt.Sprintf(format, args...))
+	}
+
+	// server
+	listenOK := true
+	if host, port, err := net.SplitHostPort(c.Server.Listen); err != nil || !validPort(port) {
+		listenOK = false
+		add("server.listen", "%q is not a host:port address (e.g. 127.0.0.1:8080)", c.Server.Listen)
+	} else if strings.Contains(host, "/") {
+		listenOK = false
+		add("server.listen", "%q is not a host:port address (e.g. 127.0.0.1:8080)", c.Server.Listen)
+	}
+	if c.Server.PublicURL != "" || listenOK {
+		if msg := checkHTTPURL(c.Server.PublicURL); msg != "" {
+			add("server.public_url", "%s", msg)
+		}
+	}
+	for i, o := range c.Server.CORSOrigins {
+		if o != "*" && !validOrigin(o) {
+			add(fmt.Sprintf("server.cors_origins[%d]", i), "%q is not \"*\" or an origin such as https://app.example.com", o)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"server.read_timeout", c.Server.ReadTimeout},
+		{"server.write_timeout", c.Server.WriteTimeout},
+		{"server.request_timeout", c.Server.RequestTimeout},
+	} {
+		if d.v <= 0 {
+			add(d.key, "must be positive")
+		}
+	}
+	if c.Server.ShutdownGrace < 0 {
+		add("server.shutdown_grace", "must not be negative")
+	}
+	if c.Server.BodyLimit <= 0 {
+		add("server.body_limit", "must be positive")
+	}
+
+	// sessions
+	if c.Sessions.RedisURL != "" {
+		u, err := url.Parse(c.Sessions.RedisURL)
+		switch {
+		case err != nil:
+			add("sessions.redis_url", "is not a URL")
+		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
+			add("sessions.redis_url", "must be a redis://, rediss:// or unix:// URL (leave it empty for the embedded store)")
+		case u.Scheme != "unix" && u.Host == "":
+			add("sessions.redis_url", "has no host")
+		}
+	}
+	if c.Sessions.TTL <= 0 {
+		add("sessions.ttl", "must be positive")
+	}
+
+	// auth
+	switch c.Auth.Mode {
+	case AuthNone:
+	case AuthJWT:
+		j := c.Auth.JWT
+		if j.Secret == "" && j.JWKSURL == "" {
+			add("auth.jwt.secret", "required when auth.mode is jwt (or set auth.jwt.jwks_url)")
+		}
+		if j.Secret != "" && len(j.Secret) < MinJWTSecret {
+			add("auth.jwt.secret", "is %d bytes; an HS256 secret needs at least %d", len(j.Secret), MinJWTSecret)
+		}
+		if j.JWKSURL != "" {
+			if msg := checkHTTPURL(j.JWKSURL); msg != "" {
+				add("auth.jwt.jwks_url", "%s", msg)
+			}
+		}
+	case AuthAPIKey:
+		if len(c.Auth.APIKeys) == 0 {
+			add("auth.api_keys", "at least one key is required when auth.mode is api_key")
+		}
+	default:
+		add("auth.mode", "%q is not one of none, jwt, api_key", c.Auth.Mode)
+	}
+	seen := map[string]int{}
+	for i, k := range c.Auth.APIKeys {
+		key := fmt.Sprintf("auth.api_keys[%d]", i)
+		switch {
+		case k.Key == "":
+			add(key+".key", "required")
+		case len(k.Key) < MinAPIKey:
+			add(key+".key", "is %d characters; at least %d are required", len(k.Key), MinAPIKey)
+		}
+		if k.Key != "" {
+			if j, dup := seen[k.Key]; dup {
+				add(key+".key", "same key as auth.api_keys[%d]", j)
+			} else {
+				seen[k.Key] = i
+			}
+		}
+		if strings.TrimSpace(k.Subject) == "" {
+			add(key+".subject", "required")
+		}
+	}
+
+	// backends
+	if len(c.Backends) == 0 {
+		add("backends", "at least one backend is required")
+	}
+	for _, name := range sortedKeys(c.Backends) {
+		b := c.Backends[name]
+		key := "backends." + name
+		if !entryName.MatchString(name) {
+			add(key, "name must use only a-z, 0-9 and - (so that CHUTE_BACKENDS_<NAME>_* variables can name it)")
+		}
+		if msg := checkEndpoint(b.Endpoint); msg != "" {
+			add(key+".endpoint", "%s", msg)
+		}
+		if b.PublicEndpoint != "" {
+			if msg := checkEndpoint(b.PublicEndpoint); msg != "" {
+				add(key+".public_endpoint", "%s", msg)
+			}
+		}
+		if b.Region == "" {
+			add(key+".region", "required")
+		}
+		switch {
+		case b.Bucket == "":
+			add(key+".bucket", "required")
+		case !bucketName.MatchString(b.Bucket) || strings.Contains(b.Bucket, ".."):
+			add(key+".bucket", "%q is not a valid bucket name (3-63 characters: a-z, 0-9, '.', '-'; starting and ending with a letter or digit)", b.Bucket)
+		}
+		if b.AccessKey == "" {
+			add(key+".access_key", "required")
+		}
+		if b.SecretKey == "" {
+			add(key+".secret_key", "required")
+		}
+		if b.Timeout <= 0 {
+			add(key+".timeout", "must be positive")
+		}
+	}
+
+	// profiles
+	if _, ok := c.Profiles[DefaultProfile]; !ok {
+		add("profiles.default", "required (it is the profile used when a request names none)")
+	}
+	for _, name := range sortedKeys(c.Profiles) {
+		pr := c.Profiles[name]
+		key := "profiles." + name
+		if !entryName.MatchString(name) {
+			add(key, "name must use only a-z, 0-9 and - (so that CHUTE_PROFILES_<NAME>_* variables can name it)")
+		}
+		if _, ok := c.Backends[pr.Backend]; !ok {
+			add(key+".backend", "%q is not a configured backend (have: %s)", pr.Backend, listOrNone(sortedKeys(c.Backends)))
+		}
+		switch {
+		case pr.MaxSize <= 0:
+			add(key+".max_size", "must be positive")
+		case int64(pr.MaxSize) > multipart.MaxObjectSize:
+			add(key+".max_size", "%s is above the S3 maximum object size (%s)", pr.MaxSize, ByteSize(multipart.MaxObjectSize))
+		}
+		switch {
+		case int64(pr.PartSize) < multipart.MinPartSize:
+			add(key+".part_size", "%s is below the S3 minimum part size (%s)", pr.PartSize, ByteSize(multipart.MinPartSize))
+		case int64(pr.PartSize) > multipart.MaxPartSize:
+			add(key+".part_size", "%s is above the S3 maximum part size (%s)", pr.PartSize, ByteSize(multipart.MaxPartSize))
+		}
+		switch {
+		case pr.SingleMax <= 0:
+			add(key+".single_max", "must be positive")
+		case int64(pr.SingleMax) > multipart.MaxSingleSize:
+			add(key+".single_max", "%s is above the S3 maximum for one PUT (%s)", pr.SingleMax, ByteSize(multipart.MaxSingleSize))
+		case pr.MaxSize > 0 && pr.SingleMax > pr.MaxSize:
+			add(key+".single_max", "%s is above max_size (%s)", pr.SingleMax, pr.MaxSize)
+		}
+		if len(pr.AllowedTypes) == 0 {
+			add(key+".allowed_types", "at least one media type is required (\"*/*\" allows all)")
+		}
+		for i, t := range pr.AllowedTypes {
+			if !mediaRange.MatchString(t) {
+				add(fmt.Sprintf("%s.allowed_types[%d]", key, i), "%q is not a media type such as video/mp4, image/* or */*", t)
+			}
+		}
+		if pr.URLTTL < MinURLTTL || pr.URLTTL > MaxURLTTL {
+			add(key+".url_ttl", "%s is not between %s and 7 days", pr.URLTTL, MinURLTTL)
+		}
+		checkTemplate(pr.KeyTemplate, key+".key_template", add)
+	}
+
+	// log
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}
+
+func checkTemplate(t, key string, add func(key, format string, args ...any)) {
+	if !strings.Contains(t, "{id}") {
+		add(key, "must contain {id} (so that every upload gets its own key)")
+	}
+	if strings.HasPrefix(t, "/") {
+		add(key, "must not start with /")
+	}
+	for _, ph := range placeRe.FindAllString(t, -1) {
+		found := false
+		for _, known := range KeyPlaceholders {
+			if ph == known {
+				found = true
+				break
+			}
+		}
+		if !found {
+			add(key, "unknown placeholder %s (known: %s)", ph, strings.Join(KeyPlaceholders, " "))
+		}
+	}
+	rest := placeRe.ReplaceAllString(t, "")
+	if strings.ContainsAny(rest, "{}") {
+		add(key, "has an unbalanced { or }")
+	}
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// checkHTTPURL returns what is wrong with an http(s) URL, or "".
+func checkHTTPURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "must be an http:// or https:// URL"
+	}
+	return ""
+}
+
+// checkEndpoint returns what is wrong with a store endpoint, or "".
+func checkEndpoint(s string) string {
+	if msg := checkHTTPURL(s); msg != "" {
+		return msg
+	}
+	u, _ := url.Parse(s)
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "must be a scheme and host only, without a path (the bucket is set apart)"
+	}
+	if u.User != nil {
+		return "must not hold credentials (use access_key and secret_key)"
+	}
+	return ""
+}
+
+func validOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
