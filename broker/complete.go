@@ -1,0 +1,251 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"time"
+
+	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/multipart"
+	"github.com/chute-dev/chute/sessions"
+)
+
+// lockPoll is how often a waiting complete retries the session lock.
+const lockPoll = 100 * time.Millisecond
+
+// Complete finalises an upload. It never trusts the client's part list
+// alone: the store's own list must hold every planned part with its
+// planned size and the ETags the client claims, and the final object must
+// have the declared size and type. Completing a completed upload returns
+// the same result; concurrent completes are serialised by the session
+// lock, so CompleteMultipartUpload runs once.
+func (s *Service) Complete(ctx context.Context, subject, id string, req CompleteRequest) (*CompleteResult, error) {
+	sess, err := s.load(ctx, subject, id)
+	if err != nil {
+		return nil, err
+	}
+	claimed, err := claimedParts(sess, req)
+	if err != nil {
+		return nil, err
+	}
+	if sess.State == sessions.StateCompleted {
+		return s.completed(ctx, sess)
+	}
+	if st := s.state(sess); st == sessions.StateAborted || st == sessions.StateExpired {
+		return nil, Errorf(CodeConflict, "upload is %s", st)
+	}
+
+	// Once the lock is taken the work finishes even if the client leaves.
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.complete)
+	defer cancel()
+	token, err := s.lock(ctx, work, id)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := s.sessions.Unlock(work, id, token); err != nil {
+			s.log.Warn("unlock session", "id", id, "err", err)
+		}
+	}()
+
+	// Re-read under the lock: another complete may have finished.
+	if sess, err = s.sessions.Get(work, id); err != nil {
+		return nil, s.sessionError(err, "reload session")
+	}
+	switch st := s.state(sess); st {
+	case sessions.StateCompleted:
+		return s.completed(work, sess)
+	case sessions.StateAborted, sessions.StateExpired:
+		return nil, Errorf(CodeConflict, "upload is %s", st)
+	}
+	if req.Parts == nil {
+		claimed = reportedParts(sess)
+	}
+	// A session left in completing by a replica that died holds no lock
+	// any more: taking over is safe.
+	if _, err := s.sessions.Transition(work, id, sessions.Change{
+		From: []sessions.State{sessions.StatePending, sessions.StateUploading, sessions.StateCompleting},
+		To:   sessions.StateCompleting,
+	}); err != nil {
+		return s.transitionError(err, "mark completing")
+	}
+
+	info, err := s.finish(work, sess, claimed)
+	if err != nil {
+		s.revert(work, sess, err)
+		return nil, err
+	}
+	done, err := s.sessions.Transition(work, id, sessions.Change{
+		From:      []sessions.State{sessions.StateCompleting},
+		To:        sessions.StateCompleted,
+		ETag:      info.ETag,
+		ExpiresAt: s.now().Add(s.ttl),
+	})
+	if err != nil {
+		return s.transitionError(err, "mark completed")
+	}
+	return s.completed(work, done)
+}
+
+// lock takes the session lock, waiting (as long as the client's ctx
+// allows) while another complete holds it.
+func (s *Service) lock(ctx, work context.Context, id string) (string, error) {
+	for {
+		token, ok, err := s.sessions.TryLock(work, id, s.complete+30*time.Second)
+		if err != nil {
+			return "", s.sessionError(err, "lock session")
+		}
+		if ok {
+			return token, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", Errorf(CodeConflict, "another complete of this upload is running; retry")
+		case <-time.After(lockPoll):
+		}
+	}
+}
+
+// finish checks the upload in the store and, for multipart, completes it.
+func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed map[int]string) (backends.ObjectInfo, error) {
+	store := s.backends[sess.Backend]
+	if sess.Strategy == sessions.StrategyMultipart {
+		stored, err := store.ListParts(ctx, sess.Key, sess.UploadID)
+		if errors.Is(err, backends.ErrNotFound) {
+			// Gone from the store: completed by an earlier attempt whose
+			// answer was lost, or purged by the store.
+			return s.checkObject(ctx, store, sess, "the store no longer has this multipart upload")
+		}
+		if err != nil {
+			return backends.ObjectInfo{}, s.storeError(err, "list parts")
+		}
+		parts, err := multipart.Check(sessPlan(sess), stored, claimed)
+		if err != nil {
+			var ie *multipart.IncompleteError
+			if errors.As(err, &ie) {
+				return backends.ObjectInfo{}, Errorf(CodeIncomplete, "%s", ie.Error())
+			}
+			return backends.ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")
+		}
+		if _, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts); err != nil {
+			switch {
+			case errors.Is(err, backends.ErrInvalidPart):
+				return backends.ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
+			case errors.Is(err, backends.ErrNotFound):
+				return s.checkObject(ctx, store, sess, "the store no longer has this multipart upload")
+			}
+			return backends.ObjectInfo{}, s.storeError(err, "complete multipart upload")
+		}
+	}
+	return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
+}
+
+// checkObject checks that the final object exists with the declared size
+// and type. An object of the wrong size is removed and the session
+// aborted: it can never become right.
+func (s *Service) checkObject(ctx context.Context, store ObjectStore, sess *sessions.Session, missing string) (backends.ObjectInfo, error) {
+	info, err := store.Stat(ctx, sess.Key)
+	if errors.Is(err, backends.ErrNotFound) {
+		return info, Errorf(CodeIncomplete, "%s", missing)
+	}
+	if err != nil {
+		return info, s.storeError(err, "stat object")
+	}
+	if info.Size != sess.Size {
+		if rerr := store.Remove(ctx, sess.Key); rerr != nil {
+			s.log.Warn("remove object of wrong size", "id", sess.ID, "err", rerr)
+		}
+		return info, &Error{Code: CodeIncomplete, Message: fmt.Sprintf("the object is %d bytes, declared %d: upload aborted", info.Size, sess.Size), Err: errWrongObject}
+	}
+	if !sameMediaType(info.ContentType, sess.ContentType) {
+		s.log.Warn("stored content type differs", "id", sess.ID, "stored", info.ContentType, "declared", sess.ContentType)
+	}
+	return info, nil
+}
+
+var errWrongObject = errors.New("object does not match the session")
+
+// revert undoes the completing mark after a failed finish: back to
+// uploading (the client can fix its parts and retry), or aborted if the
+// object can never be right.
+func (s *Service) revert(ctx context.Context, sess *sessions.Session, cause error) {
+	to := sess.State
+	if to == sessions.StateCompleting {
+		to = sessions.StateUploading
+	}
+	if errors.Is(cause, errWrongObject) {
+		to = sessions.StateAborted
+		if sess.Strategy == sessions.StrategyMultipart {
+			_ = s.backends[sess.Backend].AbortMultipart(ctx, sess.Key, sess.UploadID)
+		}
+	}
+	if _, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
+		From: []sessions.State{sessions.StateCompleting}, To: to,
+	}); err != nil {
+		s.log.Warn("revert completing", "id", sess.ID, "err", err)
+	}
+}
+
+func (s *Service) transitionError(err error, op string) (*CompleteResult, error) {
+	var se *sessions.StateError
+	if errors.As(err, &se) {
+		return nil, Errorf(CodeConflict, "upload is %s", se.Current)
+	}
+	return nil, s.sessionError(err, op)
+}
+
+func (s *Service) completed(ctx context.Context, sess *sessions.Session) (*CompleteResult, error) {
+	dl, err := s.download(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	return &CompleteResult{
+		ID: sess.ID, Key: sess.Key, State: string(sessions.StateCompleted), Size: sess.Size,
+		ContentType: sess.ContentType, ETag: multipart.NormalizeETag(sess.ETag), Download: dl,
+	}, nil
+}
+
+// claimedParts validates the client's part list and returns it as a map;
+// nil when the client sent none (the reported parts are used).
+func claimedParts(sess *sessions.Session, req CompleteRequest) (map[int]string, error) {
+	if req.Parts == nil {
+		return nil, nil
+	}
+	if sess.Strategy != sessions.StrategyMultipart {
+		if len(req.Parts) > 0 {
+			return nil, Errorf(CodeInvalidRequest, "parts: a single upload has no parts")
+		}
+		return nil, nil
+	}
+	plan := sessPlan(sess)
+	out := make(map[int]string, len(req.Parts))
+	for _, p := range req.Parts {
+		if !plan.Valid(p.PartNumber) {
+			return nil, Errorf(CodeInvalidRequest, "parts: part number %d is out of range 1..%d", p.PartNumber, plan.PartCount)
+		}
+		if _, dup := out[p.PartNumber]; dup {
+			return nil, Errorf(CodeInvalidRequest, "parts: part %d is listed twice", p.PartNumber)
+		}
+		if multipart.NormalizeETag(p.ETag) == "" {
+			return nil, Errorf(CodeInvalidRequest, "parts: part %d has no etag", p.PartNumber)
+		}
+		out[p.PartNumber] = p.ETag
+	}
+	return out, nil
+}
+
+func reportedParts(sess *sessions.Session) map[int]string {
+	out := make(map[int]string, len(sess.Parts))
+	for _, p := range sess.Parts {
+		out[p.Number] = p.ETag
+	}
+	return out
+}
+
+func sameMediaType(a, b string) bool {
+	ma, _, errA := mime.ParseMediaType(a)
+	mb, _, errB := mime.ParseMediaType(b)
+	return errA == nil && errB == nil && ma == mb
+}

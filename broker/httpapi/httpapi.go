@@ -1,0 +1,395 @@
+// Package httpapi serves the broker's use cases over HTTP with Fiber v2:
+// the native JSON API under /v1, /healthz and /readyz. Handlers parse the
+// request, call the broker and return (result, error); one renderer
+// writes every response, and one function maps error codes to statuses.
+//
+// Logs name the route, status, duration and request id, never a query
+// string, a token or a presigned URL.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/chute-dev/chute/broker"
+	"github.com/chute-dev/chute/broker/auth"
+)
+
+// Options configure the HTTP layer.
+type Options struct {
+	// BodyLimit is the largest request body accepted (default 1 MiB).
+	BodyLimit int
+	// RequestTimeout bounds the work of one request (default 30s).
+	RequestTimeout time.Duration
+	// ReadTimeout and WriteTimeout bound the connection I/O (default 30s).
+	ReadTimeout, WriteTimeout time.Duration
+	// IdleTimeout closes idle keep-alive connections (default 2m).
+	IdleTimeout time.Duration
+	// CORSOrigins are the origins allowed to call the API ("*" for any).
+	CORSOrigins []string
+	// Logger gets one line per request and failure details.
+	Logger *slog.Logger
+}
+
+// Server is the HTTP face of a broker.Service.
+type Server struct {
+	svc   *broker.Service
+	authn auth.Authenticator
+	opts  Options
+	log   *slog.Logger
+	app   *fiber.App
+}
+
+// New returns a Server with its routes installed.
+func New(svc *broker.Service, authn auth.Authenticator, opts Options) *Server {
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = 1 << 20
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 30 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 30 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 2 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{svc: svc, authn: authn, opts: opts, log: opts.Logger}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "chute",
+		BodyLimit:             opts.BodyLimit,
+		ReadTimeout:           opts.ReadTimeout,
+		WriteTimeout:          opts.WriteTimeout,
+		IdleTimeout:           opts.IdleTimeout,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		JSONEncoder:           marshal,
+		JSONDecoder:           json.Unmarshal,
+	})
+	s.routes()
+	return s
+}
+
+// App returns the Fiber app (to Listen, Test or Shutdown).
+func (s *Server) App() *fiber.App { return s.app }
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.requestID, s.accessLog, recover.New(recover.Config{EnableStackTrace: false}))
+	if len(s.opts.CORSOrigins) > 0 {
+		app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(s.opts.CORSOrigins, ","),
+			AllowMethods:  "GET,POST,PUT,DELETE,OPTIONS",
+			AllowHeaders:  "Authorization,Content-Type,X-Request-Id",
+			ExposeHeaders: "X-Request-Id",
+			MaxAge:        600,
+		}))
+	}
+	app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	app.Get("/readyz", s.readyz)
+
+	v1 := app.Group("/v1", s.authenticate)
+	v1.Post("/uploads", s.handle(s.create, fiber.StatusCreated))
+	v1.Get("/uploads/:id", s.handle(s.status, fiber.StatusOK))
+	v1.Post("/uploads/:id/part-urls", s.handle(s.partURLs, fiber.StatusOK))
+	v1.Put("/uploads/:id/parts/:n", s.handle(s.reportPart, fiber.StatusOK))
+	v1.Post("/uploads/:id/complete", s.handle(s.complete, fiber.StatusOK))
+	v1.Delete("/uploads/:id", s.handle(s.abort, fiber.StatusOK))
+	v1.Get("/uploads/:id/download-url", s.handle(s.downloadURL, fiber.StatusOK))
+	v1.Use(func(c *fiber.Ctx) error {
+		return broker.Errorf(broker.CodeNotFound, "no such route: %s %s", c.Method(), c.Path())
+	})
+	app.Use(func(c *fiber.Ctx) error {
+		return broker.Errorf(broker.CodeNotFound, "no such route")
+	})
+}
+
+// handler is a route's work: parse, call the broker, return the result.
+type handler func(ctx context.Context, c *fiber.Ctx, subject string) (any, error)
+
+// handle adapts a handler: it builds the request context (with its
+// timeout) and renders the result with status ok, or the error.
+func (s *Server) handle(h handler, ok int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
+		defer cancel()
+		subject, _ := c.Locals(subjectKey).(string)
+		res, err := h(ctx, c, subject)
+		if err != nil {
+			return err
+		}
+		return c.Status(ok).JSON(res)
+	}
+}
+
+type localKey int
+
+const (
+	subjectKey localKey = iota
+	requestIDKey
+)
+
+func (s *Server) authenticate(c *fiber.Ctx) error {
+	if c.Method() == fiber.MethodOptions {
+		return c.Next()
+	}
+	token := ""
+	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+		scheme, rest, found := strings.Cut(h, " ")
+		if !found || !strings.EqualFold(scheme, "bearer") {
+			return broker.Errorf(broker.CodeUnauthorized, "use Authorization: Bearer <token>")
+		}
+		token = strings.TrimSpace(rest)
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
+	defer cancel()
+	subject, err := s.authn.Authenticate(ctx, token)
+	if err != nil {
+		s.log.Info("authentication failed", "request_id", c.Locals(requestIDKey), "reason", err.Error())
+		msg := "invalid or expired token"
+		if token == "" {
+			msg = "missing bearer token"
+		}
+		return broker.Errorf(broker.CodeUnauthorized, "%s", msg)
+	}
+	c.Locals(subjectKey, subject)
+	return c.Next()
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+	defer cancel()
+	if err := s.svc.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": shortReason(err)})
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// shortReason names the failing dependency without details that might
+// carry addresses or credentials.
+func shortReason(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ":"); i > 0 {
+		return msg[:i] + " unreachable"
+	}
+	return "dependency unreachable"
+}
+
+// requestID gives every request an id: the client's X-Request-Id when it
+// is a short token, else a fresh one. It is echoed in the response.
+func (s *Server) requestID(c *fiber.Ctx) error {
+	id := c.Get("X-Request-Id")
+	if !validRequestID(id) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	} else {
+		id = utils.CopyString(id)
+	}
+	c.Locals(requestIDKey, id)
+	c.Set("X-Request-Id", id)
+	return c.Next()
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		if (ch < 'a' || ch > 'z') && (ch < 'A' || ch > 'Z') && (ch < '0' || ch > '9') && ch != '-' && ch != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	route := c.Route().Path
+	s.log.Info("request",
+		"request_id", c.Locals(requestIDKey),
+		"method", c.Method(),
+		"route", route, // the pattern, never the query string
+		"status", c.Response().StatusCode(),
+		"duration_ms", float64(time.Since(start).Microseconds())/1000,
+	)
+	return nil
+}
+
+// errorBody is the JSON shape of every error.
+type errorBody struct {
+	Error struct {
+		Code    broker.Code `json:"code"`
+		Message string      `json:"message"`
+	} `json:"error"`
+}
+
+// Status returns the HTTP status of an error code.
+func Status(code broker.Code) int {
+	switch code {
+	case broker.CodeInvalidRequest:
+		return fiber.StatusBadRequest
+	case broker.CodeUnauthorized:
+		return fiber.StatusUnauthorized
+	case broker.CodeForbidden:
+		return fiber.StatusForbidden
+	case broker.CodeNotFound:
+		return fiber.StatusNotFound
+	case broker.CodeConflict:
+		return fiber.StatusConflict
+	case broker.CodeTooLarge:
+		return fiber.StatusRequestEntityTooLarge
+	case broker.CodeUnsupportedType:
+		return fiber.StatusUnsupportedMediaType
+	case broker.CodeIncomplete:
+		return fiber.StatusUnprocessableEntity
+	case broker.CodeRateLimited:
+		return fiber.StatusTooManyRequests
+	case broker.CodeStorageUnavailable:
+		return fiber.StatusServiceUnavailable
+	}
+	return fiber.StatusInternalServerError
+}
+
+// errorHandler renders every error as JSON. Fiber's own errors (body too
+// large, bad method, ...) get our codes; anything unknown is a generic 500
+// whose detail goes only to the log.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var body errorBody
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &fe):
+		body.Error.Code, body.Error.Message = fiberCode(fe)
+	default:
+		body.Error.Code = broker.ErrorCode(err)
+		body.Error.Message = broker.ErrorMessage(err)
+	}
+	status := Status(body.Error.Code)
+	if status >= 500 {
+		s.log.Error("request failed", "request_id", c.Locals(requestIDKey), "route", c.Route().Path,
+			"code", body.Error.Code, "err", err.Error())
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(status).JSON(body)
+}
+
+func fiberCode(fe *fiber.Error) (broker.Code, string) {
+	switch fe.Code {
+	case fiber.StatusRequestEntityTooLarge:
+		return broker.CodeTooLarge, "request body too large"
+	case fiber.StatusNotFound:
+		return broker.CodeNotFound, "no such route"
+	case fiber.StatusMethodNotAllowed:
+		return broker.CodeNotFound, "no such route"
+	case fiber.StatusRequestTimeout:
+		return broker.CodeInvalidRequest, "request timed out"
+	}
+	if fe.Code >= 400 && fe.Code < 500 {
+		return broker.CodeInvalidRequest, "bad request"
+	}
+	return broker.CodeInternal, "Internal error."
+}
+
+// marshal is json.Marshal without HTML escaping: presigned URLs keep
+// their "&" readable.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// decode parses a JSON body into v: valid UTF-8, one JSON value, no
+// trailing data. An empty body is allowed only if allowEmpty.
+func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		if allowEmpty {
+			return nil
+		}
+		return broker.Errorf(broker.CodeInvalidRequest, "a JSON body is required")
+	}
+	if !utf8.Valid(body) {
+		return broker.Errorf(broker.CodeInvalidRequest, "the body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return broker.Errorf(broker.CodeInvalidRequest, "malformed JSON: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return broker.Errorf(broker.CodeInvalidRequest, "malformed JSON: data after the object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing the input.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("field %s must be %s", te.Field, typeName(te.Type.Kind().String()))
+		}
+		return "the body must be a JSON object"
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "unexpected EOF") {
+		return "unexpected end of input"
+	}
+	if strings.Contains(msg, "exceeded max depth") {
+		return "nested too deeply"
+	}
+	return "cannot parse"
+}
+
+func typeName(kind string) string {
+	switch kind {
+	case "int", "int64", "int32", "uint", "uint64", "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	case "slice":
+		return "an array"
+	}
+	return kind
+}

@@ -1,0 +1,106 @@
+package broker
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+var day = time.Date(2026, 11, 27, 23, 59, 0, 0, time.FixedZone("x", -5*3600)) // 2026-11-28 in UTC
+
+func TestRenderKey(t *testing.T) {
+	const tmpl = "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}"
+	id := "upl_abc"
+	cases := []struct {
+		subject, filename, want string
+	}{
+		{"alice", "clip.mp4", "alice/2026/11/28/upl_abc.mp4"},
+		{"alice", "Clip.MP4", "alice/2026/11/28/upl_abc.mp4"},
+		{"alice", "../../etc/passwd", "alice/2026/11/28/upl_abc"},
+		{"alice", "..\\..\\win.ini", "alice/2026/11/28/upl_abc.ini"},
+		{"alice", "README", "alice/2026/11/28/upl_abc"},
+		{"alice", ".bashrc", "alice/2026/11/28/upl_abc"},
+		{"alice", "archive.tar.gz", "alice/2026/11/28/upl_abc.gz"},
+		{"alice", "видео.mp4", "alice/2026/11/28/upl_abc.mp4"},
+		{"alice", "clip.mp4\x00.exe", "alice/2026/11/28/upl_abc.exe"},
+		{"alice", "x.m%34", "alice/2026/11/28/upl_abc"},
+		{"alice", "x.вид", "alice/2026/11/28/upl_abc"},
+		{"alice", "x." + strings.Repeat("a", 17), "alice/2026/11/28/upl_abc"},
+		{"alice", strings.Repeat("a", 1000) + ".png", "alice/2026/11/28/upl_abc.png"},
+		{"../../root", "a.png", "..~2f..~2froot/2026/11/28/upl_abc.png"},
+		{"..", "a.png", "~2e~2e/2026/11/28/upl_abc.png"},
+		{"a/b", "a.png", "a~2fb/2026/11/28/upl_abc.png"},
+		{"", "a.png", "~/2026/11/28/upl_abc.png"},
+		{"bob@example.com", "a.png", "bob@example.com/2026/11/28/upl_abc.png"},
+		{"ü", "a.png", "~c3~bc/2026/11/28/upl_abc.png"},
+	}
+	for _, c := range cases {
+		got, err := RenderKey(tmpl, KeyFields{Subject: c.subject, ID: id, Filename: c.filename, Now: day})
+		if err != nil {
+			t.Errorf("%q %q: %v", c.subject, c.filename, err)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%q %q: got %q, want %q", c.subject, c.filename, got, c.want)
+		}
+	}
+}
+
+func TestRenderKeyRejects(t *testing.T) {
+	for _, tmpl := range []string{"", "/{id}", "{id}//x", "a/../{id}", "./{id}", strings.Repeat("x", 1100) + "{id}"} {
+		if k, err := RenderKey(tmpl, KeyFields{Subject: "a", ID: "upl_x", Now: day}); err == nil {
+			t.Errorf("template %q gave key %q, want an error", tmpl, k)
+		}
+	}
+}
+
+func TestEscapeSegmentInjective(t *testing.T) {
+	seen := map[string]string{}
+	for _, s := range []string{"a/b", "a~2fb", "a_b", "a.b", "A", "a", "~", "", ".", "..", "~2e"} {
+		e := escapeSegment(s)
+		if prev, ok := seen[e]; ok {
+			t.Fatalf("%q and %q both escape to %q", prev, s, e)
+		}
+		seen[e] = s
+	}
+}
+
+func FuzzRenderKey(f *testing.F) {
+	for _, s := range []string{"alice", "../..", "a/b", "ü", ""} {
+		f.Add(s, "clip.mp4")
+	}
+	f.Add("x", "../../etc/passwd")
+	f.Add("x", "a.\x00b")
+	f.Fuzz(func(t *testing.T, subject, filename string) {
+		key, err := RenderKey("{subject}/{yyyy}/{id}{ext}", KeyFields{Subject: subject, ID: "upl_x", Filename: filename, Now: day})
+		if err != nil {
+			t.Fatalf("%q %q: %v", subject, filename, err)
+		}
+		segs := strings.Split(key, "/")
+		if len(segs) != 3 {
+			t.Fatalf("key %q has %d segments: the subject or filename escaped its place", key, len(segs))
+		}
+		if !utf8.ValidString(key) || strings.ContainsAny(key, "\x00\r\n\\") {
+			t.Fatalf("unsafe key %q", key)
+		}
+		if !strings.HasPrefix(segs[2], "upl_x") {
+			t.Fatalf("filename changed the id segment: %q", key)
+		}
+	})
+}
+
+func TestTypeAllowed(t *testing.T) {
+	p := Profile{AllowedTypes: []string{"video/*", "image/png"}}
+	for ct, want := range map[string]bool{
+		"video/mp4": true, "VIDEO/MP4": true, "video/webm; codecs=vp9": true, "image/png": true,
+		"image/jpeg": false, "videos/mp4": false, "text/plain": false, "garbage": false, "": false,
+	} {
+		if got := p.TypeAllowed(ct); got != want {
+			t.Errorf("%q: %v", ct, got)
+		}
+	}
+	if !(&Profile{AllowedTypes: []string{"*/*"}}).TypeAllowed("application/x-anything") {
+		t.Error("*/* must allow everything")
+	}
+}

@@ -1,0 +1,50 @@
+package broker
+
+import (
+	"mime"
+	"strings"
+	"time"
+)
+
+// Profile is an upload policy: where the bytes go, how big they may be,
+// which types are allowed and how keys are named.
+type Profile struct {
+	Name    string
+	Backend string
+	// MaxSize is the largest upload allowed, in bytes.
+	MaxSize int64
+	// PartSize is the preferred part size; the plan grows it for huge files.
+	PartSize int64
+	// SingleMax is the largest upload sent as one PUT; above it, multipart.
+	SingleMax int64
+	// AllowedTypes are media types: "video/mp4", "image/*" or "*/*".
+	AllowedTypes []string
+	// URLTTL is how long a presigned URL stays valid.
+	URLTTL time.Duration
+	// KeyTemplate names the object; see RenderKey.
+	KeyTemplate string
+}
+
+// TypeAllowed reports whether the media type ct (parameters ignored, case
+// insensitive) matches one of the profile's allowed types.
+func (p *Profile) TypeAllowed(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	major, _, _ := strings.Cut(mt, "/")
+	for _, a := range p.AllowedTypes {
+		a = strings.ToLower(strings.TrimSpace(a))
+		switch {
+		case a == "*/*" || a == "*":
+			return true
+		case strings.HasSuffix(a, "/*"):
+			if strings.TrimSuffix(a, "/*") == major {
+				return true
+			}
+		case a == mt:
+			return true
+		}
+	}
+	return false
+}

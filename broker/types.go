@@ -1,0 +1,120 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/multipart"
+)
+
+// CreateRequest asks for a new upload. Size is a pointer so that a missing
+// size can be told from an empty file.
+type CreateRequest struct {
+	Filename    string            `json:"filename"`
+	ContentType string            `json:"content_type"`
+	Size        *int64            `json:"size"`
+	Profile     string            `json:"profile,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+}
+
+// PartURL is a presigned request for one part.
+type PartURL struct {
+	PartNumber int               `json:"part_number"`
+	Method     string            `json:"method"`
+	URL        string            `json:"url"`
+	Headers    map[string]string `json:"headers"`
+	Size       int64             `json:"size"`
+	ExpiresAt  time.Time         `json:"expires_at"`
+}
+
+// Upload is the presigned request of a single-PUT upload.
+type Upload struct {
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers"`
+	ExpiresAt time.Time         `json:"expires_at"`
+}
+
+// CreateResult is the answer to a create.
+type CreateResult struct {
+	ID          string    `json:"id"`
+	Key         string    `json:"key"`
+	Strategy    string    `json:"strategy"`
+	State       string    `json:"state"`
+	Size        int64     `json:"size"`
+	ContentType string    `json:"content_type"`
+	PartSize    int64     `json:"part_size,omitempty"`
+	PartCount   int       `json:"part_count,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	Parts       []PartURL `json:"parts,omitempty"`
+	Upload      *Upload   `json:"upload,omitempty"`
+}
+
+// PartURLsRequest asks for presigned part URLs.
+type PartURLsRequest struct {
+	PartNumbers []int `json:"part_numbers"`
+	// ChecksumsSHA256 maps a part number (as a string) to the base64
+	// SHA-256 of its bytes, signed into that part's URL.
+	ChecksumsSHA256 map[string]string `json:"checksums_sha256,omitempty"`
+}
+
+// PartURLsResult holds presigned part URLs.
+type PartURLsResult struct {
+	Parts []PartURL `json:"parts"`
+}
+
+// ReportRequest reports a finished part. Size is a pointer so that a
+// missing size can be told from zero.
+type ReportRequest struct {
+	ETag string `json:"etag"`
+	Size *int64 `json:"size"`
+}
+
+// CompletePart is one entry of a client's part list.
+type CompletePart struct {
+	PartNumber int    `json:"part_number"`
+	ETag       string `json:"etag"`
+}
+
+// CompleteRequest optionally carries the client's part list.
+type CompleteRequest struct {
+	Parts []CompletePart `json:"parts,omitempty"`
+}
+
+// Status is a session as the API shows it.
+type Status struct {
+	ID            string           `json:"id"`
+	Key           string           `json:"key"`
+	Strategy      string           `json:"strategy"`
+	State         string           `json:"state"`
+	Size          int64            `json:"size"`
+	ContentType   string           `json:"content_type"`
+	PartSize      int64            `json:"part_size,omitempty"`
+	PartCount     int              `json:"part_count,omitempty"`
+	Parts         []multipart.Part `json:"parts"`
+	UploadedBytes int64            `json:"uploaded_bytes"`
+	CreatedAt     time.Time        `json:"created_at"`
+	UpdatedAt     time.Time        `json:"updated_at"`
+	ExpiresAt     time.Time        `json:"expires_at"`
+}
+
+// Download is a presigned GET.
+type Download struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// CompleteResult is the answer to a complete.
+type CompleteResult struct {
+	ID          string    `json:"id"`
+	Key         string    `json:"key"`
+	State       string    `json:"state"`
+	Size        int64     `json:"size"`
+	ContentType string    `json:"content_type"`
+	ETag        string    `json:"etag"`
+	Download    *Download `json:"download"`
+}
+
+func partURL(n int, size int64, r backends.PresignedRequest) PartURL {
+	return PartURL{PartNumber: n, Method: r.Method, URL: r.URL, Headers: r.Headers, Size: size, ExpiresAt: r.ExpiresAt}
+}
