@@ -1,0 +1,124 @@
+// Command chute is the Chute upload broker.
+//
+//	chute                      run everything embedded (same as `chute dev`)
+//	chute dev                  embedded session store and S3 store on loopback
+//	chute serve --config FILE  run against a real Redis and S3-compatible store
+//	chute config print|check   show the effective configuration (secrets redacted) or check it
+//	chute token --secret S --sub ID   mint an HS256 token (development, tests)
+//	chute version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `Chute is an upload broker: clients upload straight to S3-compatible storage
+through short-lived presigned URLs, while Chute checks who they are and what
+they may upload, and tracks every upload session in Redis.
+
+Usage:
+  chute [dev]                 run with everything embedded: no Redis, no S3, no
+                              config. Data lives in ./chute-data.
+  chute serve --config FILE   run against Redis and S3-compatible stores
+  chute config print [--config FILE]   print the effective config, secrets redacted
+  chute config check [--config FILE]   validate the config and exit
+  chute token --secret S --sub SUBJECT [--ttl 1h]   mint an HS256 JWT
+  chute version               print the version
+  chute help [COMMAND]        show help
+
+Every config key can be set from the environment: CHUTE_ + the upper-cased
+path joined with _ (CHUTE_SERVER_LISTEN, CHUTE_BACKENDS_MAIN_SECRET_KEY, ...).
+The config file may also be given as CHUTE_CONFIG.
+
+Run "chute help COMMAND" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := "dev"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "dev":
+		err = cmdDev(ctx, args, stdout, stderr)
+	case "serve":
+		err = cmdServe(ctx, args, stdout, stderr)
+	case "config":
+		err = cmdConfig(args, stdout, stderr)
+	case "token":
+		err = cmdToken(args, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "chute %s\n", version)
+	case "help", "-h", "--help":
+		if len(args) > 0 {
+			return run([]string{args[0], "--help"}, stdout, stderr)
+		}
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "chute: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "chute %s: %s\n", cmd, ue.msg)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "chute %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// usageError is a wrong command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// newFlags returns a flag set that prints its help to stdout on --help and
+// returns errors instead of exiting.
+func newFlags(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: chute %s\n\n%s\n\nFlags:\n", name, synopsis)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}

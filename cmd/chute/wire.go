@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/broker"
+	"github.com/chute-dev/chute/broker/auth"
+	"github.com/chute-dev/chute/broker/httpapi"
+	"github.com/chute-dev/chute/config"
+	"github.com/chute-dev/chute/sessions"
+)
+
+// stack is a wired Chute: the HTTP server and what it must close.
+type stack struct {
+	server *httpapi.Server
+	redis  redis.UniversalClient
+	cfg    *config.Config
+	log    *slog.Logger
+}
+
+// wire builds the broker, its stores and its HTTP server from cfg.
+func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
+	if cfg.Sessions.RedisURL == "" {
+		return nil, errors.New("sessions.redis_url is empty: `chute serve` needs a Redis (use `chute dev` for the embedded one)")
+	}
+	ropts, err := redis.ParseURL(cfg.Sessions.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("sessions.redis_url: %s", redactedURLError(err))
+	}
+	ropts.DialTimeout = 3 * time.Second
+	ropts.ReadTimeout = 3 * time.Second
+	ropts.WriteTimeout = 3 * time.Second
+	rc := redis.NewClient(ropts)
+
+	stores := map[string]broker.ObjectStore{}
+	for name, b := range cfg.Backends {
+		s3, err := backends.NewS3(backends.Config{
+			Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
+			Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle,
+			Timeout: time.Duration(b.Timeout),
+		})
+		if err != nil {
+			_ = rc.Close()
+			return nil, fmt.Errorf("backends.%s: %w", name, err)
+		}
+		stores[name] = s3
+	}
+	profiles := map[string]broker.Profile{}
+	for name, p := range cfg.Profiles {
+		profiles[name] = broker.Profile{
+			Name: name, Backend: p.Backend, MaxSize: int64(p.MaxSize), PartSize: int64(p.PartSize),
+			SingleMax: int64(p.SingleMax), AllowedTypes: p.AllowedTypes, URLTTL: time.Duration(p.URLTTL),
+			KeyTemplate: p.KeyTemplate,
+		}
+	}
+	svc, err := broker.New(broker.Config{
+		Profiles: profiles,
+		Backends: stores,
+		Sessions: sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix)),
+		TTL:      time.Duration(cfg.Sessions.TTL),
+		Logger:   log,
+	})
+	if err != nil {
+		_ = rc.Close()
+		return nil, err
+	}
+	authn, err := authenticator(cfg)
+	if err != nil {
+		_ = rc.Close()
+		return nil, err
+	}
+	srv := httpapi.New(svc, authn, httpapi.Options{
+		BodyLimit:      int(cfg.Server.BodyLimit),
+		RequestTimeout: time.Duration(cfg.Server.RequestTimeout),
+		ReadTimeout:    time.Duration(cfg.Server.ReadTimeout),
+		WriteTimeout:   time.Duration(cfg.Server.WriteTimeout),
+		CORSOrigins:    cfg.Server.CORSOrigins,
+		Logger:         log,
+	})
+	return &stack{server: srv, redis: rc, cfg: cfg, log: log}, nil
+}
+
+func authenticator(cfg *config.Config) (auth.Authenticator, error) {
+	switch cfg.Auth.Mode {
+	case config.AuthNone:
+		return auth.None{}, nil
+	case config.AuthJWT:
+		if cfg.Auth.JWT.JWKSURL != "" {
+			return nil, errors.New("auth.jwt.jwks_url: JWKS is not supported yet; use auth.jwt.secret (HS256)")
+		}
+		a, err := auth.NewJWT(auth.JWTConfig{Secret: cfg.Auth.JWT.Secret, Issuer: cfg.Auth.JWT.Issuer, Audience: cfg.Auth.JWT.Audience})
+		if err != nil {
+			return nil, fmt.Errorf("auth.jwt: %w", err)
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("auth.mode: %q is not supported yet (use none or jwt)", cfg.Auth.Mode)
+}
+
+// redactedURLError keeps a URL parse error from echoing a password.
+func redactedURLError(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "@") {
+		return "not a valid redis:// URL"
+	}
+	return msg
+}
+
+// run listens and serves until ctx is cancelled, then shuts down
+// gracefully: no new connections, in-flight requests get the grace
+// period, then Redis is closed.
+func (s *stack) run(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", s.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen %s: %w", s.cfg.Server.Listen, err)
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.server.App().Listener(ln) }()
+	select {
+	case err := <-errc:
+		_ = s.redis.Close()
+		return err
+	case <-ctx.Done():
+	}
+	grace := time.Duration(s.cfg.Server.ShutdownGrace)
+	s.log.Info("shutting down", "grace", grace.String())
+	if err := s.server.App().ShutdownWithTimeout(grace); err != nil {
+		s.log.Warn("shutdown", "err", err)
+	}
+	<-errc
+	return s.redis.Close()
+}
+
+func newLogger(format, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
