@@ -1,0 +1,42 @@
+package test
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/backends/storetest"
+	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/sessions/sessiontest"
+	"github.com/chute-dev/chute/test/containers"
+)
+
+// TestSessionStoreOnRedis runs the session store conformance suite against
+// a real Redis.
+func TestSessionStoreOnRedis(t *testing.T) {
+	containers.RequireDocker(t)
+	url := containers.StartRedis(t)
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rc.Close() })
+	sessiontest.Run(t, func(t *testing.T) sessions.Store { return sessions.NewRedisStore(rc) })
+}
+
+// TestObjectStoreOnVersityGW runs the object store conformance suite
+// against versitygw, which verifies signatures.
+func TestObjectStoreOnVersityGW(t *testing.T) {
+	containers.RequireDocker(t)
+	s3 := containers.StartVersityGW(t, "conformance")
+	store, err := backends.NewS3(backends.Config{
+		Name: "vgw", Endpoint: "http://" + s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket,
+		AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PathStyle: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, store)
+}
