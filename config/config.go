@@ -88,7 +88,8 @@ type Sessions struct {
 	RedisURL string `yaml:"redis_url"`
 	// TTL is how long a session lives after it is created. Default 24h.
 	TTL Duration `yaml:"ttl"`
-	// KeyPrefix starts every Redis key Chute writes. Default "chute:".
+	// KeyPrefix starts every Redis key Chute writes (keys look like
+	// PREFIX:{upl_…}:s). Default "chute".
 	KeyPrefix string `yaml:"key_prefix"`
 }
 
@@ -192,7 +193,7 @@ const (
 	defaultRegion       = "us-east-1"
 	defaultBackendName  = "main"
 	defaultKeyTemplate  = "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}"
-	defaultKeyPrefix    = "chute:"
+	defaultKeyPrefix    = "chute"
 	defaultBackendTime  = Duration(30 * time.Second)
 	defaultURLTTL       = Duration(15 * time.Minute)
 	defaultMaxSize      = ByteSize(5 << 30)

@@ -158,7 +158,7 @@ log:
 	if c.Server.ReadTimeout.Std() != 30*time.Second {
 		t.Errorf("read_timeout lost its default: %v", c.Server.ReadTimeout)
 	}
-	if c.Sessions.RedisURL != "redis://:pw@127.0.0.1:6379/2" || c.Sessions.TTL.Std() != 2*time.Hour || c.Sessions.KeyPrefix != "chute:" {
+	if c.Sessions.RedisURL != "redis://:pw@127.0.0.1:6379/2" || c.Sessions.TTL.Std() != 2*time.Hour || c.Sessions.KeyPrefix != "chute" {
 		t.Errorf("sessions: %+v", c.Sessions)
 	}
 	if c.Auth.Mode != AuthAPIKey || len(c.Auth.APIKeys) != 1 || c.Auth.APIKeys[0].Subject != "svc" {

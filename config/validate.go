@@ -97,6 +97,9 @@ func (c *Config) Validate() error {
 			add("sessions.redis_url", "has no host")
 		}
 	}
+	if strings.ContainsAny(c.Sessions.KeyPrefix, "{}") {
+		add("sessions.key_prefix", "must not contain { or } (they would change the Redis Cluster hash tag)")
+	}
 	if c.Sessions.TTL <= 0 {
 		add("sessions.ttl", "must be positive")
 	}
