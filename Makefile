@@ -1,0 +1,26 @@
+# Shortcuts; scripts/test.sh is the one full test command (CI runs it).
+MODULE := $(shell go list -m)
+UNIT_PKGS = $(shell go list ./... | grep -v '^$(MODULE)/test\(/\|$$\)')
+
+.PHONY: test unit images build run lint
+
+test:
+	./scripts/test.sh
+
+unit:
+	go test -race -count=1 $(UNIT_PKGS)
+
+images:
+	./scripts/build-images.sh
+
+build:
+	go build -o bin/chute ./cmd/chute
+
+run:
+	go run ./cmd/chute
+
+lint:
+	@out="$$(find . -name '*.go' -not -path './vendor/*' -not -path '*/testdata/*' -print0 | xargs -0 -r gofmt -l)"; \
+		if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The one test command: installs and starts what the tests need (Docker,
+# redis-server, the local images), then runs the checks, unit tests,
+# integration tests against real containers and a benchmark smoke run.
+# Idempotent; run it from anywhere. CI runs it through .ci/run.
+#
+# Environment: CHUTE_CACHE (default /var/cache/chute for root) keeps the
+# versitygw build between runs.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+MODULE="$(go list -m)"
+LOG_DIR="${CHUTE_LOG_DIR:-$(mktemp -d)}"
+mkdir -p "$LOG_DIR"
+
+# remove_orphans removes containers and networks that earlier test runs left
+# behind (there is no Ryuk reaper). Only those older than the integration
+# tests' timeout go, so a run in progress on the same daemon keeps its own.
+remove_orphans() {
+	local cutoff=$(($(date +%s) - 35 * 60)) id created n=0
+	while read -r id created; do
+		if (($(date -d "$created" +%s) < cutoff)); then
+			docker rm -f "$id" >/dev/null && n=$((n + 1))
+		fi
+	done < <(docker ps -aq --filter label=org.testcontainers=true |
+		xargs -r docker inspect -f '{{.Id}} {{.Created}}')
+	while read -r id created; do
+		if (($(date -d "$created" +%s) < cutoff)); then
+			# A network still in use by a live container stays.
+			docker network rm "$id" >/dev/null 2>&1 && n=$((n + 1))
+		fi
+	done < <(docker network ls -q --filter label=org.testcontainers=true |
+		xargs -r docker network inspect -f '{{.Id}} {{.Created}}')
+	echo "removed $n leftover test containers/networks"
+}
+
+step "system packages (docker.io, redis-server)"
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+[[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
+if ((${#missing[@]})); then
+	[[ "$(id -u)" -eq 0 ]] || die "missing ${missing[*]}: install with: sudo apt-get install -y --no-install-recommends ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	# Refresh the package lists only when the install cannot find something.
+	if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+		apt-get update
+		apt-get install -y --no-install-recommends "${missing[@]}"
+	fi
+else
+	echo "docker.io and redis-server already installed"
+fi
+step_done
+
+step "docker daemon"
+if docker version >/dev/null 2>&1; then
+	echo "daemon answers"
+else
+	# One daemon only: if a dockerd is already starting, just wait for it.
+	if ! pgrep -x dockerd >/dev/null; then
+		[[ "$(id -u)" -eq 0 ]] || die "Docker daemon not running: start it (sudo dockerd) or add yourself to the docker group"
+		echo "starting dockerd (log: /var/log/chute-dockerd.log)"
+		nohup dockerd --storage-driver=overlay2 >/var/log/chute-dockerd.log 2>&1 &
+	fi
+	for _ in $(seq 60); do
+		docker version >/dev/null 2>&1 && break
+		sleep 0.5
+	done
+	docker version >/dev/null 2>&1 || die "dockerd did not answer within 30 s; see /var/log/chute-dockerd.log"
+	echo "daemon answers"
+fi
+remove_orphans
+step_done
+
+step "versitygw binary"
+ensure_versitygw
+step_done
+
+step "test images"
+scripts/build-images.sh
+step_done
+
+export TESTCONTAINERS_RYUK_DISABLED=true
+export TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
+export CHUTE_REQUIRE_DOCKER=1
+
+step "gofmt, go vet, staticcheck"
+unformatted="$(find . -name '*.go' -not -path './vendor/*' -not -path '*/testdata/*' -print0 | xargs -0 -r gofmt -l)"
+[[ -z "$unformatted" ]] || die "gofmt needed on: $unformatted"
+go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+step_done
+
+# Every package except the container-backed ones under ./test.
+mapfile -t unit_pkgs < <(go list ./... | grep -v "^$MODULE/test\(/\|$\)")
+
+step "unit tests (race detector)"
+go test -race -count=1 "${unit_pkgs[@]}"
+step_done
+
+step "integration tests (./test/..., real containers)"
+log="$LOG_DIR/integration.log"
+set +e
+go test -count=1 -v -timeout 30m ./test/... 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed="$(grep -cE '^\s*--- PASS' "$log" || true)"
+failed="$(grep -cE '^\s*--- FAIL' "$log" || true)"
+skipped="$(grep -cE '^\s*--- SKIP' "$log" || true)"
+echo "integration: $passed passed, $failed failed, $skipped skipped (log: $log)"
+((status == 0)) || die "integration tests failed"
+((skipped == 0)) || die "integration tests were skipped; a skip is not a pass here"
+if ((passed == 0)) || ! grep -qE '^(ok|PASS)' "$log"; then
+	die "no integration test ran"
+fi
+step_done
+
+step "benchmarks (one iteration each)"
+go test -run '^$' -bench . -benchtime=1x "${unit_pkgs[@]}"
+step_done
+
+echo
+echo "==> all steps passed; time per step:"
+printf '    %s\n' "${STEP_TIMES[@]}"
+echo "integration: $passed passed, $failed failed, $skipped skipped"
