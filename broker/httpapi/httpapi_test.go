@@ -51,7 +51,9 @@ func (downStore) Stat(context.Context, string) (backends.ObjectInfo, error) {
 	return backends.ObjectInfo{}, errDown
 }
 func (downStore) Remove(context.Context, string) error { return errDown }
-func (downStore) Ping(context.Context) error           { return errors.New("store: dial tcp 10.0.0.1:9000: refused") }
+func (downStore) Ping(context.Context) error {
+	return errors.New("store: dial tcp 10.0.0.1:9000: refused")
+}
 
 const secret = "httpapi-test-secret-0123456789abcdef"
 
