@@ -1,6 +1,8 @@
 // Package auth turns a bearer token into a subject: the owner of the
 // sessions it creates. Modes: none (every caller is one subject, for
-// loopback development) and jwt (HS256 with a shared secret).
+// loopback development), jwt (HS256 with a shared secret, or RS256/ES256
+// with keys from a JWKS URL) and api_key (static keys for
+// server-to-server use, kept only as SHA-256 hashes).
 package auth
 
 import (
@@ -36,33 +38,59 @@ func (n None) Authenticate(context.Context, string) (string, error) {
 	return n.Subject, nil
 }
 
-// JWT checks HS256 tokens: the signature with Secret, `exp` (required),
-// `sub` (required, the subject), and `iss`/`aud` when configured.
+// JWT checks signed tokens: HS256 with a shared secret, or RS256/ES256
+// with keys from a JWKS URL. `exp` is required, `sub` is the subject, and
+// `iss`/`aud` are checked when configured.
 type JWT struct {
-	parser *jwt.Parser
-	secret []byte
+	parser  *jwt.Parser
+	keyfunc jwt.Keyfunc
+	close   func()
 }
 
-// JWTConfig configures JWT.
+// JWTConfig configures JWT. Exactly one of Secret and JWKSURL is set.
 type JWTConfig struct {
-	Secret   string
+	// Secret is the HS256 key (at least 16 bytes).
+	Secret string
+	// JWKSURL serves the RS256/ES256 public keys. Keys are cached,
+	// refreshed hourly, and refreshed early when a token names an unknown
+	// `kid` (at most once every RefreshMin).
+	JWKSURL  string
 	Issuer   string
 	Audience string
 	// Leeway allows for clock skew on exp/nbf (default 30s).
 	Leeway time.Duration
+	// RefreshMin bounds JWKS refreshes for unknown key ids (default 1m).
+	RefreshMin time.Duration
 }
 
-// NewJWT returns an HS256 authenticator.
+// NewJWT returns a JWT authenticator. With a JWKS URL it fetches the keys
+// in the background; Close stops that.
 func NewJWT(cfg JWTConfig) (*JWT, error) {
-	if len(cfg.Secret) < 16 {
-		return nil, errors.New("auth: jwt secret must be at least 16 bytes")
-	}
 	leeway := cfg.Leeway
 	if leeway == 0 {
 		leeway = 30 * time.Second
 	}
+	j := &JWT{close: func() {}}
+	var methods []string
+	switch {
+	case cfg.Secret != "" && cfg.JWKSURL != "":
+		return nil, errors.New("auth: set either a jwt secret or a jwks_url, not both")
+	case cfg.JWKSURL != "":
+		kf, stop, err := newJWKS(cfg.JWKSURL, cfg.RefreshMin)
+		if err != nil {
+			return nil, err
+		}
+		j.keyfunc, j.close = kf, stop
+		methods = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg()}
+	case len(cfg.Secret) < 16:
+		return nil, errors.New("auth: jwt secret must be at least 16 bytes")
+	default:
+		secret := []byte(cfg.Secret)
+		j.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		methods = []string{jwt.SigningMethodHS256.Alg()}
+	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithValidMethods(methods),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
 	}
@@ -72,8 +100,12 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	return &JWT{parser: jwt.NewParser(opts...), secret: []byte(cfg.Secret)}, nil
+	j.parser = jwt.NewParser(opts...)
+	return j, nil
 }
+
+// Close stops the background JWKS refresh, if any.
+func (j *JWT) Close() { j.close() }
 
 // Authenticate verifies the token and returns its `sub`.
 func (j *JWT) Authenticate(_ context.Context, token string) (string, error) {
@@ -81,8 +113,7 @@ func (j *JWT) Authenticate(_ context.Context, token string) (string, error) {
 		return "", fmt.Errorf("%w: no token", ErrUnauthorized)
 	}
 	claims := jwt.RegisteredClaims{}
-	_, err := j.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return j.secret, nil })
-	if err != nil {
+	if _, err := j.parser.ParseWithClaims(token, &claims, j.keyfunc); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
 	if claims.Subject == "" || len(claims.Subject) > 256 {

@@ -18,6 +18,7 @@ import (
 	"github.com/chute-dev/chute/broker/httpapi"
 	"github.com/chute-dev/chute/config"
 	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/web"
 )
 
 // stack is a wired Chute: the HTTP server and what it must close.
@@ -86,6 +87,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		WriteTimeout:   time.Duration(cfg.Server.WriteTimeout),
 		CORSOrigins:    cfg.Server.CORSOrigins,
 		Logger:         log,
+		Static:         web.FS(),
 	})
 	return &stack{server: srv, redis: rc, cfg: cfg, log: log}, nil
 }
@@ -95,16 +97,26 @@ func authenticator(cfg *config.Config) (auth.Authenticator, error) {
 	case config.AuthNone:
 		return auth.None{}, nil
 	case config.AuthJWT:
-		if cfg.Auth.JWT.JWKSURL != "" {
-			return nil, errors.New("auth.jwt.jwks_url: JWKS is not supported yet; use auth.jwt.secret (HS256)")
-		}
-		a, err := auth.NewJWT(auth.JWTConfig{Secret: cfg.Auth.JWT.Secret, Issuer: cfg.Auth.JWT.Issuer, Audience: cfg.Auth.JWT.Audience})
+		a, err := auth.NewJWT(auth.JWTConfig{
+			Secret: cfg.Auth.JWT.Secret, JWKSURL: cfg.Auth.JWT.JWKSURL,
+			Issuer: cfg.Auth.JWT.Issuer, Audience: cfg.Auth.JWT.Audience,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("auth.jwt: %w", err)
 		}
 		return a, nil
+	case config.AuthAPIKey:
+		keys := make([]auth.APIKey, 0, len(cfg.Auth.APIKeys))
+		for _, k := range cfg.Auth.APIKeys {
+			keys = append(keys, auth.APIKey{Key: k.Key, Subject: k.Subject})
+		}
+		a, err := auth.NewAPIKeys(keys)
+		if err != nil {
+			return nil, fmt.Errorf("auth.api_keys: %w", err)
+		}
+		return a, nil
 	}
-	return nil, fmt.Errorf("auth.mode: %q is not supported yet (use none or jwt)", cfg.Auth.Mode)
+	return nil, fmt.Errorf("auth.mode: %q is not one of none, jwt, api_key", cfg.Auth.Mode)
 }
 
 // redactedURLError keeps a URL parse error from echoing a password.
