@@ -2,7 +2,7 @@
 MODULE := $(shell go list -m)
 UNIT_PKGS = $(shell go list ./... | grep -v '^$(MODULE)/test\(/\|$$\)')
 
-.PHONY: test unit images build run lint
+.PHONY: test unit images build run lint image
 
 test:
 	./scripts/test.sh
@@ -18,6 +18,10 @@ build:
 
 run:
 	go run ./cmd/chute
+
+# image builds chute:local (Dockerfile) from a static host build.
+image:
+	./scripts/build-image.sh
 
 lint:
 	@out="$$(find . -name '*.go' -not -path './vendor/*' -not -path '*/testdata/*' -print0 | xargs -0 -r gofmt -l)"; \

@@ -82,6 +82,21 @@ step "test images"
 scripts/build-images.sh
 step_done
 
+step "browser tooling (chromium, npm ci for the browser tests)"
+if [[ ! -x /usr/bin/chromium ]]; then
+	[[ "$(id -u)" -eq 0 ]] || die "missing chromium: install with: sudo apt-get install -y chromium"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+fi
+command -v npm >/dev/null || die "npm is needed for the browser tests (apt-get install -y npm)"
+# Every browser-test folder with a lockfile gets exactly its locked packages.
+for dir in web/e2e web/uppytest; do
+	if [[ -f "$dir/package-lock.json" ]]; then
+		(cd "$dir" && npm ci --no-audit --no-fund)
+	fi
+done
+step_done
+
 export TESTCONTAINERS_RYUK_DISABLED=true
 export TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 export CHUTE_REQUIRE_DOCKER=1
@@ -115,6 +130,21 @@ echo "integration: $passed passed, $failed failed, $skipped skipped (log: $log)"
 if ((passed == 0)) || ! grep -qE '^(ok|PASS)' "$log"; then
 	die "no integration test ran"
 fi
+step_done
+
+step "chute image and the chutetest example (examples/uploadtest)"
+scripts/build-image.sh
+log="$LOG_DIR/example.log"
+set +e
+(cd examples/uploadtest && go vet ./... && go test -count=1 -v ./...) 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+ex_passed="$(grep -cE '^\s*--- PASS' "$log" || true)"
+ex_skipped="$(grep -cE '^\s*--- SKIP' "$log" || true)"
+((status == 0)) || die "examples/uploadtest failed (log: $log); after a change to the root go.mod, run: (cd examples/uploadtest && go mod tidy)"
+((ex_skipped == 0)) || die "examples/uploadtest was skipped; a skip is not a pass here"
+((ex_passed > 0)) || die "examples/uploadtest ran no test"
+echo "example: $ex_passed passed"
 step_done
 
 step "benchmarks (one iteration each)"
