@@ -68,6 +68,9 @@ type S3 struct {
 	// built on Config.PublicEndpoint (presigned URLs sign the Host). It
 	// never sends a request.
 	signer *minio.Client
+	// fast presigns the common URLs without minio-go (presign.go); nil
+	// when the configuration needs minio-go's own presigner.
+	fast *fastSigner
 
 	// secrets are redacted from error messages, whatever produced them.
 	secrets []string
@@ -120,6 +123,7 @@ func NewS3(cfg Config) (*S3, error) {
 		}
 		s.signer = signer
 	}
+	s.fast = newFastSigner(s.signer, cfg.Bucket, region, cfg.AccessKey, cfg.SecretKey)
 	return s, nil
 }
 
@@ -314,6 +318,9 @@ func (s *S3) presign(ctx context.Context, op, method, key string, query url.Valu
 	}
 	if ttl < MinPresignTTL || ttl > MaxPresignTTL {
 		return PresignedRequest{}, opError(op, fmt.Errorf("ttl %v is out of range %v..%v", ttl, MinPresignTTL, MaxPresignTTL))
+	}
+	if r, ok := s.fastPresign(method, key, query, headers, ttl); ok {
+		return r, nil
 	}
 	var signed http.Header
 	if len(headers) > 0 {
