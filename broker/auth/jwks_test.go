@@ -40,9 +40,11 @@ func (s *jwksServer) addRSA(kid string, k *rsa.PublicKey) {
 func (s *jwksServer) addEC(kid string, k *ecdsa.PublicKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	x, y := make([]byte, 32), make([]byte, 32)
-	k.X.FillBytes(x)
-	k.Y.FillBytes(y)
+	raw, err := k.Bytes() // 0x04 || X || Y
+	if err != nil {
+		panic(err)
+	}
+	x, y := raw[1:33], raw[33:65]
 	s.keys = append(s.keys, map[string]string{"kty": "EC", "kid": kid, "alg": "ES256", "use": "sig", "crv": "P-256",
 		"x": b64(x), "y": b64(y)})
 }
