@@ -291,6 +291,9 @@ func (tg *target) call(t testing.TB, token, method, path string, body any) reply
 	if err != nil {
 		t.Fatal(err)
 	}
+	if validateResponse != nil { // every answer against the OpenAPI document: openapi_test.go
+		validateResponse(t, method, path, resp.StatusCode, resp.Header, data)
+	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("%s %s: content type %q, body %s", method, path, ct, data)
 	}
