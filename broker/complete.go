@@ -26,6 +26,9 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 	if err != nil {
 		return nil, err
 	}
+	if sess.Size == SizeUnknown { // made by the Uppy-compatible routes: see companion.go
+		return s.completeOpen(ctx, sess, req.Parts)
+	}
 	claimed, err := claimedParts(sess, req)
 	if err != nil {
 		return nil, err

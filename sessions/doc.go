@@ -23,6 +23,10 @@
 // by the store itself. The lock key expires after the TryLock ttl and does
 // not depend on the session existing.
 //
+// SetPlan (plan.go, the optional PlanSetter) writes size, part_size and
+// part_count of a completing session, for uploads whose size is learned
+// only at completion (the Uppy-compatible routes).
+//
 // Every change (Create, PutPart, Transition, Unlock) and every Get is one
 // Lua script, so it is atomic; a part report writes one field of the parts
 // hash, never a read-modify-write of a whole record. PutPart and Transition

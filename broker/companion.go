@@ -1,0 +1,514 @@
+package broker
+
+// The use cases behind the Uppy-compatible routes (Companion's /s3
+// protocol, as @uppy/aws-s3 speaks it in companionEndpoint mode).
+//
+// That protocol never tells the server how big a file is: a multipart
+// create carries a filename, a type and metadata; a part signature carries
+// a part number only; a single upload asks for a POST policy. So a session
+// made here starts with Size SizeUnknown and no part plan (its status
+// shows size 0 and no part_size/part_count until then), and:
+//
+//   - part URLs have no Content-Length signed in (the store caps a part at
+//     S3's 5 GiB); part numbers are bounded by the profile's max_size,
+//     since every part but the last holds at least 5 MiB;
+//   - complete learns the plan from the store's own part list (ListParts):
+//     the client's list must name parts 1..N, the parts must be of one
+//     size except a shorter last one (what Uppy sends), the ETags must
+//     match, and the total must fit max_size (else the upload is aborted,
+//     413). The plan is then recorded on the session (sessions.PlanSetter)
+//     and the usual completion check and object check run on it;
+//   - a single upload is a POST policy: the store itself enforces the key,
+//     the Content-Type and content-length-range 0..max_size. Uppy never
+//     tells Chute that such an upload finished, so its session stays
+//     pending until someone calls POST /v1/uploads/{id}/complete (which
+//     checks the object and records its size) or it expires; the object
+//     does not depend on the session.
+//
+// The Companion uploadId Chute hands out is the session id, not the
+// store's upload id: every call names the session directly, with the
+// key it was given as a second check, and no index is needed.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/multipart"
+	"github.com/chute-dev/chute/sessions"
+)
+
+// SizeUnknown is the Size of a session whose size is learned only when it
+// completes (one created through the Uppy-compatible routes).
+const SizeUnknown int64 = -1
+
+// PostPresigner is an optional capability of an ObjectStore: POST policy
+// uploads. backends.S3 has it.
+type PostPresigner interface {
+	PresignPost(ctx context.Context, key string, opts backends.PostOptions, ttl time.Duration) (backends.PresignedPost, error)
+}
+
+// UnsizedPartPresigner is an optional capability of an ObjectStore: part
+// URLs without a signed Content-Length. backends.S3 has it.
+type UnsizedPartPresigner interface {
+	PresignPartUnsized(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (backends.PresignedRequest, error)
+}
+
+// bucketNamer is implemented by stores that know their bucket's name.
+type bucketNamer interface{ Bucket() string }
+
+// OpenRequest asks for an upload whose size is not told: a Companion
+// multipart create, or a request for POST policy parameters.
+type OpenRequest struct {
+	Filename    string
+	ContentType string
+	// Profile defaults to "default".
+	Profile  string
+	Metadata map[string]string
+}
+
+// OpenUpload is a multipart upload created without a size.
+type OpenUpload struct {
+	// ID is the session id (Companion's uploadId).
+	ID     string
+	Key    string
+	Bucket string
+}
+
+// PostUpload is a POST policy for a single upload.
+type PostUpload struct {
+	ID        string
+	Key       string
+	Bucket    string
+	URL       string
+	Fields    map[string]string
+	ExpiresAt time.Time
+}
+
+// OpenComplete is the result of completing through the Companion routes.
+type OpenComplete struct {
+	*CompleteResult
+	Bucket string
+}
+
+// openSession validates req and builds a session of unknown size; it
+// returns the session and its profile.
+func (s *Service) openSession(subject string, req OpenRequest, strategy sessions.Strategy) (*sessions.Session, Profile, error) {
+	name := req.Profile
+	if name == "" {
+		name = "default"
+	}
+	prof, ok := s.profiles[name]
+	if !ok {
+		return nil, prof, Errorf(CodeInvalidRequest, "profile %q does not exist", name)
+	}
+	zero := int64(0)
+	cr := CreateRequest{Filename: req.Filename, ContentType: req.ContentType, Size: &zero, Metadata: req.Metadata}
+	if err := validateCreate(&cr, &prof); err != nil {
+		return nil, prof, err
+	}
+	now := s.now().UTC()
+	id := NewID()
+	key, err := RenderKey(prof.KeyTemplate, KeyFields{Subject: subject, ID: id, Profile: name, Filename: cr.Filename, Now: now})
+	if err != nil {
+		return nil, prof, wrap(CodeInternal, err, "Internal error.")
+	}
+	return &sessions.Session{
+		ID: id, Subject: subject, Profile: name, Backend: prof.Backend, Key: key,
+		Strategy: strategy, State: sessions.StatePending, Filename: cr.Filename,
+		ContentType: cr.ContentType, Size: SizeUnknown, Metadata: cr.Metadata,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
+	}, prof, nil
+}
+
+// bucketOf names the bucket of a backend, looking through wrappers (an
+// Unwrap method, as instrumented stores have) for a store that knows it.
+func (s *Service) bucketOf(backend string) string {
+	var st ObjectStore = s.backends[backend]
+	for st != nil {
+		if b, ok := st.(bucketNamer); ok {
+			return b.Bucket()
+		}
+		u, ok := st.(interface{ Unwrap() ObjectStore })
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
+	return ""
+}
+
+// CreateOpen starts a multipart upload of unknown size (Companion's POST
+// /s3/multipart).
+func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenRequest) (*OpenUpload, error) {
+	sess, prof, err := s.openSession(subject, req, sessions.StrategyMultipart)
+	if err != nil {
+		return nil, err
+	}
+	store := s.backends[prof.Backend]
+	if _, ok := store.(UnsizedPartPresigner); !ok {
+		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign unsized parts", prof.Backend), "Internal error.")
+	}
+	uploadID, err := store.CreateMultipart(ctx, sess.Key, backends.ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata})
+	if err != nil {
+		return nil, s.storeError(err, "create multipart upload")
+	}
+	sess.UploadID = uploadID
+	if err := s.sessions.Create(ctx, sess); err != nil {
+		s.abandon(store, sess.Key, uploadID)
+		return nil, s.sessionError(err, "create session")
+	}
+	return &OpenUpload{ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend)}, nil
+}
+
+// SignPost creates a single-upload session of unknown size and returns a
+// POST policy for it (Companion's GET /s3/params): exactly the session's
+// key and content type, 0..max_size bytes (at most S3's 5 GiB).
+func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest) (*PostUpload, error) {
+	sess, prof, err := s.openSession(subject, req, sessions.StrategySingle)
+	if err != nil {
+		return nil, err
+	}
+	pp, ok := s.backends[prof.Backend].(PostPresigner)
+	if !ok {
+		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign POST policies", prof.Backend), "Internal error.")
+	}
+	post, err := pp.PresignPost(ctx, sess.Key, backends.PostOptions{
+		ContentType: sess.ContentType, Metadata: sess.Metadata,
+		MinSize: 0, MaxSize: min(prof.MaxSize, multipart.MaxSingleSize),
+	}, s.urlTTL(&prof, sess))
+	if err != nil {
+		return nil, s.storeError(err, "presign post")
+	}
+	if err := s.sessions.Create(ctx, sess); err != nil {
+		return nil, s.sessionError(err, "create session")
+	}
+	return &PostUpload{
+		ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend),
+		URL: post.URL, Fields: post.Fields, ExpiresAt: post.ExpiresAt,
+	}, nil
+}
+
+// loadKeyed is load plus a check that key is the session's key: a
+// Companion client names an upload by (uploadId, key).
+func (s *Service) loadKeyed(ctx context.Context, subject, id, key string) (*sessions.Session, error) {
+	sess, err := s.load(ctx, subject, id)
+	if err != nil {
+		return nil, err
+	}
+	if sess.Key != key {
+		return nil, Errorf(CodeNotFound, "upload not found")
+	}
+	return sess, nil
+}
+
+// maxOpenParts is the most parts an upload of unknown size may have under
+// p: every part but the last holds at least MinPartSize bytes, so more
+// parts than this cannot fit max_size.
+func maxOpenParts(p *Profile) int {
+	return int(min(int64(multipart.MaxParts), p.MaxSize/multipart.MinPartSize+1))
+}
+
+// SignPart presigns part n of a multipart session named by (id, key)
+// (Companion's GET /s3/multipart/{uploadId}/{partNumber}). For a session
+// of unknown size no Content-Length is signed; for a session created with
+// a size (through /v1) the planned size is.
+func (s *Service) SignPart(ctx context.Context, subject, id, key string, n int) (*PartURL, error) {
+	sess, err := s.loadKeyed(ctx, subject, id, key)
+	if err != nil {
+		return nil, err
+	}
+	if sess.Size != SizeUnknown {
+		res, err := s.PartURLs(ctx, subject, id, PartURLsRequest{PartNumbers: []int{n}})
+		if err != nil {
+			return nil, err
+		}
+		return &res.Parts[0], nil
+	}
+	if sess.Strategy != sessions.StrategyMultipart {
+		return nil, Errorf(CodeConflict, "a single upload has no parts")
+	}
+	if st := s.state(sess); !open(st) {
+		return nil, Errorf(CodeConflict, "upload is %s", st)
+	}
+	prof := s.profiles[sess.Profile]
+	if max := maxOpenParts(&prof); n < 1 || n > max {
+		return nil, Errorf(CodeInvalidRequest, "part number %d is out of range 1..%d", n, max)
+	}
+	up, ok := s.backends[sess.Backend].(UnsizedPartPresigner)
+	if !ok {
+		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign unsized parts", sess.Backend), "Internal error.")
+	}
+	r, err := up.PresignPartUnsized(ctx, sess.Key, sess.UploadID, n, s.urlTTL(&prof, sess))
+	if err != nil {
+		return nil, s.storeError(err, "presign part")
+	}
+	p := partURL(n, 0, r)
+	return &p, nil
+}
+
+// StoredParts returns the parts the store holds for a multipart session
+// named by (id, key) (Companion's GET /s3/multipart/{uploadId}).
+func (s *Service) StoredParts(ctx context.Context, subject, id, key string) ([]multipart.Part, error) {
+	sess, err := s.loadKeyed(ctx, subject, id, key)
+	if err != nil {
+		return nil, err
+	}
+	if sess.Strategy != sessions.StrategyMultipart {
+		return nil, Errorf(CodeConflict, "a single upload has no parts")
+	}
+	if st := s.state(sess); !open(st) {
+		return nil, Errorf(CodeConflict, "upload is %s", st)
+	}
+	parts, err := s.backends[sess.Backend].ListParts(ctx, sess.Key, sess.UploadID)
+	if errors.Is(err, backends.ErrNotFound) {
+		return nil, Errorf(CodeNotFound, "upload not found")
+	}
+	if err != nil {
+		return nil, s.storeError(err, "list parts")
+	}
+	return parts, nil
+}
+
+// CompleteKeyed completes the session named by (id, key) with the
+// client's part list (Companion's POST /s3/multipart/{uploadId}/complete).
+func (s *Service) CompleteKeyed(ctx context.Context, subject, id, key string, parts []CompletePart) (*OpenComplete, error) {
+	sess, err := s.loadKeyed(ctx, subject, id, key)
+	if err != nil {
+		return nil, err
+	}
+	if parts == nil {
+		parts = []CompletePart{}
+	}
+	res, err := s.Complete(ctx, subject, id, CompleteRequest{Parts: parts})
+	if err != nil {
+		return nil, err
+	}
+	return &OpenComplete{CompleteResult: res, Bucket: s.bucketOf(sess.Backend)}, nil
+}
+
+// AbortKeyed aborts the session named by (id, key) (Companion's DELETE
+// /s3/multipart/{uploadId}).
+func (s *Service) AbortKeyed(ctx context.Context, subject, id, key string) error {
+	if _, err := s.loadKeyed(ctx, subject, id, key); err != nil {
+		return err
+	}
+	_, err := s.Abort(ctx, subject, id)
+	return err
+}
+
+// completeOpen is Complete for a session of unknown size: the plan is
+// learned from the store, checked, recorded, and the upload finished as
+// any other. It runs under the session lock like Complete.
+func (s *Service) completeOpen(ctx context.Context, sess *sessions.Session, list []CompletePart) (*CompleteResult, error) {
+	prof := s.profiles[sess.Profile]
+	claimed, err := openClaims(sess, list, maxOpenParts(&prof))
+	if err != nil {
+		return nil, err
+	}
+	if st := s.state(sess); st == sessions.StateAborted || st == sessions.StateExpired {
+		return nil, Errorf(CodeConflict, "upload is %s", st)
+	}
+	id := sess.ID
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.complete)
+	defer cancel()
+	token, err := s.lock(ctx, work, id)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := s.sessions.Unlock(work, id, token); err != nil {
+			s.log.Warn("unlock session", "id", id, "err", err)
+		}
+	}()
+	if sess, err = s.sessions.Get(work, id); err != nil {
+		return nil, s.sessionError(err, "reload session")
+	}
+	switch st := s.state(sess); st {
+	case sessions.StateCompleted:
+		return s.completed(work, sess)
+	case sessions.StateAborted, sessions.StateExpired:
+		return nil, Errorf(CodeConflict, "upload is %s", st)
+	}
+	if _, err := s.sessions.Transition(work, id, sessions.Change{
+		From: []sessions.State{sessions.StatePending, sessions.StateUploading, sessions.StateCompleting},
+		To:   sessions.StateCompleting,
+	}); err != nil {
+		return s.transitionError(err, "mark completing")
+	}
+	info, err := s.finishOpen(work, sess, &prof, claimed)
+	if err != nil {
+		s.revert(work, sess, err)
+		return nil, err
+	}
+	done, err := s.sessions.Transition(work, id, sessions.Change{
+		From:      []sessions.State{sessions.StateCompleting},
+		To:        sessions.StateCompleted,
+		ETag:      info.ETag,
+		ExpiresAt: s.now().Add(s.ttl),
+	})
+	if err != nil {
+		return s.transitionError(err, "mark completed")
+	}
+	return s.completed(work, done)
+}
+
+// openClaims checks a client's part list for a session of unknown size:
+// for multipart it must name parts 1..N once each, N at most max.
+func openClaims(sess *sessions.Session, list []CompletePart, max int) (map[int]string, error) {
+	if sess.Strategy != sessions.StrategyMultipart {
+		if len(list) > 0 {
+			return nil, Errorf(CodeInvalidRequest, "parts: a single upload has no parts")
+		}
+		return nil, nil
+	}
+	if len(list) == 0 {
+		return nil, Errorf(CodeInvalidRequest, "parts: the part list is required for an upload of unknown size")
+	}
+	out := make(map[int]string, len(list))
+	for _, p := range list {
+		if p.PartNumber < 1 || p.PartNumber > max {
+			return nil, Errorf(CodeInvalidRequest, "parts: part number %d is out of range 1..%d", p.PartNumber, max)
+		}
+		if _, dup := out[p.PartNumber]; dup {
+			return nil, Errorf(CodeInvalidRequest, "parts: part %d is listed twice", p.PartNumber)
+		}
+		if multipart.NormalizeETag(p.ETag) == "" {
+			return nil, Errorf(CodeInvalidRequest, "parts: part %d has no etag", p.PartNumber)
+		}
+		out[p.PartNumber] = p.ETag
+	}
+	if len(out) != len(list) || !contiguous(out) {
+		return nil, Errorf(CodeIncomplete, "parts: the list must name every part from 1 to %d", len(out))
+	}
+	return out, nil
+}
+
+func contiguous(m map[int]string) bool {
+	for i := 1; i <= len(m); i++ {
+		if _, ok := m[i]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// PlanFromParts derives the plan of an upload whose size was not told
+// from the parts the store holds for parts 1..n: one part size for all
+// but a shorter (or equal) last part, as Uppy and every plan of Chute's
+// own cut them. It fails with an *Error (incomplete) when a part is
+// missing or the sizes do not form such a plan.
+func PlanFromParts(stored []multipart.Part, n int) (multipart.Plan, error) {
+	sizes := make(map[int]int64, len(stored))
+	for _, p := range stored {
+		sizes[p.Number] = p.Size
+	}
+	var missing []string
+	for i := 1; i <= n; i++ {
+		if _, ok := sizes[i]; !ok {
+			missing = append(missing, fmt.Sprint(i))
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		if len(missing) > 10 {
+			missing = append(missing[:10], "…")
+		}
+		return multipart.Plan{}, Errorf(CodeIncomplete, "the store holds no part %s", strings.Join(missing, ", "))
+	}
+	partSize := sizes[1]
+	if partSize <= 0 {
+		return multipart.Plan{}, Errorf(CodeIncomplete, "part 1 is empty")
+	}
+	var total int64
+	for i := 1; i <= n; i++ {
+		sz := sizes[i]
+		if (i < n && sz != partSize) || (i == n && (sz <= 0 || sz > partSize)) {
+			return multipart.Plan{}, Errorf(CodeIncomplete, "part %d is %d bytes: parts must all be %d bytes but for a shorter last one", i, sz, partSize)
+		}
+		total += sz
+	}
+	return multipart.Plan{Size: total, PartSize: partSize, PartCount: n}, nil
+}
+
+// finishOpen checks the stored upload of a session of unknown size
+// against the profile, records the plan it learns and finishes the upload.
+func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *Profile, claimed map[int]string) (backends.ObjectInfo, error) {
+	store := s.backends[sess.Backend]
+	if sess.Strategy != sessions.StrategyMultipart {
+		info, err := store.Stat(ctx, sess.Key)
+		if errors.Is(err, backends.ErrNotFound) {
+			return info, Errorf(CodeIncomplete, "the object has not been uploaded yet")
+		}
+		if err != nil {
+			return info, s.storeError(err, "stat object")
+		}
+		if info.Size > prof.MaxSize {
+			if rerr := store.Remove(ctx, sess.Key); rerr != nil {
+				s.log.Warn("remove object over max_size", "id", sess.ID, "err", rerr)
+			}
+			return info, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the object is %d bytes, over the profile's limit of %d: upload aborted", info.Size, prof.MaxSize), Err: errWrongObject}
+		}
+		if err := s.setPlan(ctx, sess, multipart.Plan{Size: info.Size}); err != nil {
+			return info, err
+		}
+		return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
+	}
+	stored, err := store.ListParts(ctx, sess.Key, sess.UploadID)
+	if errors.Is(err, backends.ErrNotFound) {
+		return backends.ObjectInfo{}, Errorf(CodeIncomplete, "the store no longer has this multipart upload")
+	}
+	if err != nil {
+		return backends.ObjectInfo{}, s.storeError(err, "list parts")
+	}
+	plan, err := PlanFromParts(stored, len(claimed))
+	if err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	if plan.Size > prof.MaxSize {
+		return backends.ObjectInfo{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the upload is %d bytes, over the profile's limit of %d: upload aborted", plan.Size, prof.MaxSize), Err: errWrongObject}
+	}
+	parts, err := multipart.Check(plan, stored, claimed)
+	if err != nil {
+		var ie *multipart.IncompleteError
+		if errors.As(err, &ie) {
+			return backends.ObjectInfo{}, Errorf(CodeIncomplete, "%s", ie.Error())
+		}
+		return backends.ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")
+	}
+	// Record the plan before completing, so that a retry after a lost
+	// answer finds a sized session and checks the object by its size.
+	if err := s.setPlan(ctx, sess, plan); err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	if _, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts); err != nil {
+		switch {
+		case errors.Is(err, backends.ErrInvalidPart):
+			return backends.ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
+		case errors.Is(err, backends.ErrNotFound):
+			return s.checkObject(ctx, store, sess, "the store no longer has this multipart upload")
+		}
+		return backends.ObjectInfo{}, s.storeError(err, "complete multipart upload")
+	}
+	return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
+}
+
+// setPlan records plan on the session, in the store when it can (a
+// sessions.PlanSetter) and on sess in any case.
+func (s *Service) setPlan(ctx context.Context, sess *sessions.Session, plan multipart.Plan) error {
+	if ps, ok := s.sessions.(sessions.PlanSetter); ok {
+		if _, err := ps.SetPlan(ctx, sess.ID, plan.Size, plan.PartSize, plan.PartCount); err != nil {
+			var se *sessions.StateError
+			if errors.As(err, &se) {
+				return Errorf(CodeConflict, "upload is %s", se.Current)
+			}
+			return s.sessionError(err, "record plan")
+		}
+	}
+	sess.Size, sess.PartSize, sess.PartCount = plan.Size, plan.PartSize, plan.PartCount
+	return nil
+}

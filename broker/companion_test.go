@@ -1,0 +1,204 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/multipart"
+)
+
+// The fake store gets the optional capabilities too.
+
+func (f *fakeStore) PresignPartUnsized(_ context.Context, key, uploadID string, n int, ttl time.Duration) (backends.PresignedRequest, error) {
+	if f.fail != nil {
+		return backends.PresignedRequest{}, f.fail
+	}
+	return f.presigned("PUT", key, url.Values{"partNumber": {fmt.Sprint(n)}, "uploadId": {uploadID}}, nil, ttl), nil
+}
+
+func (f *fakeStore) PresignPost(_ context.Context, key string, opts backends.PostOptions, ttl time.Duration) (backends.PresignedPost, error) {
+	if f.fail != nil {
+		return backends.PresignedPost{}, f.fail
+	}
+	return backends.PresignedPost{URL: "http://store.test/bucket", Fields: map[string]string{
+		"key": key, "Content-Type": opts.ContentType, "range": fmt.Sprintf("%d..%d", opts.MinSize, opts.MaxSize),
+	}, ExpiresAt: time.Now().Add(ttl)}, nil
+}
+
+func (f *fakeStore) uploadIDOf(key string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, u := range f.uploads {
+		if u.key == key {
+			return id
+		}
+	}
+	return ""
+}
+
+func TestPlanFromParts(t *testing.T) {
+	mib := multipart.MiB
+	parts := func(sizes ...int64) []multipart.Part {
+		var out []multipart.Part
+		for i, s := range sizes {
+			out = append(out, multipart.Part{Number: i + 1, ETag: "e", Size: s})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		stored []multipart.Part
+		n      int
+		want   multipart.Plan
+		ok     bool
+	}{
+		{"one part", parts(3), 1, multipart.Plan{Size: 3, PartSize: 3, PartCount: 1}, true},
+		{"equal parts", parts(5*mib, 5*mib), 2, multipart.Plan{Size: 10 * mib, PartSize: 5 * mib, PartCount: 2}, true},
+		{"shorter last", parts(5*mib, 5*mib, 7), 3, multipart.Plan{Size: 10*mib + 7, PartSize: 5 * mib, PartCount: 3}, true},
+		{"longer last", parts(5*mib, 6*mib), 2, multipart.Plan{}, false},
+		{"uneven middle", parts(5*mib, 6*mib, 1), 3, multipart.Plan{}, false},
+		{"missing part", parts(5*mib, 5*mib)[1:], 2, multipart.Plan{}, false},
+		{"empty first", parts(0), 1, multipart.Plan{}, false},
+		{"extra stored parts are not counted", parts(5*mib, 5*mib, 5*mib), 2, multipart.Plan{Size: 10 * mib, PartSize: 5 * mib, PartCount: 2}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := PlanFromParts(tc.stored, tc.n)
+			if !tc.ok {
+				wantCode(t, err, CodeIncomplete)
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestOpenMultipartFlow(t *testing.T) {
+	svc, fs := newTestService(t)
+	ctx := context.Background()
+	up, err := svc.CreateOpen(ctx, "alice", OpenRequest{Filename: "clip.mp4", ContentType: "video/mp4", Metadata: map[string]string{"title": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := svc.Status(ctx, "alice", up.ID, false)
+	// The size is not known yet: status shows 0 (the session holds SizeUnknown).
+	if err != nil || st.Size != 0 || st.Strategy != "multipart" || st.PartCount != 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	// Another subject, or the wrong key: not found.
+	_, err = svc.SignPart(ctx, "bob", up.ID, up.Key, 1)
+	wantCode(t, err, CodeNotFound)
+	_, err = svc.SignPart(ctx, "alice", up.ID, up.Key+"x", 1)
+	wantCode(t, err, CodeNotFound)
+	// Part numbers are bounded by max_size (5 GiB / 5 MiB + 1).
+	_, err = svc.SignPart(ctx, "alice", up.ID, up.Key, 1026)
+	wantCode(t, err, CodeInvalidRequest)
+	p, err := svc.SignPart(ctx, "alice", up.ID, up.Key, 1025)
+	if err != nil || p.Headers["Content-Length"] != "" {
+		t.Fatalf("%+v %v", p, err)
+	}
+	uid := fs.uploadIDOf(up.Key)
+	e1 := fs.putPart(uid, 1, 5*multipart.MiB)
+	e2 := fs.putPart(uid, 2, 9)
+	parts, err := svc.StoredParts(ctx, "alice", up.ID, up.Key)
+	if err != nil || len(parts) != 2 || parts[1].Size != 9 {
+		t.Fatalf("%+v %v", parts, err)
+	}
+	// A list with a gap, or a wrong ETag, completes nothing.
+	_, err = svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, []CompletePart{{PartNumber: 2, ETag: e2}})
+	wantCode(t, err, CodeIncomplete)
+	_, err = svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, []CompletePart{{PartNumber: 1, ETag: e2}, {PartNumber: 2, ETag: e2}})
+	wantCode(t, err, CodeIncomplete)
+	if fs.completes.Load() != 0 {
+		t.Fatal("CompleteMultipartUpload ran on a bad list")
+	}
+	list := []CompletePart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: `"` + e2 + `"`}}
+	done, err := svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Size != 5*multipart.MiB+9 || done.State != "completed" || done.Download == nil {
+		t.Fatalf("%+v", done.CompleteResult)
+	}
+	// The learned plan is on the session now, and completing again is idempotent.
+	st, err = svc.Status(ctx, "alice", up.ID, false)
+	if err != nil || st.Size != 5*multipart.MiB+9 || st.PartCount != 2 || st.PartSize != 5*multipart.MiB {
+		t.Fatalf("%+v %v", st, err)
+	}
+	again, err := svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, list)
+	if err != nil || again.ETag != done.ETag || fs.completes.Load() != 1 {
+		t.Fatalf("%+v %v (completes %d)", again, err, fs.completes.Load())
+	}
+}
+
+func TestOpenMultipartOverMaxSize(t *testing.T) {
+	svc, fs := newTestService(t)
+	ctx := context.Background()
+	prof := svc.profiles["default"]
+	prof.MaxSize = 6 * multipart.MiB
+	svc.profiles["default"] = prof
+	up, err := svc.CreateOpen(ctx, "alice", OpenRequest{Filename: "a.bin", ContentType: "application/octet-stream"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := fs.uploadIDOf(up.Key)
+	e1 := fs.putPart(uid, 1, 5*multipart.MiB)
+	e2 := fs.putPart(uid, 2, 2*multipart.MiB)
+	_, err = svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, []CompletePart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e2}})
+	wantCode(t, err, CodeTooLarge)
+	st, err := svc.Status(ctx, "alice", up.ID, false)
+	if err != nil || st.State != "aborted" {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if fs.uploadIDOf(up.Key) != "" {
+		t.Fatal("the multipart upload over max_size was not aborted")
+	}
+}
+
+func TestSignPostAndLazyComplete(t *testing.T) {
+	svc, fs := newTestService(t)
+	ctx := context.Background()
+	_, err := svc.SignPost(ctx, "alice", OpenRequest{Filename: "a.exe", ContentType: "application/x-msdownload"})
+	wantCode(t, err, CodeUnsupportedType)
+	post, err := svc.SignPost(ctx, "alice", OpenRequest{Filename: "a.txt", ContentType: "text/plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if post.Fields["key"] != post.Key || post.Fields["Content-Type"] != "text/plain" || post.Fields["range"] != fmt.Sprint("0..", 5*multipart.GiB) {
+		t.Fatalf("%+v", post)
+	}
+	// Not uploaded yet: incomplete, and the session stays open.
+	_, err = svc.Complete(ctx, "alice", post.ID, CompleteRequest{})
+	wantCode(t, err, CodeIncomplete)
+	fs.putObject(post.Key, 11, "text/plain")
+	done, err := svc.Complete(ctx, "alice", post.ID, CompleteRequest{})
+	if err != nil || done.Size != 11 || done.State != "completed" {
+		t.Fatalf("%+v %v", done, err)
+	}
+	_, err = svc.Complete(ctx, "bob", post.ID, CompleteRequest{})
+	wantCode(t, err, CodeNotFound)
+}
+
+func TestAbortKeyed(t *testing.T) {
+	svc, fs := newTestService(t)
+	ctx := context.Background()
+	up, err := svc.CreateOpen(ctx, "alice", OpenRequest{Filename: "a.bin", ContentType: "application/octet-stream"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, svc.AbortKeyed(ctx, "bob", up.ID, up.Key), CodeNotFound)
+	wantCode(t, svc.AbortKeyed(ctx, "alice", up.ID, "other"), CodeNotFound)
+	if err := svc.AbortKeyed(ctx, "alice", up.ID, up.Key); err != nil {
+		t.Fatal(err)
+	}
+	if fs.uploadIDOf(up.Key) != "" {
+		t.Fatal("multipart upload left in the store")
+	}
+	_, err = svc.SignPart(ctx, "alice", up.ID, up.Key, 1)
+	wantCode(t, err, CodeConflict)
+}
