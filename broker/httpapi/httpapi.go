@@ -15,7 +15,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,6 +45,15 @@ type Options struct {
 	CORSOrigins []string
 	// Logger gets one line per request and failure details.
 	Logger *slog.Logger
+	// Static, when set, is served at / (GET / is its index.html): the
+	// demo page (web.FS). Unknown paths still get the JSON not_found.
+	Static fs.FS
+	// Middleware runs before every route, the first outermost (e.g. the
+	// request metrics, metrics.Middleware).
+	Middleware []fiber.Handler
+	// Metrics, when set, is served at GET /metrics, without
+	// authentication: keep it behind the network policy.
+	Metrics http.Handler
 }
 
 // Server is the HTTP face of a broker.Service.
@@ -95,6 +106,9 @@ func (s *Server) App() *fiber.App { return s.app }
 
 func (s *Server) routes() {
 	app := s.app
+	for _, mw := range s.opts.Middleware {
+		app.Use(mw)
+	}
 	app.Use(s.requestID, s.accessLog, recover.New(recover.Config{EnableStackTrace: false}))
 	if len(s.opts.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
@@ -109,6 +123,7 @@ func (s *Server) routes() {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})
 	app.Get("/readyz", s.readyz)
+	s.docRoutes(app)
 
 	v1 := app.Group("/v1", s.authenticate)
 	v1.Post("/uploads", s.handle(s.create, fiber.StatusCreated))
@@ -121,6 +136,10 @@ func (s *Server) routes() {
 	v1.Use(func(c *fiber.Ctx) error {
 		return broker.Errorf(broker.CodeNotFound, "no such route: %s %s", c.Method(), c.Path())
 	})
+	s.installS3Routes(app) // the Uppy-compatible /s3 routes: s3routes.go
+	if s.opts.Static != nil {
+		s.staticRoutes(app)
+	}
 	app.Use(func(c *fiber.Ctx) error {
 		return broker.Errorf(broker.CodeNotFound, "no such route")
 	})

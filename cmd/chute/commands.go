@@ -107,12 +107,13 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	return st.run(ctx, func(addr string) {
 		fmt.Fprintf(stdout, `Chute %s (dev mode: embedded stores, %s)
+  demo page  http://%s/
   API        http://%s/v1
   health     http://%s/healthz
   S3 store   %s  bucket %q
   data       %s
 Stop with Ctrl-C.
-`, version, authNote, addr, addr, emb.S3Endpoint, emb.Bucket, emb.DataDir)
+`, version, authNote, addr, addr, addr, emb.S3Endpoint, emb.Bucket, emb.DataDir)
 	})
 }
 

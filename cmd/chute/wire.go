@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chute-dev/chute/backends"
@@ -17,6 +18,7 @@ import (
 	"github.com/chute-dev/chute/broker/auth"
 	"github.com/chute-dev/chute/broker/httpapi"
 	"github.com/chute-dev/chute/config"
+	"github.com/chute-dev/chute/metrics"
 	"github.com/chute-dev/chute/sessions"
 	"github.com/chute-dev/chute/web"
 )
@@ -42,6 +44,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	ropts.ReadTimeout = 3 * time.Second
 	ropts.WriteTimeout = 3 * time.Second
 	rc := redis.NewClient(ropts)
+	mx := metrics.New() // served at /metrics; the stores below are instrumented
 
 	stores := map[string]broker.ObjectStore{}
 	for name, b := range cfg.Backends {
@@ -54,7 +57,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			_ = rc.Close()
 			return nil, fmt.Errorf("backends.%s: %w", name, err)
 		}
-		stores[name] = s3
+		stores[name] = mx.Store(name, s3)
 	}
 	profiles := map[string]broker.Profile{}
 	for name, p := range cfg.Profiles {
@@ -67,7 +70,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	svc, err := broker.New(broker.Config{
 		Profiles: profiles,
 		Backends: stores,
-		Sessions: sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix)),
+		Sessions: mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix))),
 		TTL:      time.Duration(cfg.Sessions.TTL),
 		Logger:   log,
 	})
@@ -88,6 +91,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		CORSOrigins:    cfg.Server.CORSOrigins,
 		Logger:         log,
 		Static:         web.FS(),
+		Middleware:     []fiber.Handler{mx.Middleware()},
+		Metrics:        mx.Handler(),
 	})
 	return &stack{server: srv, redis: rc, cfg: cfg, log: log}, nil
 }
