@@ -28,6 +28,8 @@ var EnvAllowlist = []string{
 	"CHUTE_CACHE",
 	"CHUTE_REQUIRE_DOCKER",
 	"CHUTE_DATA_DIR",
+	"CHUTE_SERVER", // chute upload/status/abort
+	"CHUTE_TOKEN",
 }
 
 // Problems is the error returned by Load and Validate: every problem found,

@@ -5,6 +5,7 @@
 //	chute serve --config FILE  run against a real Redis and S3-compatible store
 //	chute config print|check   show the effective configuration (secrets redacted) or check it
 //	chute token --secret S --sub ID   mint an HS256 token (development, tests)
+//	chute upload FILE...       upload files through a Chute server (status ID, abort ID too)
 //	chute version
 package main
 
@@ -33,12 +34,17 @@ Usage:
   chute config print [--config FILE]   print the effective config, secrets redacted
   chute config check [--config FILE]   validate the config and exit
   chute token --secret S --sub SUBJECT [--ttl 1h]   mint an HS256 JWT
+  chute upload FILE... [--server URL] [--token T] [--parallel 4] [--resume ID]
+                              [--profile P] [--checksums]   upload files
+  chute status ID             show an upload session (--json for JSON)
+  chute abort ID              abort an upload session
   chute version               print the version
   chute help [COMMAND]        show help
 
 Every config key can be set from the environment: CHUTE_ + the upper-cased
 path joined with _ (CHUTE_SERVER_LISTEN, CHUTE_BACKENDS_MAIN_SECRET_KEY, ...).
 The config file may also be given as CHUTE_CONFIG.
+The client commands (upload, status, abort) read CHUTE_SERVER and CHUTE_TOKEN.
 
 Run "chute help COMMAND" for a command's flags.
 `
@@ -65,6 +71,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(args, stdout, stderr)
 	case "token":
 		err = cmdToken(args, stdout, stderr)
+	case "upload":
+		err = cmdUpload(ctx, args, stdout, stderr)
+	case "status":
+		err = cmdStatus(ctx, args, stdout, stderr)
+	case "abort":
+		err = cmdAbort(ctx, args, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "chute %s\n", version)
 	case "help", "-h", "--help":
