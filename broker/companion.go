@@ -313,48 +313,9 @@ func (s *Service) completeOpen(ctx context.Context, sess *sessions.Session, list
 	if st := s.state(sess); st == sessions.StateAborted || st == sessions.StateExpired {
 		return nil, Errorf(CodeConflict, "upload is %s", st)
 	}
-	id := sess.ID
-	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.complete)
-	defer cancel()
-	token, err := s.lock(ctx, work, id)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err := s.sessions.Unlock(work, id, token); err != nil {
-			s.log.Warn("unlock session", "id", id, "err", err)
-		}
-	}()
-	if sess, err = s.sessions.Get(work, id); err != nil {
-		return nil, s.sessionError(err, "reload session")
-	}
-	switch st := s.state(sess); st {
-	case sessions.StateCompleted:
-		return s.completed(work, sess)
-	case sessions.StateAborted, sessions.StateExpired:
-		return nil, Errorf(CodeConflict, "upload is %s", st)
-	}
-	if _, err := s.sessions.Transition(work, id, sessions.Change{
-		From: []sessions.State{sessions.StatePending, sessions.StateUploading, sessions.StateCompleting},
-		To:   sessions.StateCompleting,
-	}); err != nil {
-		return s.transitionError(err, "mark completing")
-	}
-	info, err := s.finishOpen(work, sess, &prof, claimed)
-	if err != nil {
-		s.revert(work, sess, err)
-		return nil, err
-	}
-	done, err := s.sessions.Transition(work, id, sessions.Change{
-		From:      []sessions.State{sessions.StateCompleting},
-		To:        sessions.StateCompleted,
-		ETag:      info.ETag,
-		ExpiresAt: s.now().Add(s.ttl),
+	return s.completeLocked(ctx, sess.ID, func(work context.Context, sess *sessions.Session) (backends.ObjectInfo, error) {
+		return s.finishOpen(work, sess, &prof, claimed)
 	})
-	if err != nil {
-		return s.transitionError(err, "mark completed")
-	}
-	return s.completed(work, done)
 }
 
 // openClaims checks a client's part list for a session of unknown size:

@@ -40,7 +40,20 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 		return nil, Errorf(CodeConflict, "upload is %s", st)
 	}
 
-	// Once the lock is taken the work finishes even if the client leaves.
+	return s.completeLocked(ctx, id, func(work context.Context, sess *sessions.Session) (backends.ObjectInfo, error) {
+		if req.Parts == nil {
+			claimed = reportedParts(sess)
+		}
+		return s.finish(work, sess, claimed)
+	})
+}
+
+// completeLocked runs the part of a complete that must happen once: under
+// the session lock (and a detached context, so it finishes even if the
+// client leaves), it re-reads the session, answers a completed one as it
+// is, marks it completing, runs finish, and records the result — or
+// reverts the mark when finish fails.
+func (s *Service) completeLocked(ctx context.Context, id string, finish func(context.Context, *sessions.Session) (backends.ObjectInfo, error)) (*CompleteResult, error) {
 	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.complete)
 	defer cancel()
 	token, err := s.lock(ctx, work, id)
@@ -54,7 +67,8 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 	}()
 
 	// Re-read under the lock: another complete may have finished.
-	if sess, err = s.sessions.Get(work, id); err != nil {
+	sess, err := s.sessions.Get(work, id)
+	if err != nil {
 		return nil, s.sessionError(err, "reload session")
 	}
 	switch st := s.state(sess); st {
@@ -62,9 +76,6 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 		return s.completed(work, sess)
 	case sessions.StateAborted, sessions.StateExpired:
 		return nil, Errorf(CodeConflict, "upload is %s", st)
-	}
-	if req.Parts == nil {
-		claimed = reportedParts(sess)
 	}
 	// A session left in completing by a replica that died holds no lock
 	// any more: taking over is safe.
@@ -74,8 +85,7 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 	}); err != nil {
 		return s.transitionError(err, "mark completing")
 	}
-
-	info, err := s.finish(work, sess, claimed)
+	info, err := finish(work, sess)
 	if err != nil {
 		s.revert(work, sess, err)
 		return nil, err

@@ -183,7 +183,8 @@ type Profile struct {
 type Log struct {
 	// Level is one of "debug", "info", "warn", "error". Default "info".
 	Level string `yaml:"level"`
-	// Format is "text" or "json". Default "text".
+	// Format of chute serve's log: "json" or "text". Default "json".
+	// (chute dev always logs text.)
 	Format string `yaml:"format"`
 }
 
@@ -204,7 +205,7 @@ const (
 	defaultShutdown     = Duration(15 * time.Second)
 	defaultBodyLimit    = ByteSize(1 << 20)
 	defaultLogLevel     = "info"
-	defaultLogFormat    = "text"
+	defaultLogFormat    = "json"
 	defaultAllowedTypes = "*/*"
 )
 

@@ -83,7 +83,7 @@ func TestDefault(t *testing.T) {
 			AllowedTypes: []string{"*/*"}, URLTTL: Duration(15 * time.Minute),
 			KeyTemplate: "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}",
 		}},
-		{"log", c.Log, Log{Level: "info", Format: "text"}},
+		{"log", c.Log, Log{Level: "info", Format: "json"}},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {

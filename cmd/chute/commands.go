@@ -33,11 +33,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(cfg.Backends) == 0 {
 		return fmt.Errorf("no backends configured: add a backends section (see config.example.yaml) or use `chute dev`")
 	}
-	format := cfg.Log.Format
-	if format == "" || format == "text" && os.Getenv("CHUTE_LOG_FORMAT") == "" && !isTerminal(stderr) {
-		format = "json"
-	}
-	log := newLogger(format, cfg.Log.Level)
+	log := newLogger(cfg.Log.Format, cfg.Log.Level)
 	st, err := wire(cfg, log)
 	if err != nil {
 		return err
