@@ -62,16 +62,6 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 `)
 
-// getScript reads both hashes of a session in one atomic step.
-// KEYS: session, parts.
-var getScript = redis.NewScript(`
-local s = redis.call('HGETALL', KEYS[1])
-if #s == 0 then
-  return {0}
-end
-return {2, s, redis.call('HGETALL', KEYS[2])}
-`)
-
 // putPartScript records one part if the state allows it.
 // KEYS: session, parts. ARGV: part number, "size etag", now (unix ms),
 // state pending, state uploading.
@@ -206,7 +196,23 @@ func (r *RedisStore) Get(ctx context.Context, id string) (*Session, error) {
 		return nil, ErrNotFound
 	}
 	sk, pk, _ := r.keys(id)
-	return r.runSession(ctx, getScript, []string{sk, pk})
+	// One MULTI/EXEC round trip: both hashes are read atomically (the two
+	// keys share a hash tag, so this holds on Redis Cluster too), without
+	// the cost of running a script and converting its generic reply.
+	var fields, parts *redis.MapStringStringCmd
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		fields = p.HGetAll(ctx, sk)
+		parts = p.HGetAll(ctx, pk)
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	f, p := fields.Val(), parts.Val()
+	if len(f) == 0 {
+		return nil, ErrNotFound
+	}
+	return decodeSession(f, p)
 }
 
 // PutPart records p and moves the session to uploading; see Store. The
