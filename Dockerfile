@@ -19,7 +19,7 @@
 # the embedded store listens inside the container only, so its presigned
 # URLs are not usable from the host):
 #
-#   docker run -p 127.0.0.1:8080:8080 chute:local dev --listen 0.0.0.0:8080
+#   docker run -p 127.0.0.1:8080:8080 chute:local dev --listen 0.0.0.0:8080 --unsafe-no-auth
 FROM scratch
 LABEL dev.chute.image=chute \
       org.opencontainers.image.title="chute" \

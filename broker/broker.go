@@ -57,6 +57,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MaxOpenSessions caps each subject's open sessions when the session
+	// store is a sessions.OpenLimiter (0: no cap; see limits.go).
+	MaxOpenSessions int
+	// Authorizer, when set, is asked before every upload is created
+	// (see authorize.go).
+	Authorizer Authorizer
+	// AuthorizerHeaders names the client request headers passed on to the
+	// Authorizer (see Service.ClientHeaderNames).
+	AuthorizerHeaders []string
 }
 
 // Service runs the use cases. It is safe for concurrent use and holds no
@@ -70,6 +79,10 @@ type Service struct {
 	complete time.Duration
 	log      *slog.Logger
 	now      func() time.Time
+	maxOpen  int
+
+	authorizer Authorizer
+	headers    []string
 }
 
 // New checks cfg and returns a Service.
@@ -90,6 +103,9 @@ func New(cfg Config) (*Service, error) {
 		if p.URLTTL <= 0 || p.PartSize <= 0 || p.MaxSize <= 0 {
 			return nil, fmt.Errorf("broker: profile %q needs positive url_ttl, part_size and max_size", name)
 		}
+		if p.Sniff && !canReadHead(cfg.Backends[p.Backend]) {
+			return nil, fmt.Errorf("broker: profile %q sniffs, but backend %q cannot read object heads", name, p.Backend)
+		}
 	}
 	s := &Service{
 		profiles: cfg.Profiles,
@@ -99,6 +115,10 @@ func New(cfg Config) (*Service, error) {
 		complete: cfg.CompleteTimeout,
 		log:      cfg.Logger,
 		now:      cfg.Now,
+		maxOpen:  cfg.MaxOpenSessions,
+
+		authorizer: cfg.Authorizer,
+		headers:    cfg.AuthorizerHeaders,
 	}
 	if s.complete <= 0 {
 		s.complete = 2 * time.Minute
@@ -137,6 +157,14 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	if err := validateCreate(&req, &prof); err != nil {
 		return nil, err
 	}
+	if err := admit(&prof, subject, req.Size); err != nil {
+		return nil, err
+	}
+	grant, err := s.authorize(ctx, subject, name, &req, req.Size, req.ClientHeaders)
+	if err != nil {
+		return nil, err
+	}
+	req.Metadata = grant.metadata
 	store := s.backends[prof.Backend]
 	now := s.now().UTC()
 	id := NewID()
@@ -144,12 +172,20 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	if err != nil {
 		return nil, wrap(CodeInternal, err, "Internal error.")
 	}
+	if key, err = grant.applyKey(key); err != nil {
+		return nil, err
+	}
 	sess := &sessions.Session{
 		ID: id, Subject: subject, Profile: name, Backend: prof.Backend, Key: key,
 		State: sessions.StatePending, Filename: req.Filename, ContentType: req.ContentType,
 		Size: *req.Size, Metadata: req.Metadata,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
 	}
+	if err := s.reserveOpen(ctx, sess, sess.ExpiresAt); err != nil {
+		return nil, err
+	}
+	created := false
+	defer s.releaseUnless(ctx, &created, sess)
 	opts := backends.ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata}
 	res := &CreateResult{
 		ID: id, Key: key, State: string(sessions.StatePending), Size: sess.Size,
@@ -166,6 +202,7 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 		if err := s.sessions.Create(ctx, sess); err != nil {
 			return nil, s.sessionError(err, "create session")
 		}
+		created = true
 		res.Strategy = string(sess.Strategy)
 		res.Upload = &Upload{Method: put.Method, URL: put.URL, Headers: put.Headers, ExpiresAt: put.ExpiresAt}
 		return res, nil
@@ -197,6 +234,7 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 		s.abandon(store, key, uploadID)
 		return nil, s.sessionError(err, "create session")
 	}
+	created = true
 	res.Strategy = string(sess.Strategy)
 	res.PartSize, res.PartCount, res.Parts = plan.PartSize, plan.PartCount, parts
 	return res, nil
@@ -478,6 +516,7 @@ func (s *Service) Abort(ctx context.Context, subject, id string) (*Status, error
 		}
 		return nil, s.sessionError(err, "abort session")
 	}
+	s.releaseOpen(ctx, sess)
 	store := s.backends[sess.Backend]
 	if sess.Strategy == sessions.StrategyMultipart {
 		err = store.AbortMultipart(ctx, sess.Key, sess.UploadID)

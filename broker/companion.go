@@ -69,6 +69,8 @@ type OpenRequest struct {
 	// Profile defaults to "default".
 	Profile  string
 	Metadata map[string]string
+	// ClientHeaders are the allowlisted request headers for the Authorizer.
+	ClientHeaders map[string]string
 }
 
 // OpenUpload is a multipart upload created without a size.
@@ -97,7 +99,7 @@ type OpenComplete struct {
 
 // openSession validates req and builds a session of unknown size; it
 // returns the session and its profile.
-func (s *Service) openSession(subject string, req OpenRequest, strategy sessions.Strategy) (*sessions.Session, Profile, error) {
+func (s *Service) openSession(ctx context.Context, subject string, req OpenRequest, strategy sessions.Strategy) (*sessions.Session, Profile, error) {
 	name := req.Profile
 	if name == "" {
 		name = "default"
@@ -111,11 +113,25 @@ func (s *Service) openSession(subject string, req OpenRequest, strategy sessions
 	if err := validateCreate(&cr, &prof); err != nil {
 		return nil, prof, err
 	}
+	if err := admit(&prof, subject, nil); err != nil {
+		return nil, prof, err
+	}
+	grant, err := s.authorize(ctx, subject, name, &cr, nil, req.ClientHeaders)
+	if err != nil {
+		return nil, prof, err
+	}
+	cr.Metadata = grant.metadata
+	if grant.maxSize > 0 && grant.maxSize < prof.MaxSize {
+		prof.MaxSize = grant.maxSize // the returned copy only: see CreateOpen
+	}
 	now := s.now().UTC()
 	id := NewID()
 	key, err := RenderKey(prof.KeyTemplate, KeyFields{Subject: subject, ID: id, Profile: name, Filename: cr.Filename, Now: now})
 	if err != nil {
 		return nil, prof, wrap(CodeInternal, err, "Internal error.")
+	}
+	if key, err = grant.applyKey(key); err != nil {
+		return nil, prof, err
 	}
 	return &sessions.Session{
 		ID: id, Subject: subject, Profile: name, Backend: prof.Backend, Key: key,
@@ -145,14 +161,24 @@ func (s *Service) bucketOf(backend string) string {
 // CreateOpen starts a multipart upload of unknown size (Companion's POST
 // /s3/multipart).
 func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenRequest) (*OpenUpload, error) {
-	sess, prof, err := s.openSession(subject, req, sessions.StrategyMultipart)
+	sess, prof, err := s.openSession(ctx, subject, req, sessions.StrategyMultipart)
 	if err != nil {
 		return nil, err
+	}
+	if prof.MaxSize < s.profiles[sess.Profile].MaxSize {
+		// A lower limit from the Authorizer cannot be kept for a multipart
+		// upload of unknown size (the session records no limit): refuse.
+		return nil, s.refuse(subject, fmt.Errorf("authorizer: max_size cannot be enforced on a multipart upload of unknown size"))
 	}
 	store := s.backends[prof.Backend]
 	if _, ok := store.(UnsizedPartPresigner); !ok {
 		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign unsized parts", prof.Backend), "Internal error.")
 	}
+	if err := s.reserveOpen(ctx, sess, sess.ExpiresAt); err != nil {
+		return nil, err
+	}
+	created := false
+	defer s.releaseUnless(ctx, &created, sess)
 	uploadID, err := store.CreateMultipart(ctx, sess.Key, backends.ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata})
 	if err != nil {
 		return nil, s.storeError(err, "create multipart upload")
@@ -162,6 +188,7 @@ func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenReques
 		s.abandon(store, sess.Key, uploadID)
 		return nil, s.sessionError(err, "create session")
 	}
+	created = true
 	return &OpenUpload{ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend)}, nil
 }
 
@@ -169,7 +196,7 @@ func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenReques
 // POST policy for it (Companion's GET /s3/params): exactly the session's
 // key and content type, 0..max_size bytes (at most S3's 5 GiB).
 func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest) (*PostUpload, error) {
-	sess, prof, err := s.openSession(subject, req, sessions.StrategySingle)
+	sess, prof, err := s.openSession(ctx, subject, req, sessions.StrategySingle)
 	if err != nil {
 		return nil, err
 	}
@@ -177,9 +204,16 @@ func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest)
 	if !ok {
 		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign POST policies", prof.Backend), "Internal error.")
 	}
+	// No one completes most POST policy sessions: the slot lasts as long
+	// as the policy can be used.
+	if err := s.reserveOpen(ctx, sess, s.now().Add(s.urlTTL(&prof, sess))); err != nil {
+		return nil, err
+	}
+	created := false
+	defer s.releaseUnless(ctx, &created, sess)
 	post, err := pp.PresignPost(ctx, sess.Key, backends.PostOptions{
 		ContentType: sess.ContentType, Metadata: sess.Metadata,
-		MinSize: 0, MaxSize: min(prof.MaxSize, multipart.MaxSingleSize),
+		MinSize: prof.MinSize, MaxSize: min(prof.MaxSize, multipart.MaxSingleSize),
 	}, s.urlTTL(&prof, sess))
 	if err != nil {
 		return nil, s.storeError(err, "presign post")
@@ -187,6 +221,7 @@ func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest)
 	if err := s.sessions.Create(ctx, sess); err != nil {
 		return nil, s.sessionError(err, "create session")
 	}
+	created = true
 	return &PostUpload{
 		ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend),
 		URL: post.URL, Fields: post.Fields, ExpiresAt: post.ExpiresAt,
@@ -432,6 +467,9 @@ func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *
 	}
 	if plan.Size > prof.MaxSize {
 		return backends.ObjectInfo{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the upload is %d bytes, over the profile's limit of %d: upload aborted", plan.Size, prof.MaxSize), Err: errWrongObject}
+	}
+	if plan.Size < prof.MinSize {
+		return backends.ObjectInfo{}, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("the upload is %d bytes, under the profile's minimum of %d: upload aborted", plan.Size, prof.MinSize), Err: errWrongObject}
 	}
 	parts, err := multipart.Check(plan, stored, claimed)
 	if err != nil {

@@ -99,6 +99,7 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 	if err != nil {
 		return s.transitionError(err, "mark completed")
 	}
+	s.releaseOpen(work, done)
 	return s.completed(work, done)
 }
 
@@ -172,6 +173,9 @@ func (s *Service) checkObject(ctx context.Context, store ObjectStore, sess *sess
 		}
 		return info, &Error{Code: CodeIncomplete, Message: fmt.Sprintf("the object is %d bytes, declared %d: upload aborted", info.Size, sess.Size), Err: errWrongObject}
 	}
+	if err := s.sniff(ctx, store, sess); err != nil {
+		return info, err
+	}
 	if !sameMediaType(info.ContentType, sess.ContentType) {
 		s.log.Warn("stored content type differs", "id", sess.ID, "stored", info.ContentType, "declared", sess.ContentType)
 	}
@@ -198,6 +202,8 @@ func (s *Service) revert(ctx context.Context, sess *sessions.Session, cause erro
 		From: []sessions.State{sessions.StateCompleting}, To: to,
 	}); err != nil {
 		s.log.Warn("revert completing", "id", sess.ID, "err", err)
+	} else if to == sessions.StateAborted {
+		s.releaseOpen(ctx, sess)
 	}
 }
 

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"mime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,6 +24,22 @@ type Profile struct {
 	URLTTL time.Duration
 	// KeyTemplate names the object; see RenderKey.
 	KeyTemplate string
+	// Sniff checks the first bytes of a completed object against the
+	// declared content type (see sniff.go).
+	Sniff bool
+	// MinSize is the smallest upload allowed, in bytes (0: no minimum).
+	MinSize int64
+	// Subjects, when not empty, are the only subjects that may use the
+	// profile (others get forbidden).
+	Subjects []string
+	// MaxMetadataBytes bounds the user metadata, keys plus values
+	// (0: MaxMetadataBytes).
+	MaxMetadataBytes int
+}
+
+// SubjectAllowed reports whether subject may use the profile.
+func (p *Profile) SubjectAllowed(subject string) bool {
+	return len(p.Subjects) == 0 || slices.Contains(p.Subjects, subject)
 }
 
 // TypeAllowed reports whether the media type ct (parameters ignored, case

@@ -15,6 +15,9 @@ type CreateRequest struct {
 	Size        *int64            `json:"size"`
 	Profile     string            `json:"profile,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
+	// ClientHeaders are the request headers the HTTP layer passes on to
+	// the Authorizer (those named in its allowlist); never JSON.
+	ClientHeaders map[string]string `json:"-"`
 }
 
 // PartURL is a presigned request for one part.

@@ -45,12 +45,30 @@ func validateCreate(req *CreateRequest, p *Profile) error {
 	if !p.TypeAllowed(req.ContentType) {
 		return Errorf(CodeUnsupportedType, "content_type: %s is not allowed for this profile", mt)
 	}
-	return validateMetadata(req.Metadata)
+	return validateMetadataMax(req.Metadata, p.MaxMetadataBytes)
+}
+
+// checkSubject refuses a subject the profile does not allow.
+func checkSubject(p *Profile, subject string) error {
+	if !p.SubjectAllowed(subject) {
+		return Errorf(CodeForbidden, "profile %q is not allowed for this subject", p.Name)
+	}
+	return nil
 }
 
 // validateMetadata keeps user metadata to what S3 stores faithfully as
 // x-amz-meta-* headers: few entries, token keys, printable ASCII values.
 func validateMetadata(md map[string]string) error {
+	return validateMetadataMax(md, MaxMetadataBytes)
+}
+
+// validateMetadataMax is validateMetadata with maxBytes (a profile's
+// max_metadata_bytes; 0 or more than MaxMetadataBytes means
+// MaxMetadataBytes) bounding keys plus values.
+func validateMetadataMax(md map[string]string, maxBytes int) error {
+	if maxBytes <= 0 || maxBytes > MaxMetadataBytes {
+		maxBytes = MaxMetadataBytes
+	}
 	if len(md) > MaxMetadataEntries {
 		return Errorf(CodeInvalidRequest, "metadata: at most %d entries", MaxMetadataEntries)
 	}
@@ -72,8 +90,8 @@ func validateMetadata(md map[string]string) error {
 			}
 		}
 	}
-	if total > MaxMetadataBytes {
-		return Errorf(CodeInvalidRequest, "metadata: at most %d bytes of keys and values", MaxMetadataBytes)
+	if total > maxBytes {
+		return Errorf(CodeInvalidRequest, "metadata: at most %d bytes of keys and values", maxBytes)
 	}
 	return nil
 }

@@ -51,6 +51,22 @@ type Config struct {
 	Profiles map[string]Profile `yaml:"profiles"`
 	// Log is the server log.
 	Log Log `yaml:"log"`
+	// Limits are per-subject request and upload limits, shared by every
+	// replica through the session store's Redis.
+	Limits Limits `yaml:"limits"`
+}
+
+// Limits are per-subject limits; 0 turns each one off.
+type Limits struct {
+	// Rate is the sustained number of /v1 and /s3 requests per second a
+	// subject may make; over it the broker answers 429. Default 50.
+	Rate int `yaml:"rate"`
+	// Burst is how many requests a subject may make at once above the
+	// sustained rate. Default 100 (0 with a rate: the rate).
+	Burst int `yaml:"burst"`
+	// MaxOpenSessions is how many uploads a subject may have open (created
+	// but neither completed, aborted nor expired) at once. Default 100.
+	MaxOpenSessions int `yaml:"max_open_sessions"`
 }
 
 // Server is the broker's HTTP listener.
@@ -102,6 +118,30 @@ type Auth struct {
 	JWT JWT `yaml:"jwt"`
 	// APIKeys configures Mode "api_key". Default none.
 	APIKeys []APIKey `yaml:"api_keys"`
+	// AllowInsecureNone lets Mode "none" serve on an address other than a
+	// loopback one, where anyone who reaches it may upload. Default false.
+	AllowInsecureNone bool `yaml:"allow_insecure_none"`
+	// Authorizer, when its URL is set, is the application's webhook asked
+	// before every upload is created.
+	Authorizer Authorizer `yaml:"authorizer"`
+}
+
+// Authorizer is the application's upload-authorization webhook: Chute
+// POSTs each create request to URL as JSON and the answer allows or
+// denies it (and may set a key prefix, metadata, a lower max_size). It
+// fails closed: a timeout, a non-2xx status or a bad answer denies.
+type Authorizer struct {
+	// URL is the webhook's http(s) URL. Default "" (no webhook).
+	URL string `yaml:"url"`
+	// Timeout bounds one call. Default 2s.
+	Timeout Duration `yaml:"timeout"`
+	// Headers name the client request headers passed on to the webhook
+	// (e.g. X-Forwarded-For). Default [].
+	Headers []string `yaml:"headers"`
+	// Secret, when set, signs each request body: header X-Chute-Signature
+	// is "sha256=" and the hex HMAC-SHA256 of the body. Default "";
+	// printed redacted.
+	Secret string `yaml:"secret"`
 }
 
 // JWT configures bearer tokens that are JSON Web Tokens. The token's "sub"
@@ -177,6 +217,18 @@ type Profile struct {
 	// KeyTemplate names the object. It must contain {id}; placeholders are
 	// those in KeyPlaceholders. Default "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}".
 	KeyTemplate string `yaml:"key_template"`
+	// Sniff, when true, checks a completed object's first bytes (magic
+	// numbers) against its declared content type; a mismatch removes the
+	// object and aborts the upload (415). Default false.
+	Sniff bool `yaml:"sniff"`
+	// MinSize is the smallest upload allowed, at most MaxSize. Default 0.
+	MinSize ByteSize `yaml:"min_size"`
+	// Subjects, when not empty, are the only subjects that may use the
+	// profile; others get 403. Default [] (every subject).
+	Subjects []string `yaml:"subjects,omitempty"`
+	// MaxMetadataBytes bounds the user metadata of an upload, keys plus
+	// values, 1..2048 (what S3 stores). Default 2048.
+	MaxMetadataBytes int `yaml:"max_metadata_bytes"`
 }
 
 // Log is the server log.
@@ -207,7 +259,14 @@ const (
 	defaultLogLevel     = "info"
 	defaultLogFormat    = "json"
 	defaultAllowedTypes = "*/*"
+	defaultMetadata     = 2048
+	defaultRate         = 50
+	defaultBurst        = 100
+	defaultMaxOpen      = 100
 )
+
+// defaultAuthorizerTimeout is the default of auth.authorizer.timeout.
+const defaultAuthorizerTimeout = Duration(2 * time.Second)
 
 // Default returns the configuration used when nothing is configured: a
 // listener on 127.0.0.1:8080, the embedded session store, no auth, no
@@ -228,6 +287,7 @@ func Default() Config {
 		Backends: map[string]Backend{},
 		Profiles: map[string]Profile{DefaultProfile: {}},
 		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
+		Limits:   Limits{Rate: defaultRate, Burst: defaultBurst, MaxOpenSessions: defaultMaxOpen},
 	}
 	c.fillDefaults()
 	return c
@@ -236,8 +296,17 @@ func Default() Config {
 // fillDefaults sets the derived and per-entry defaults: public_url from
 // listen, and every zero field of a backend or a profile.
 func (c *Config) fillDefaults() {
+	if c.Auth.Authorizer.Timeout == 0 {
+		c.Auth.Authorizer.Timeout = defaultAuthorizerTimeout
+	}
+	if len(c.Auth.Authorizer.Headers) == 0 {
+		c.Auth.Authorizer.Headers = nil // [] and no key alike
+	}
 	if c.Server.PublicURL == "" {
 		c.Server.PublicURL = publicURLFor(c.Server.Listen)
+	}
+	if c.Limits.Rate > 0 && c.Limits.Burst == 0 {
+		c.Limits.Burst = c.Limits.Rate
 	}
 	for name, b := range c.Backends {
 		if b.Region == "" {
@@ -272,6 +341,12 @@ func (c *Config) fillDefaults() {
 		}
 		if p.KeyTemplate == "" {
 			p.KeyTemplate = defaultKeyTemplate
+		}
+		if p.MaxMetadataBytes == 0 {
+			p.MaxMetadataBytes = defaultMetadata
+		}
+		if len(p.Subjects) == 0 {
+			p.Subjects = nil // [] and no key alike: every subject
 		}
 		c.Profiles[name] = p
 	}

@@ -81,9 +81,10 @@ func TestDefault(t *testing.T) {
 		{"profile", c.Profiles["default"], Profile{
 			Backend: "main", MaxSize: 5 << 30, PartSize: 16 << 20, SingleMax: 16 << 20,
 			AllowedTypes: []string{"*/*"}, URLTTL: Duration(15 * time.Minute),
-			KeyTemplate: "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}",
+			KeyTemplate: "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}", MaxMetadataBytes: 2048,
 		}},
 		{"log", c.Log, Log{Level: "info", Format: "json"}},
+		{"limits", c.Limits, Limits{Rate: 50, Burst: 100, MaxOpenSessions: 100}},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
@@ -181,7 +182,7 @@ log:
 	want := Profile{
 		Backend: "archive", MaxSize: 1 << 20, PartSize: 16 << 20, SingleMax: 1 << 20,
 		AllowedTypes: []string{"*/*"}, URLTTL: Duration(time.Hour),
-		KeyTemplate: "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}",
+		KeyTemplate: "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}", MaxMetadataBytes: 2048,
 	}
 	if !reflect.DeepEqual(tiny, want) {
 		t.Errorf("profiles.tiny = %+v, want %+v (per-entry defaults)", tiny, want)
@@ -686,6 +687,9 @@ func TestExample(t *testing.T) {
 	ex := *c
 	if !reflect.DeepEqual(ex.Server, d.Server) || ex.Log != d.Log || ex.Sessions.TTL != d.Sessions.TTL || ex.Sessions.KeyPrefix != d.Sessions.KeyPrefix {
 		t.Errorf("example server/sessions/log differ from Default():\n%+v\n%+v", ex.Server, d.Server)
+	}
+	if ex.Limits != d.Limits || ex.Auth.AllowInsecureNone != d.Auth.AllowInsecureNone {
+		t.Errorf("example limits/auth.allow_insecure_none = %+v/%v, Default() has %+v/%v", ex.Limits, ex.Auth.AllowInsecureNone, d.Limits, d.Auth.AllowInsecureNone)
 	}
 	if !reflect.DeepEqual(ex.Profiles["default"], d.Profiles["default"]) {
 		t.Errorf("example profiles.default = %+v, Default() has %+v", ex.Profiles["default"], d.Profiles["default"])

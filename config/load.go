@@ -355,6 +355,12 @@ func setLeaf(f reflect.Value, path, val string) error {
 	switch f.Interface().(type) {
 	case string:
 		f.SetString(val)
+	case int:
+		n, err := strconv.Atoi(strings.TrimSpace(val))
+		if err != nil {
+			return fail(fmt.Errorf("%q is not a whole number", val))
+		}
+		f.SetInt(int64(n))
 	case bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(val))
 		if err != nil {

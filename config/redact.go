@@ -22,6 +22,10 @@ func (c *Config) Redacted() Config {
 	if r.Auth.JWT.Secret != "" {
 		r.Auth.JWT.Secret = Redaction
 	}
+	r.Auth.Authorizer.Headers = slices.Clone(c.Auth.Authorizer.Headers)
+	if r.Auth.Authorizer.Secret != "" {
+		r.Auth.Authorizer.Secret = Redaction
+	}
 	r.Auth.APIKeys = slices.Clone(c.Auth.APIKeys)
 	for i := range r.Auth.APIKeys {
 		if r.Auth.APIKeys[i].Key != "" {

@@ -29,6 +29,9 @@ const (
 	MinJWTSecret = 32
 	// MinAPIKey is the shortest API key accepted, in characters.
 	MinAPIKey = 16
+	// MaxMetadataBytes is the largest max_metadata_bytes of a profile: S3
+	// keeps at most 2 KiB of user metadata per object.
+	MaxMetadataBytes = 2048
 )
 
 var (
@@ -107,6 +110,9 @@ func (c *Config) Validate() error {
 	// auth
 	switch c.Auth.Mode {
 	case AuthNone:
+		if listenOK && !c.Auth.AllowInsecureNone && !LoopbackListen(c.Server.Listen) {
+			add("auth.mode", "none (no authentication) is only allowed when server.listen is a loopback address, not %q: use jwt or api_key, or set auth.allow_insecure_none: true (CHUTE_AUTH_ALLOW_INSECURE_NONE=true) to accept anyone who reaches it", c.Server.Listen)
+		}
 	case AuthJWT:
 		j := c.Auth.JWT
 		if j.Secret == "" && j.JWKSURL == "" {
@@ -127,6 +133,7 @@ func (c *Config) Validate() error {
 	default:
 		add("auth.mode", "%q is not one of none, jwt, api_key", c.Auth.Mode)
 	}
+	validateAuthorizer(&c.Auth.Authorizer, add)
 	seen := map[string]int{}
 	for i, k := range c.Auth.APIKeys {
 		key := fmt.Sprintf("auth.api_keys[%d]", i)
@@ -231,6 +238,34 @@ func (c *Config) Validate() error {
 			add(key+".url_ttl", "%s is not between %s and 7 days", pr.URLTTL, MinURLTTL)
 		}
 		checkTemplate(pr.KeyTemplate, key+".key_template", add)
+		switch {
+		case pr.MinSize < 0:
+			add(key+".min_size", "must not be negative")
+		case pr.MaxSize > 0 && pr.MinSize > pr.MaxSize:
+			add(key+".min_size", "%s is above max_size (%s)", pr.MinSize, pr.MaxSize)
+		}
+		for i, sub := range pr.Subjects {
+			if strings.TrimSpace(sub) == "" {
+				add(fmt.Sprintf("%s.subjects[%d]", key, i), "must not be empty")
+			}
+		}
+		if pr.MaxMetadataBytes < 1 || pr.MaxMetadataBytes > MaxMetadataBytes {
+			add(key+".max_metadata_bytes", "%d is not between 1 and %d (what S3 stores as user metadata)", pr.MaxMetadataBytes, MaxMetadataBytes)
+		}
+	}
+
+	// limits
+	for _, l := range []struct {
+		key string
+		v   int
+	}{
+		{"limits.rate", c.Limits.Rate},
+		{"limits.burst", c.Limits.Burst},
+		{"limits.max_open_sessions", c.Limits.MaxOpenSessions},
+	} {
+		if l.v < 0 {
+			add(l.key, "must not be negative (0 turns the limit off)")
+		}
 	}
 
 	// log
@@ -274,6 +309,17 @@ func checkTemplate(t, key string, add func(key, format string, args ...any)) {
 	if strings.ContainsAny(rest, "{}") {
 		add(key, "has an unbalanced { or }")
 	}
+}
+
+// LoopbackListen reports whether the host of listen (a valid host:port) is
+// a loopback address or "localhost": reachable from this machine only.
+func LoopbackListen(listen string) bool {
+	host, _, _ := net.SplitHostPort(listen)
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func validPort(p string) bool {

@@ -10,7 +10,7 @@ import (
 )
 
 // The op label values of the session store metrics.
-var sessionOps = []string{"create", "get", "put_part", "transition", "try_lock", "unlock", "ping", "set_plan"}
+var sessionOps = []string{"create", "get", "put_part", "transition", "try_lock", "unlock", "ping", "set_plan", "reserve_open", "release_open"}
 
 // Sessions returns s instrumented: every call is timed in
 // chute_redis_request_duration_seconds, and failures of Redis itself
@@ -28,11 +28,19 @@ var sessionOps = []string{"create", "get", "put_part", "transition", "try_lock",
 // implicit move from pending to uploading on a first part report is not a
 // transition here; part reports count in chute_parts_reported_total.
 //
-// If s is also a sessions.PlanSetter, so is the result.
+// If s is also a sessions.PlanSetter, so is the result; likewise for
+// sessions.OpenLimiter.
 func (m *Metrics) Sessions(s sessions.Store) sessions.Store {
 	is := &instrumentedSessions{m: m, next: s}
-	if _, ok := s.(sessions.PlanSetter); ok {
+	_, plan := s.(sessions.PlanSetter)
+	_, open := s.(sessions.OpenLimiter)
+	switch {
+	case plan && open:
+		return &instrumentedPlanOpenSessions{&instrumentedPlanSessions{is}, openForwarder{is}}
+	case plan:
 		return &instrumentedPlanSessions{is}
+	case open:
+		return &instrumentedOpenSessions{is, openForwarder{is}}
 	}
 	return is
 }
@@ -134,4 +142,36 @@ func (s *instrumentedPlanSessions) SetPlan(ctx context.Context, id string, size,
 	sess, err := s.next.(sessions.PlanSetter).SetPlan(ctx, id, size, partSize, partCount)
 	s.observe("set_plan", start, err)
 	return sess, err
+}
+
+// openForwarder forwards sessions.OpenLimiter to the store, timed.
+type openForwarder struct{ s *instrumentedSessions }
+
+// ReserveOpen calls the store's ReserveOpen.
+func (f openForwarder) ReserveOpen(ctx context.Context, subject, id string, expiresAt time.Time, max int) (bool, error) {
+	start := time.Now()
+	ok, err := f.s.next.(sessions.OpenLimiter).ReserveOpen(ctx, subject, id, expiresAt, max)
+	f.s.observe("reserve_open", start, err)
+	return ok, err
+}
+
+// ReleaseOpen calls the store's ReleaseOpen.
+func (f openForwarder) ReleaseOpen(ctx context.Context, subject, id string) error {
+	start := time.Now()
+	err := f.s.next.(sessions.OpenLimiter).ReleaseOpen(ctx, subject, id)
+	f.s.observe("release_open", start, err)
+	return err
+}
+
+// instrumentedOpenSessions is an instrumentedSessions whose store is also
+// a sessions.OpenLimiter.
+type instrumentedOpenSessions struct {
+	*instrumentedSessions
+	openForwarder
+}
+
+// instrumentedPlanOpenSessions is both of the above.
+type instrumentedPlanOpenSessions struct {
+	*instrumentedPlanSessions
+	openForwarder
 }

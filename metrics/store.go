@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/chute-dev/chute/backends"
@@ -14,7 +15,7 @@ import (
 var storeOps = []string{
 	"create_multipart", "presign_part", "presign_put", "presign_get", "list_parts",
 	"complete_multipart", "abort_multipart", "stat", "remove", "ping",
-	"presign_post", "presign_part_unsized",
+	"presign_post", "presign_part_unsized", "read_head",
 }
 
 // The kind label values of chute_store_errors_total.
@@ -176,4 +177,18 @@ func (s *instrumentedPostStore) PresignPartUnsized(ctx context.Context, key, upl
 		s.m.partsSigned.Inc()
 	}
 	return r, err
+}
+
+// ReadHead forwards to the store's ReadHead (broker.HeadReader), timed as
+// op read_head; a store without it gives an error wrapping
+// errors.ErrUnsupported.
+func (s *instrumentedStore) ReadHead(ctx context.Context, key string, n int64) ([]byte, error) {
+	hr, ok := s.next.(broker.HeadReader)
+	if !ok {
+		return nil, fmt.Errorf("backend %s cannot read object heads: %w", s.name, errors.ErrUnsupported)
+	}
+	start := time.Now()
+	b, err := hr.ReadHead(ctx, key, n)
+	s.observe("read_head", start, err)
+	return b, err
 }

@@ -147,6 +147,17 @@ ex_skipped="$(grep -cE '^\s*--- SKIP' "$log" || true)"
 echo "example: $ex_passed passed"
 step_done
 
+step "fuzzing (${CHUTE_FUZZTIME:-8s} per target)"
+# -fuzz takes one target per run. A failing input fails this step, and Go
+# saves it under the package's testdata/fuzz/<Target>/: commit it, so the
+# unit tests replay it from then on. 8s each keeps the step near 90s with
+# the instrumented builds.
+for target in ./broker/httpapi:FuzzDecode ./broker/httpapi:FuzzCreate ./broker:FuzzRenderKey \
+	./broker:FuzzExtension ./backends:FuzzDisposition ./multipart:FuzzNormalizeETag; do
+	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${CHUTE_FUZZTIME:-8s}" "${target%%:*}"
+done
+step_done
+
 step "benchmarks (one iteration each)"
 go test -run '^$' -bench . -benchtime=1x "${unit_pkgs[@]}"
 step_done

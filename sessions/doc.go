@@ -3,8 +3,8 @@
 // # Redis key layout
 //
 // RedisStore keeps each session under three keys, all sharing the hash tag
-// {<id>} so that they land in one Redis Cluster slot (every Lua script
-// touches the keys of one session only). <prefix> is "chute" unless
+// {<id>} so that they land in one Redis Cluster slot (every Lua script and
+// MULTI/EXEC touches the keys of one session only). <prefix> is "chute" unless
 // WithKeyPrefix sets another:
 //
 //	<prefix>:{<id>}:s  hash of the session's fields: id, subject, profile,
@@ -27,8 +27,9 @@
 // part_count of a completing session, for uploads whose size is learned
 // only at completion (the Uppy-compatible routes).
 //
-// Every change (Create, PutPart, Transition, Unlock) and every Get is one
-// Lua script, so it is atomic; a part report writes one field of the parts
+// Every change (Create, PutPart, Transition, Unlock) is one Lua script and
+// every Get one MULTI/EXEC of the two HGETALLs (cheaper than a script for
+// a pure read), so each is atomic; a part report writes one field of the parts
 // hash, never a read-modify-write of a whole record. PutPart and Transition
 // read the whole session, parts included, in the same script, so a report
 // costs time in proportion to the parts already reported.

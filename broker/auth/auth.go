@@ -7,6 +7,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -45,6 +46,7 @@ type JWT struct {
 	parser  *jwt.Parser
 	keyfunc jwt.Keyfunc
 	close   func()
+	cache   *tokenCache // verified tokens: cache.go
 }
 
 // JWTConfig configures JWT. Exactly one of Secret and JWKSURL is set.
@@ -70,7 +72,7 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	if leeway == 0 {
 		leeway = 30 * time.Second
 	}
-	j := &JWT{close: func() {}}
+	j := &JWT{close: func() {}, cache: newTokenCache(tokenCacheSize)}
 	var methods []string
 	switch {
 	case cfg.Secret != "" && cfg.JWKSURL != "":
@@ -107,10 +109,16 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 // Close stops the background JWKS refresh, if any.
 func (j *JWT) Close() { j.close() }
 
-// Authenticate verifies the token and returns its `sub`.
+// Authenticate verifies the token and returns its `sub`. A token that
+// verified is remembered (by its SHA-256) until its exp, for at most a
+// minute, so repeated requests with one token skip the signature check.
 func (j *JWT) Authenticate(_ context.Context, token string) (string, error) {
 	if token == "" {
 		return "", fmt.Errorf("%w: no token", ErrUnauthorized)
+	}
+	key := sha256.Sum256([]byte(token))
+	if sub, ok := j.cache.get(key); ok {
+		return sub, nil
 	}
 	claims := jwt.RegisteredClaims{}
 	if _, err := j.parser.ParseWithClaims(token, &claims, j.keyfunc); err != nil {
@@ -118,6 +126,9 @@ func (j *JWT) Authenticate(_ context.Context, token string) (string, error) {
 	}
 	if claims.Subject == "" || len(claims.Subject) > 256 {
 		return "", fmt.Errorf("%w: token has no usable sub", ErrUnauthorized)
+	}
+	if claims.ExpiresAt != nil { // required by the parser; checked anyway
+		j.cache.put(key, claims.Subject, claims.ExpiresAt.Time)
 	}
 	return claims.Subject, nil
 }

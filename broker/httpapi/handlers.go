@@ -17,6 +17,7 @@ func (s *Server) create(ctx context.Context, c *fiber.Ctx, subject string) (any,
 	if err := decode(c, &req, false); err != nil {
 		return nil, err
 	}
+	req.ClientHeaders = clientHeaders(c, s.svc.ClientHeaderNames())
 	return s.svc.Create(ctx, subject, req)
 }
 

@@ -54,6 +54,9 @@ type Options struct {
 	// Metrics, when set, is served at GET /metrics, without
 	// authentication: keep it behind the network policy.
 	Metrics http.Handler
+	// RateLimiter, when set, limits each subject's /v1 and /s3 requests
+	// (ratelimit.go).
+	RateLimiter RateLimiter
 }
 
 // Server is the HTTP face of a broker.Service.
@@ -115,7 +118,7 @@ func (s *Server) routes() {
 			AllowOrigins:  strings.Join(s.opts.CORSOrigins, ","),
 			AllowMethods:  "GET,POST,PUT,DELETE,OPTIONS",
 			AllowHeaders:  "Authorization,Content-Type,X-Request-Id",
-			ExposeHeaders: "X-Request-Id",
+			ExposeHeaders: "X-Request-Id,Retry-After",
 			MaxAge:        600,
 		}))
 	}
@@ -125,7 +128,7 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	s.docRoutes(app)
 
-	v1 := app.Group("/v1", s.authenticate)
+	v1 := app.Group("/v1", s.authenticate, s.rateLimit)
 	v1.Post("/uploads", s.handle(s.create, fiber.StatusCreated))
 	v1.Get("/uploads/:id", s.handle(s.status, fiber.StatusOK))
 	v1.Post("/uploads/:id/part-urls", s.handle(s.partURLs, fiber.StatusOK))
@@ -255,12 +258,14 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		}
 	}
 	route := c.Route().Path
-	s.log.Info("request",
-		"request_id", c.Locals(requestIDKey),
-		"method", c.Method(),
-		"route", route, // the pattern, never the query string
-		"status", c.Response().StatusCode(),
-		"duration_ms", float64(time.Since(start).Microseconds())/1000,
+	// LogAttrs with typed attributes: no boxing of the values per request.
+	id, _ := c.Locals(requestIDKey).(string)
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
+		slog.String("request_id", id),
+		slog.String("method", c.Method()),
+		slog.String("route", route), // the pattern, never the query string
+		slog.Int("status", c.Response().StatusCode()),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 	)
 	return nil
 }
@@ -368,7 +373,8 @@ func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
 	if err := dec.Decode(v); err != nil {
 		return broker.Errorf(broker.CodeInvalidRequest, "malformed JSON: %s", jsonProblem(err))
 	}
-	if dec.More() {
+	// dec.More is false before a stray '}' or ']': look at the rest.
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
 		return broker.Errorf(broker.CodeInvalidRequest, "malformed JSON: data after the object")
 	}
 	return nil

@@ -40,8 +40,8 @@ func (s *Server) s3Routes(r fiber.Router) {
 
 // installS3Routes registers the Companion routes at /s3 and /t/:token/s3.
 func (s *Server) installS3Routes(app *fiber.App) {
-	s.s3Routes(app.Group("/s3", s.authenticate))
-	s.s3Routes(app.Group("/t/:token/s3", s.authenticatePathToken))
+	s.s3Routes(app.Group("/s3", s.authenticate, s.rateLimit))
+	s.s3Routes(app.Group("/t/:token/s3", s.authenticatePathToken, s.rateLimit))
 }
 
 // authenticatePathToken authenticates with the :token path segment as the
@@ -195,6 +195,7 @@ func (s *Server) s3Params(ctx context.Context, c *fiber.Ctx, subject string) (an
 		return nil, err
 	}
 	req.Metadata = md
+	req.ClientHeaders = clientHeaders(c, s.svc.ClientHeaderNames())
 	post, err := s.svc.SignPost(ctx, subject, req)
 	if err != nil {
 		return nil, err
@@ -211,7 +212,8 @@ func (s *Server) s3Create(ctx context.Context, c *fiber.Ctx, subject string) (an
 	if err != nil {
 		return nil, err
 	}
-	up, err := s.svc.CreateOpen(ctx, subject, broker.OpenRequest{Filename: body.Filename, ContentType: body.Type, Profile: body.Profile, Metadata: md})
+	up, err := s.svc.CreateOpen(ctx, subject, broker.OpenRequest{Filename: body.Filename, ContentType: body.Type, Profile: body.Profile, Metadata: md,
+		ClientHeaders: clientHeaders(c, s.svc.ClientHeaderNames())})
 	if err != nil {
 		return nil, err
 	}

@@ -61,8 +61,12 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	jwtSecret := fs.String("jwt-secret", "", "turn auth on: accept HS256 tokens signed with this secret (see `chute token`)")
 	s3Key := fs.String("s3-access-key", "", "access key of the embedded S3 store (default: random)")
 	s3Secret := fs.String("s3-secret-key", "", "secret key of the embedded S3 store (default: random)")
+	unsafeNoAuth := fs.Bool("unsafe-no-auth", false, "allow --listen on a non-loopback address without --jwt-secret (anyone who reaches it may upload)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *jwtSecret == "" && !*unsafeNoAuth && !config.LoopbackListen(*listen) {
+		return fmt.Errorf("--listen %s is not a loopback address and auth is off: anyone who reaches it could upload; pass --jwt-secret, or --unsafe-no-auth to accept that", *listen)
 	}
 	dir, err := filepath.Abs(*data)
 	if err != nil {
@@ -88,6 +92,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		AccessKey: emb.AccessKey, SecretKey: emb.SecretKey, PathStyle: true,
 		Timeout: config.Duration(30 * time.Second),
 	}}
+	cfg.Auth.AllowInsecureNone = *unsafeNoAuth
 	authNote := "auth off"
 	if *jwtSecret != "" {
 		cfg.Auth.Mode = config.AuthJWT

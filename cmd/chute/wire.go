@@ -65,7 +65,14 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			Name: name, Backend: p.Backend, MaxSize: int64(p.MaxSize), PartSize: int64(p.PartSize),
 			SingleMax: int64(p.SingleMax), AllowedTypes: p.AllowedTypes, URLTTL: time.Duration(p.URLTTL),
 			KeyTemplate: p.KeyTemplate,
+			Sniff:       p.Sniff,
+			MinSize:     int64(p.MinSize), Subjects: p.Subjects, MaxMetadataBytes: p.MaxMetadataBytes,
 		}
+	}
+	authz, err := webhookAuthorizer(cfg)
+	if err != nil {
+		_ = rc.Close()
+		return nil, err
 	}
 	svc, err := broker.New(broker.Config{
 		Profiles: profiles,
@@ -73,6 +80,11 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Sessions: mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix))),
 		TTL:      time.Duration(cfg.Sessions.TTL),
 		Logger:   log,
+
+		MaxOpenSessions: cfg.Limits.MaxOpenSessions,
+
+		Authorizer:        authz,
+		AuthorizerHeaders: cfg.Auth.Authorizer.Headers,
 	})
 	if err != nil {
 		_ = rc.Close()
@@ -93,8 +105,18 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Static:         web.FS(),
 		Middleware:     []fiber.Handler{mx.Middleware()},
 		Metrics:        mx.Handler(),
+		RateLimiter:    rateLimiter(cfg, rc),
 	})
 	return &stack{server: srv, redis: rc, cfg: cfg, log: log}, nil
+}
+
+// rateLimiter is the per-subject request limit of cfg.Limits, kept in the
+// sessions Redis; nil (no limit) when limits.rate is 0.
+func rateLimiter(cfg *config.Config, rc redis.UniversalClient) httpapi.RateLimiter {
+	if cfg.Limits.Rate <= 0 {
+		return nil
+	}
+	return sessions.NewRateLimiter(rc, cfg.Sessions.KeyPrefix, float64(cfg.Limits.Rate), cfg.Limits.Burst)
 }
 
 func authenticator(cfg *config.Config) (auth.Authenticator, error) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,8 @@ type suite struct {
 	dur   time.Duration
 	size  int64
 	out   strings.Builder
+
+	redisUnix bool // chute serve reaches Redis over a unix socket (-redis-unix)
 }
 
 func (s *suite) printf(format string, args ...any) {
@@ -74,6 +77,8 @@ func runSuite(args []string) error {
 	skipE2E := fs.Bool("skip-e2e", false, "skip the end-to-end upload")
 	profile := fs.String("cpuprofile", "", "also profile sign-part in an in-process broker, writing the CPU profile here")
 	e2eProfile := fs.String("e2e-cpuprofile", "", "also profile the broker during one end-to-end upload, writing the CPU profile here")
+	redisUnix := fs.Bool("redis-unix", false, "connect chute serve to Redis over a unix socket instead of TCP")
+	only := fs.String("only", "", "run only these steps, comma-separated (e.g. \"sign-part load,sign-part profile\"); default all")
 	_ = fs.Parse(args)
 	if *vgwBin == "" {
 		return errors.New("-versitygw is required")
@@ -83,7 +88,7 @@ func runSuite(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	s := &suite{dir: dir, conns: *conns, dur: *dur, size: *size}
+	s := &suite{dir: dir, conns: *conns, dur: *dur, size: *size, redisUnix: *redisUnix}
 	defer s.stopAll()
 	if err := s.startServices(*chuteBin, *vgwBin, *redisBin); err != nil {
 		return err
@@ -117,6 +122,9 @@ func runSuite(args []string) error {
 		}{"end-to-end profile", func() error { return s.profileE2E(*e2eProfile) }})
 	}
 	for _, st := range steps {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), st.name) {
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "\n--- %s\n", st.name)
 		if err := st.run(); err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)
@@ -141,8 +149,9 @@ func (s *suite) startServices(chuteBin, vgwBin, redisBin string) error {
 	var err error
 
 	rport := freePort()
+	sock := filepath.Join(s.dir, "redis.sock")
 	s.redis, err = start(s.dir, "redis", nil, redisBin, "--port", strconv.Itoa(rport), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--unixsocket", sock, "--unixsocketperm", "700")
 	if err != nil {
 		return err
 	}
@@ -174,13 +183,17 @@ func (s *suite) startServices(chuteBin, vgwBin, redisBin string) error {
 		return fmt.Errorf("make bucket: %w", err)
 	}
 
+	redisURL := fmt.Sprintf("redis://127.0.0.1:%d/0", rport)
+	if s.redisUnix {
+		redisURL = "unix://" + sock
+	}
 	cport := freePort()
 	s.chuteAd = fmt.Sprintf("127.0.0.1:%d", cport)
 	cfg := fmt.Sprintf(`server:
   listen: %q
   public_url: "http://%s"
 sessions:
-  redis_url: "redis://127.0.0.1:%d/0"
+  redis_url: %q
   ttl: 24h
 auth:
   mode: jwt
@@ -192,7 +205,8 @@ profiles:
   big: { backend: main, max_size: 100GiB, part_size: 5MiB, single_max: 5MiB, url_ttl: 15m }
   small: { backend: main, max_size: 1GiB, part_size: 5MiB, single_max: 1MiB, url_ttl: 15m }
 log: { level: info, format: json }
-`, s.chuteAd, s.chuteAd, rport, jwtSecret, s.endpoint, region, benchBucket, benchAK, benchSK)
+limits: { rate: 0, max_open_sessions: 0 } # measure the broker, not its limits
+`, s.chuteAd, s.chuteAd, redisURL, jwtSecret, s.endpoint, region, benchBucket, benchAK, benchSK)
 	cfgFile := filepath.Join(s.dir, "chute.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return err

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAuthNoneNeedsLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		listen string
+		ok     bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.5:8080", true},
+		{"[::1]:8080", true},
+		{"localhost:8080", true},
+		{"0.0.0.0:8080", false},
+		{":8080", false},
+		{"[::]:8080", false},
+		{"192.168.1.10:8080", false},
+		{"example.com:8080", false},
+	} {
+		c := valid()
+		c.Server.Listen = tc.listen
+		c.Server.PublicURL = "http://127.0.0.1:8080"
+		err := c.Validate()
+		if tc.ok && err != nil {
+			t.Errorf("listen %s with auth none: %v, want valid", tc.listen, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "auth.mode: none (no authentication) is only allowed when server.listen is a loopback address")) {
+			t.Errorf("listen %s with auth none: %v, want the loopback refusal", tc.listen, err)
+		}
+		c.Auth.AllowInsecureNone = true
+		if err := c.Validate(); err != nil {
+			t.Errorf("listen %s with allow_insecure_none: %v, want valid", tc.listen, err)
+		}
+	}
+	// Any real auth mode may listen anywhere.
+	c := valid()
+	c.Server.Listen = "0.0.0.0:8080"
+	c.Auth.Mode = AuthJWT
+	c.Auth.JWT.Secret = strings.Repeat("s", 32)
+	if err := c.Validate(); err != nil {
+		t.Errorf("jwt on 0.0.0.0: %v", err)
+	}
+}
+
+func TestAuthNoneInsecureFromEnv(t *testing.T) {
+	env := []string{"CHUTE_SERVER_LISTEN=0.0.0.0:8080"}
+	if msg := loadErr(t, writeFile(t, minimalYAML), env); !strings.Contains(msg, "auth.allow_insecure_none") {
+		t.Errorf("Load on 0.0.0.0 with auth none: %q, want a message naming auth.allow_insecure_none", msg)
+	}
+	c := mustLoad(t, writeFile(t, minimalYAML), append(env, "CHUTE_AUTH_ALLOW_INSECURE_NONE=true"))
+	if !c.Auth.AllowInsecureNone {
+		t.Error("CHUTE_AUTH_ALLOW_INSECURE_NONE=true not applied")
+	}
+}
+
+func TestLimitsAndProfilePolicy(t *testing.T) {
+	c := mustLoad(t, writeFile(t, minimalYAML+`
+limits: { rate: 5, burst: 0, max_open_sessions: 3 }
+profiles:
+  default: { subjects: [alice, bob], min_size: 1KiB, max_metadata_bytes: 100 }
+`), []string{"CHUTE_LIMITS_MAX_OPEN_SESSIONS=7"})
+	if c.Limits != (Limits{Rate: 5, Burst: 5, MaxOpenSessions: 7}) {
+		t.Errorf("limits = %+v, want rate 5, burst 5 (from the rate), max_open_sessions 7 (env)", c.Limits)
+	}
+	p := c.Profiles["default"]
+	if p.MinSize != 1024 || p.MaxMetadataBytes != 100 || strings.Join(p.Subjects, ",") != "alice,bob" {
+		t.Errorf("profile = %+v", p)
+	}
+	if msg := loadErr(t, writeFile(t, minimalYAML), []string{"CHUTE_LIMITS_RATE=fast"}); !strings.Contains(msg, "CHUTE_LIMITS_RATE (limits.rate): \"fast\" is not a whole number") {
+		t.Errorf("bad rate: %q", msg)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+		want   string
+	}{
+		{"negative rate", func(c *Config) { c.Limits.Rate = -1 }, "limits.rate: must not be negative"},
+		{"negative burst", func(c *Config) { c.Limits.Burst = -1 }, "limits.burst: must not be negative"},
+		{"negative open", func(c *Config) { c.Limits.MaxOpenSessions = -1 }, "limits.max_open_sessions: must not be negative"},
+		{"min over max", func(c *Config) {
+			p := c.Profiles["default"]
+			p.MinSize = p.MaxSize + 1
+			c.Profiles["default"] = p
+		}, "profiles.default.min_size: "},
+		{"negative min", func(c *Config) {
+			p := c.Profiles["default"]
+			p.MinSize = -1
+			c.Profiles["default"] = p
+		}, "profiles.default.min_size: must not be negative"},
+		{"empty subject", func(c *Config) {
+			p := c.Profiles["default"]
+			p.Subjects = []string{"alice", " "}
+			c.Profiles["default"] = p
+		}, "profiles.default.subjects[1]: must not be empty"},
+		{"metadata over S3", func(c *Config) {
+			p := c.Profiles["default"]
+			p.MaxMetadataBytes = 4096
+			c.Profiles["default"] = p
+		}, "profiles.default.max_metadata_bytes: 4096 is not between 1 and 2048"},
+	} {
+		c := valid()
+		tc.change(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
