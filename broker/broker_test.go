@@ -362,3 +362,25 @@ func TestErrorCode(t *testing.T) {
 		t.Fatal(ErrorCode(wrapped), ErrorMessage(wrapped))
 	}
 }
+
+func TestCompleteWrongPartSizeAborts(t *testing.T) {
+	svc, fs := newTestService(t)
+	ctx := context.Background()
+	res := createMultipart(t, svc, 11*multipart.MiB) // parts 5, 5, 1 MiB
+	var uploadID string
+	for id := range fs.uploads {
+		uploadID = id
+	}
+	fs.putPart(uploadID, 1, 5*multipart.MiB)
+	fs.putPart(uploadID, 2, 5*multipart.MiB-1) // a store that let a short part through
+	fs.putPart(uploadID, 3, multipart.MiB)
+	_, err := svc.Complete(ctx, "alice", res.ID, CompleteRequest{})
+	wantCode(t, err, CodeIncomplete)
+	if !strings.Contains(ErrorMessage(err), "aborted") {
+		t.Fatalf("message %q", ErrorMessage(err))
+	}
+	st, _ := svc.Status(ctx, "alice", res.ID, false)
+	if st.State != "aborted" || len(fs.uploads) != 0 || fs.completes.Load() != 0 {
+		t.Fatalf("state %s, %d uploads left, %d completes", st.State, len(fs.uploads), fs.completes.Load())
+	}
+}

@@ -139,6 +139,12 @@ func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed ma
 		if err != nil {
 			var ie *multipart.IncompleteError
 			if errors.As(err, &ie) {
+				if len(ie.WrongSize) > 0 {
+					// The store holds a part of another size than planned (the
+					// signed Content-Length should make this impossible): the
+					// upload can never match its declared size.
+					return backends.ObjectInfo{}, &Error{Code: CodeIncomplete, Message: ie.Error() + ": upload aborted", Err: errWrongObject}
+				}
 				return backends.ObjectInfo{}, Errorf(CodeIncomplete, "%s", ie.Error())
 			}
 			return backends.ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")

@@ -284,7 +284,20 @@ func (c *Config) applyEnv(environ []string) Problems {
 	var probs Problems
 	root := reflect.ValueOf(c).Elem()
 	for _, k := range names {
-		if err := setEnv(root, strings.TrimPrefix(k, EnvPrefix), "", vars[k]); err != nil {
+		val := vars[k]
+		key := strings.TrimPrefix(k, EnvPrefix)
+		// KEY_FILE=path sets KEY to the file's content (secrets mounted as
+		// files, e.g. Docker or Kubernetes secrets). A key really named
+		// ..._file would be set directly: no config key ends so.
+		if base, ok := strings.CutSuffix(key, "_FILE"); ok {
+			data, err := os.ReadFile(val)
+			if err != nil {
+				probs = append(probs, fmt.Sprintf("%s: cannot read the file it names: %v", k, errors.Unwrap(err)))
+				continue
+			}
+			key, val = base, strings.TrimRight(string(data), "\r\n")
+		}
+		if err := setEnv(root, key, "", val); err != nil {
 			probs = append(probs, k+err.Error())
 		}
 	}

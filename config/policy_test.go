@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -108,5 +110,31 @@ profiles:
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+func TestEnvFromFile(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "s3-secret")
+	if err := os.WriteFile(secret, []byte("from-a-file-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"CHUTE_BACKENDS_MAIN_ENDPOINT=http://127.0.0.1:9000", "CHUTE_BACKENDS_MAIN_BUCKET=uploads",
+		"CHUTE_BACKENDS_MAIN_ACCESS_KEY=ak", "CHUTE_BACKENDS_MAIN_SECRET_KEY_FILE=" + secret,
+	}
+	c, err := Load("", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Backends["main"].SecretKey; got != "from-a-file-0123456789" {
+		t.Fatalf("secret_key from file = %q", got)
+	}
+	_, err = Load("", append(env[:3:3], "CHUTE_BACKENDS_MAIN_SECRET_KEY_FILE="+filepath.Join(dir, "missing")))
+	if err == nil || !strings.Contains(err.Error(), "CHUTE_BACKENDS_MAIN_SECRET_KEY_FILE") {
+		t.Fatalf("missing file: %v", err)
+	}
+	if strings.Contains(err.Error(), "from-a-file") {
+		t.Fatal("error shows a secret")
 	}
 }
