@@ -15,8 +15,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -85,29 +83,11 @@ func (a *testAuthorizer) last(t *testing.T) hookCall {
 // startAuthorized runs `chute serve` against containers with hookURL as
 // its authorizer and a profile "sniffed" that checks magic bytes.
 func startAuthorized(t *testing.T, hookURL string) *target {
-	containers.RequireDocker(t)
-	redisURL := containers.StartRedis(t)
-	s3 := containers.StartVersityGW(t, "uploads")
-	addr := freeAddr(t)
-	cfg := fmt.Sprintf(`server:
-  listen: %q
-sessions:
-  redis_url: %q
-auth:
-  mode: jwt
-  jwt:
-    secret: %q
+	return startServeYAML(t, fmt.Sprintf(`auth:
   authorizer:
     url: %q
     headers: ["X-Forwarded-For"]
     secret: %q
-backends:
-  main:
-    endpoint: %q
-    region: %q
-    bucket: %q
-    access_key: %q
-    path_style: true
 profiles:
   default:
     max_size: 1GiB
@@ -115,13 +95,7 @@ profiles:
     max_size: 10MiB
     allowed_types: ["image/png", "text/plain"]
     sniff: true
-`, addr, redisURL, jwtSecret, hookURL, authorizerSecret, "http://"+s3.Endpoint, s3.Region, s3.Bucket, s3.AccessKey)
-	path := filepath.Join(t.TempDir(), "chute.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logs := startChute(t, addr, []string{"CHUTE_BACKENDS_MAIN_SECRET_KEY=" + s3.SecretKey}, "serve", "--config", path)
-	return &target{base: "http://" + addr, store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket, logs: logs}
+`, hookURL, authorizerSecret))
 }
 
 // createWithHeader is tg.call for a create that also sends X-Forwarded-For.

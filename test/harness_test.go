@@ -195,6 +195,37 @@ profiles:
 	return &target{base: "http://" + addr, store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket, logs: logs}
 }
 
+// startServeYAML runs `chute serve` against fresh Redis and versitygw
+// containers with the given YAML file; the connection settings (listen,
+// Redis, JWT secret, the main backend) come from CHUTE_* variables, which
+// also exercises the environment overrides.
+func startServeYAML(t *testing.T, yaml string) *target {
+	t.Helper()
+	containers.RequireDocker(t)
+	redisURL := containers.StartRedis(t)
+	s3 := containers.StartVersityGW(t, "uploads")
+	addr := freeAddr(t)
+	path := filepath.Join(t.TempDir(), "chute.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"CHUTE_SERVER_LISTEN=" + addr,
+		"CHUTE_SERVER_PUBLIC_URL=http://" + addr,
+		"CHUTE_SESSIONS_REDIS_URL=" + redisURL,
+		"CHUTE_AUTH_MODE=jwt",
+		"CHUTE_AUTH_JWT_SECRET=" + jwtSecret,
+		"CHUTE_BACKENDS_MAIN_ENDPOINT=http://" + s3.Endpoint,
+		"CHUTE_BACKENDS_MAIN_REGION=" + s3.Region,
+		"CHUTE_BACKENDS_MAIN_BUCKET=" + s3.Bucket,
+		"CHUTE_BACKENDS_MAIN_ACCESS_KEY=" + s3.AccessKey,
+		"CHUTE_BACKENDS_MAIN_SECRET_KEY=" + s3.SecretKey,
+		"CHUTE_BACKENDS_MAIN_PATH_STYLE=true",
+	}
+	logs := startChute(t, addr, env, "serve", "--config", path)
+	return &target{base: "http://" + addr, store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket, logs: logs}
+}
+
 // startDev runs `chute dev` with its embedded stores.
 func startDev(t *testing.T) *target {
 	addr := freeAddr(t)

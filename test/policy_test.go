@@ -1,16 +1,11 @@
 package test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/chute-dev/chute/test/containers"
 )
 
 // startPolicyServe runs `chute serve` against fresh Redis and versitygw
@@ -18,28 +13,7 @@ import (
 // burst of 10, 3 open sessions, and a profile "private" for alice only
 // with a 1 KiB minimum and 16 bytes of metadata.
 func startPolicyServe(t *testing.T) *target {
-	containers.RequireDocker(t)
-	redisURL := containers.StartRedis(t)
-	s3 := containers.StartVersityGW(t, "uploads")
-	addr := freeAddr(t)
-	cfg := fmt.Sprintf(`server:
-  listen: %q
-  public_url: "http://%s"
-sessions:
-  redis_url: %q
-  ttl: 1h
-auth:
-  mode: jwt
-  jwt:
-    secret: %q
-backends:
-  main:
-    endpoint: %q
-    region: %q
-    bucket: %q
-    access_key: %q
-    path_style: true
-profiles:
+	return startServeYAML(t, `profiles:
   default:
     max_size: 1GiB
   private:
@@ -51,13 +25,7 @@ limits:
   rate: 1
   burst: 10
   max_open_sessions: 3
-`, addr, addr, redisURL, jwtSecret, "http://"+s3.Endpoint, s3.Region, s3.Bucket, s3.AccessKey)
-	path := filepath.Join(t.TempDir(), "chute.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logs := startChute(t, addr, []string{"CHUTE_BACKENDS_MAIN_SECRET_KEY=" + s3.SecretKey}, "serve", "--config", path)
-	return &target{base: "http://" + addr, store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket, logs: logs}
+`)
 }
 
 func TestPolicy(t *testing.T) {
