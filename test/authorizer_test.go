@@ -194,7 +194,7 @@ func TestAuthorizerAndSniff(t *testing.T) {
 		if strings.Contains(string(r.body), "500") {
 			t.Fatalf("the client sees the authorizer's failure: %s", r.body)
 		}
-		if !tg.grep("answered status 500") {
+		if !tg.waitLog("answered status 500") {
 			t.Fatal("the authorizer's failure is not in the log")
 		}
 	})

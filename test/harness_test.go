@@ -424,6 +424,17 @@ func (tg *target) objects(t testing.TB, prefix string) []string {
 	return keys
 }
 
+// waitLog reports whether Chute's output holds s within a few seconds: a
+// line the server wrote before answering may still be in the pipe.
+func (tg *target) waitLog(s string) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if tg.grep(s) {
+			return true
+		}
+	}
+	return false
+}
+
 // grep reports whether Chute's output holds s (used to prove secrets and
 // presigned URLs never reach the logs).
 func (tg *target) grep(s string) bool {
