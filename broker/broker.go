@@ -66,6 +66,9 @@ type Config struct {
 	// AuthorizerHeaders names the client request headers passed on to the
 	// Authorizer (see Service.ClientHeaderNames).
 	AuthorizerHeaders []string
+	// Events, when set, receives an Event when a session ends
+	// (see events.go).
+	Events EventSink
 }
 
 // Service runs the use cases. It is safe for concurrent use and holds no
@@ -83,6 +86,7 @@ type Service struct {
 
 	authorizer Authorizer
 	headers    []string
+	events     EventSink
 }
 
 // New checks cfg and returns a Service.
@@ -119,6 +123,7 @@ func New(cfg Config) (*Service, error) {
 
 		authorizer: cfg.Authorizer,
 		headers:    cfg.AuthorizerHeaders,
+		events:     cfg.Events,
 	}
 	if s.complete <= 0 {
 		s.complete = 2 * time.Minute
@@ -517,6 +522,7 @@ func (s *Service) Abort(ctx context.Context, subject, id string) (*Status, error
 		return nil, s.sessionError(err, "abort session")
 	}
 	s.releaseOpen(ctx, sess)
+	s.emit(ctx, EventAborted, updated)
 	store := s.backends[sess.Backend]
 	if sess.Strategy == sessions.StrategyMultipart {
 		err = store.AbortMultipart(ctx, sess.Key, sess.UploadID)

@@ -100,6 +100,7 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 		return s.transitionError(err, "mark completed")
 	}
 	s.releaseOpen(work, done)
+	s.emit(work, EventCompleted, done)
 	return s.completed(work, done)
 }
 
@@ -204,12 +205,14 @@ func (s *Service) revert(ctx context.Context, sess *sessions.Session, cause erro
 			_ = s.backends[sess.Backend].AbortMultipart(ctx, sess.Key, sess.UploadID)
 		}
 	}
-	if _, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
+	updated, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
 		From: []sessions.State{sessions.StateCompleting}, To: to,
-	}); err != nil {
+	})
+	if err != nil {
 		s.log.Warn("revert completing", "id", sess.ID, "err", err)
 	} else if to == sessions.StateAborted {
 		s.releaseOpen(ctx, sess)
+		s.emit(ctx, EventAborted, updated)
 	}
 }
 
