@@ -88,6 +88,11 @@ var (
 // Config is one named backend, as in the `backends` section of the config.
 type Config struct {
 	Name string
+	// Provider names the store's preset (see LookupPreset): "" or
+	// "generic", "aws", "r2", ... It decides PostPolicy; the region and
+	// path-style defaults of a preset are applied by the caller
+	// (ApplyPreset), since only it knows which values were set.
+	Provider string
 	// Endpoint is the URL Chute reaches the store at, e.g. http://127.0.0.1:7070.
 	Endpoint string
 	// PublicEndpoint, when set, is the URL clients reach the store at; it

@@ -74,6 +74,8 @@ type S3 struct {
 
 	// secrets are redacted from error messages, whatever produced them.
 	secrets []string
+	// preset is the store's provider preset.
+	preset Preset
 }
 
 // Upload is an incomplete multipart upload in the store.
@@ -93,6 +95,10 @@ type Upload struct {
 func NewS3(cfg Config) (*S3, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	preset, err := LookupPreset(cfg.Provider)
+	if err != nil {
+		return nil, fmt.Errorf("backends: %s: provider: %v", cfg.label(), err)
 	}
 	region := cfg.Region
 	if region == "" {
@@ -115,6 +121,7 @@ func NewS3(cfg Config) (*S3, error) {
 		core:    minio.Core{Client: client},
 		signer:  client,
 		secrets: []string{cfg.SecretKey, cfg.AccessKey},
+		preset:  preset,
 	}
 	if cfg.PublicEndpoint != "" {
 		signer, err := newClient(cfg.PublicEndpoint, region, cfg)

@@ -48,7 +48,7 @@ func TestChuteEnvLoads(t *testing.T) {
 		t.Fatalf("no backend main in %v", cfg.Backends)
 	}
 	if b.Endpoint != "http://s3:7070" || b.PublicEndpoint != s3.Endpoint || b.Bucket != "app-uploads" ||
-		b.AccessKey != s3.AccessKey || b.SecretKey != s3.SecretKey || b.Region != Region || !b.PathStyle {
+		b.AccessKey != s3.AccessKey || b.SecretKey != s3.SecretKey || b.Region != Region || b.PathStyle == nil || !*b.PathStyle {
 		t.Errorf("backend main = %+v", b)
 	}
 	img, ok := cfg.Profiles["images"]

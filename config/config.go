@@ -20,6 +20,8 @@ package config
 
 import (
 	"net"
+
+	"github.com/chute-dev/chute/backends"
 	"strings"
 	"time"
 )
@@ -169,8 +171,9 @@ type APIKey struct {
 
 // Backend is one S3-compatible object store and bucket.
 type Backend struct {
-	// Provider names the store's flavour for its quirks ("s3", "minio",
-	// "r2", "versitygw", ...). Default "" (plain S3).
+	// Provider names the store's preset, for its defaults and quirks:
+	// one of aws, minio, r2, gcs, b2, wasabi, spaces, ceph, seaweedfs,
+	// versitygw, generic (see docs/providers.md). Default "" (generic).
 	Provider string `yaml:"provider"`
 	// Endpoint is the http(s) URL Chute reaches the store at, without a
 	// path, e.g. "http://127.0.0.1:7070". Required.
@@ -178,7 +181,8 @@ type Backend struct {
 	// PublicEndpoint, when set, is the URL clients reach the store at; it
 	// goes into presigned URLs. Default "" (same as Endpoint).
 	PublicEndpoint string `yaml:"public_endpoint"`
-	// Region is the bucket's region, used for signing. Default "us-east-1".
+	// Region is the bucket's region, used for signing. Default: the
+	// provider's ("auto" for r2 and gcs), else "us-east-1".
 	Region string `yaml:"region"`
 	// Bucket is the bucket uploads go to. Required.
 	Bucket string `yaml:"bucket"`
@@ -187,9 +191,10 @@ type Backend struct {
 	// SecretKey is the store's secret key. Required; printed redacted.
 	SecretKey string `yaml:"secret_key"`
 	// PathStyle addresses the bucket as a path (http://host/bucket/key)
-	// instead of a host name (http://bucket.host/key). Default false; most
-	// self-hosted stores need true.
-	PathStyle bool `yaml:"path_style"`
+	// instead of a host name (http://bucket.host/key). Default: the
+	// provider's (true for minio, ceph, seaweedfs, versitygw; false for
+	// the others and generic). Never nil after Load.
+	PathStyle *bool `yaml:"path_style"`
 	// Timeout bounds each call to the store. Default 30s.
 	Timeout Duration `yaml:"timeout"`
 }
@@ -309,8 +314,15 @@ func (c *Config) fillDefaults() {
 		c.Limits.Burst = c.Limits.Rate
 	}
 	for name, b := range c.Backends {
+		if preset, err := backends.LookupPreset(b.Provider); err == nil {
+			region, ps := preset.Defaults(b.Region, b.PathStyle)
+			b.Region, b.PathStyle = region, &ps
+		} // an unknown provider is reported by Validate
 		if b.Region == "" {
 			b.Region = defaultRegion
+		}
+		if b.PathStyle == nil {
+			b.PathStyle = new(bool)
 		}
 		if b.Timeout == 0 {
 			b.Timeout = defaultBackendTime

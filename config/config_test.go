@@ -166,7 +166,7 @@ log:
 		t.Errorf("auth: %+v", c.Auth)
 	}
 	main := c.Backends["main"]
-	if !main.PathStyle || main.Region != "us-east-1" || main.Timeout.Std() != 30*time.Second {
+	if !*main.PathStyle || main.Region != "us-east-1" || main.Timeout.Std() != 30*time.Second {
 		t.Errorf("backends.main: %+v", main)
 	}
 	arch := c.Backends["archive"]
@@ -310,12 +310,12 @@ auth:
 	if !slices.Equal(c.Auth.APIKeys, wantKeys) {
 		t.Errorf("auth.api_keys = %+v", c.Auth.APIKeys)
 	}
-	if m := c.Backends["main"]; m.SecretKey != "from-env-secret" || !m.PathStyle || m.AccessKey != "ak" {
+	if m := c.Backends["main"]; m.SecretKey != "from-env-secret" || !*m.PathStyle || m.AccessKey != "ak" {
 		t.Errorf("backends.main = %+v", m)
 	}
 	wantArchive := Backend{Endpoint: "https://s3.example.com", Region: "us-east-1", Bucket: "archive",
-		AccessKey: "ak2", SecretKey: "sk2", Timeout: Duration(5 * time.Second)}
-	if a := c.Backends["archive"]; a != wantArchive {
+		AccessKey: "ak2", SecretKey: "sk2", Timeout: Duration(5 * time.Second), PathStyle: new(false)}
+	if a := c.Backends["archive"]; !reflect.DeepEqual(a, wantArchive) {
 		t.Errorf("backends.archive = %+v, want %+v", a, wantArchive)
 	}
 	v := c.Profiles["videos"]

@@ -380,6 +380,12 @@ func setLeaf(f reflect.Value, path, val string) error {
 			return fail(fmt.Errorf("%q is not true or false", val))
 		}
 		f.SetBool(b)
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(val))
+		if err != nil {
+			return fail(fmt.Errorf("%q is not true or false", val))
+		}
+		f.Set(reflect.ValueOf(&b))
 	case []string:
 		f.Set(reflect.ValueOf(splitList(val)))
 	case []APIKey:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 )
 
@@ -191,6 +192,9 @@ func (c *Config) Validate() error {
 		if b.Timeout <= 0 {
 			add(key+".timeout", "must be positive")
 		}
+		if _, err := backends.LookupPreset(b.Provider); err != nil {
+			add(key+".provider", "%v", err)
+		}
 	}
 
 	// profiles
@@ -236,6 +240,10 @@ func (c *Config) Validate() error {
 		}
 		if pr.URLTTL < MinURLTTL || pr.URLTTL > MaxURLTTL {
 			add(key+".url_ttl", "%s is not between %s and 7 days", pr.URLTTL, MinURLTTL)
+		} else if b, ok := c.Backends[pr.Backend]; ok {
+			if preset, err := backends.LookupPreset(b.Provider); err == nil && pr.URLTTL.Std() > preset.PresignLimit() {
+				add(key+".url_ttl", "%s is longer than backend %s (provider %s) accepts for a presigned URL (%s)", pr.URLTTL, pr.Backend, preset.Name, Duration(preset.PresignLimit()))
+			}
 		}
 		checkTemplate(pr.KeyTemplate, key+".key_template", add)
 		switch {

@@ -89,7 +89,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Sessions.RedisURL = emb.RedisURL
 	cfg.Backends = map[string]config.Backend{"main": {
 		Provider: "versitygw", Endpoint: emb.S3Endpoint, Region: emb.Region, Bucket: emb.Bucket,
-		AccessKey: emb.AccessKey, SecretKey: emb.SecretKey, PathStyle: true,
+		AccessKey: emb.AccessKey, SecretKey: emb.SecretKey, PathStyle: new(true),
 		Timeout: config.Duration(30 * time.Second),
 	}}
 	cfg.Auth.AllowInsecureNone = *unsafeNoAuth

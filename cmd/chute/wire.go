@@ -50,14 +50,15 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	for name, b := range cfg.Backends {
 		s3, err := backends.NewS3(backends.Config{
 			Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
-			Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle,
-			Timeout: time.Duration(b.Timeout),
+			Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle != nil && *b.PathStyle,
+			Timeout: time.Duration(b.Timeout), Provider: b.Provider,
 		})
 		if err != nil {
 			_ = rc.Close()
 			return nil, fmt.Errorf("backends.%s: %w", name, err)
 		}
 		stores[name] = mx.Store(name, s3)
+		warnPreset(log, name, s3.Preset(), time.Duration(cfg.Sessions.TTL))
 	}
 	profiles := map[string]broker.Profile{}
 	for name, p := range cfg.Profiles {
@@ -193,4 +194,18 @@ func newLogger(format, level string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// warnPreset logs what a backend's provider preset makes risky in cfg:
+// a store that purges incomplete uploads before sessions expire, or one
+// without POST policy uploads.
+func warnPreset(log *slog.Logger, name string, p backends.Preset, sessionTTL time.Duration) {
+	if p.PurgesIncompleteAfter > 0 && sessionTTL >= p.PurgesIncompleteAfter {
+		log.Warn("the store purges incomplete multipart uploads before sessions expire: uploads left open that long fail at complete; lower sessions.ttl",
+			"backend", name, "provider", p.Name, "store_purges_after", p.PurgesIncompleteAfter.String(), "sessions_ttl", sessionTTL.String())
+	}
+	if !p.PostPolicy() {
+		log.Info("the store takes no POST policy uploads: GET /s3/params answers a presigned PUT (it needs size=) instead of a form",
+			"backend", name, "provider", p.Name)
+	}
 }
