@@ -79,6 +79,60 @@ var errorKinds = map[string]error{
 	"ServiceUnavailable": ErrUnavailable,
 	"InternalError":      ErrUnavailable,
 	"RequestTimeout":     ErrUnavailable,
+
+	// Provider-specific spellings and relatives of the codes above.
+	// A missing bucket configuration is "not found" too, so that a
+	// caller can tell "none set" from "can't ask".
+	"NoSuchLifecycleConfiguration": ErrNotFound, // AWS, GCS, Ceph
+	"NoSuchCORSConfiguration":      ErrNotFound,
+	"NoSuchVersion":                ErrNotFound,
+	"XMinioInvalidPart":            ErrInvalidPart,
+	// R2 answers InvalidPart ("All non-trailing parts must have the same
+	// length") for unequal parts; some stores answer EntityTooLarge for
+	// a part over 5 GiB, which is a bad part list too.
+	"EntityTooLarge": ErrInvalidPart,
+	// A wrong region (AWS answers AuthorizationHeaderMalformed), a
+	// skewed clock, a missing signature: the request was not accepted as
+	// signed.
+	"AuthorizationHeaderMalformed":      ErrAccessDenied,
+	"RequestTimeTooSkewed":              ErrAccessDenied,
+	"MissingSecurityHeader":             ErrAccessDenied,
+	"InvalidSignature":                  ErrAccessDenied, // reported for some gateways
+	"AuthorizationQueryParametersError": ErrAccessDenied,
+	"AllAccessDisabled":                 ErrAccessDenied,
+	"Unauthorized":                      ErrAccessDenied, // B2's native spelling, reported on its S3 API
+	"TooManyRequests":                   ErrUnavailable,  // R2, GCS (429)
+	"Throttling":                        ErrUnavailable,
+	"ServerBusy":                        ErrUnavailable,
+	"XMinioServerNotInitialized":        ErrUnavailable,
+	"BackendDown":                       ErrUnavailable, // versitygw
+	// Operations a store does not implement (versitygw without CORS,
+	// R2 and B2 without PostObject, GCS's XML API without some bucket
+	// calls).
+	"NotImplemented":       ErrNotSupported,
+	"XNotImplemented":      ErrNotSupported,
+	"MethodNotAllowed":     ErrNotSupported,
+	"UnsupportedOperation": ErrNotSupported,
+}
+
+// ErrNotSupported means the store does not implement the operation
+// (NotImplemented, HTTP 501): a capability to configure elsewhere, not a
+// failure to retry.
+var ErrNotSupported = errors.New("backends: not supported by the store")
+
+// IsNotSupported reports whether err says the store does not implement
+// the operation.
+func IsNotSupported(err error) bool { return errors.Is(err, ErrNotSupported) }
+
+// Translate is translate for callers outside the package that call
+// minio-go themselves (chute doctor): err as one of the package's errors,
+// with op named and secrets (the given strings) redacted.
+func Translate(op string, err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	s := &S3{secrets: secrets}
+	return s.fail(op, err)
 }
 
 // translate turns an error from minio-go into one wrapping ErrNotFound,
@@ -124,6 +178,8 @@ func kindOf(code string, status int) error {
 		return k
 	}
 	switch {
+	case status == http.StatusNotImplemented:
+		return ErrNotSupported
 	case status == http.StatusNotFound:
 		return ErrNotFound
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
