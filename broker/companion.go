@@ -71,7 +71,16 @@ type OpenRequest struct {
 	Metadata map[string]string
 	// ClientHeaders are the allowlisted request headers for the Authorizer.
 	ClientHeaders map[string]string
+	// Size, when set, is the file's size in bytes. SignPost needs it for
+	// a store without POST policy uploads (it then signs a PUT with this
+	// Content-Length); the POST policy ignores it.
+	Size *int64
 }
+
+// PostPolicyTeller is an optional capability of an ObjectStore: a store
+// that may not take POST policy uploads says so (backends.S3 does, from
+// its provider preset). A store without it is assumed to take them.
+type PostPolicyTeller interface{ PostPolicy() bool }
 
 // OpenUpload is a multipart upload created without a size.
 type OpenUpload struct {
@@ -81,13 +90,17 @@ type OpenUpload struct {
 	Bucket string
 }
 
-// PostUpload is a POST policy for a single upload.
+// PostUpload is a POST policy for a single upload, or, for a store
+// without POST policy uploads, a presigned PUT (Method PUT, Headers set,
+// Fields empty).
 type PostUpload struct {
 	ID        string
 	Key       string
 	Bucket    string
+	Method    string // POST or PUT
 	URL       string
 	Fields    map[string]string
+	Headers   map[string]string
 	ExpiresAt time.Time
 }
 
@@ -108,8 +121,11 @@ func (s *Service) openSession(ctx context.Context, subject string, req OpenReque
 	if !ok {
 		return nil, prof, Errorf(CodeInvalidRequest, "profile %q does not exist", name)
 	}
-	zero := int64(0)
-	cr := CreateRequest{Filename: req.Filename, ContentType: req.ContentType, Size: &zero, Metadata: req.Metadata}
+	size := int64(0)
+	if req.Size != nil {
+		size = *req.Size
+	}
+	cr := CreateRequest{Filename: req.Filename, ContentType: req.ContentType, Size: &size, Metadata: req.Metadata}
 	if err := validateCreate(&cr, &prof); err != nil {
 		return nil, prof, err
 	}
@@ -196,6 +212,9 @@ func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenReques
 // POST policy for it (Companion's GET /s3/params): exactly the session's
 // key and content type, 0..max_size bytes (at most S3's 5 GiB).
 func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest) (*PostUpload, error) {
+	if !s.postPolicyOf(s.profiles[profileName(req.Profile)].Backend) {
+		return s.signPutForPost(ctx, subject, req)
+	}
 	sess, prof, err := s.openSession(ctx, subject, req, sessions.StrategySingle)
 	if err != nil {
 		return nil, err
@@ -223,8 +242,78 @@ func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest)
 	}
 	created = true
 	return &PostUpload{
-		ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend),
+		ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend), Method: "POST",
 		URL: post.URL, Fields: post.Fields, ExpiresAt: post.ExpiresAt,
+	}, nil
+}
+
+// profileName is name, or the default profile's when empty.
+func profileName(name string) string {
+	if name == "" {
+		return "default"
+	}
+	return name
+}
+
+// postPolicyOf reports whether the store of backend takes POST policy
+// uploads, looking through wrappers as bucketOf does.
+func (s *Service) postPolicyOf(backend string) bool {
+	var st ObjectStore = s.backends[backend]
+	for st != nil {
+		if t, ok := st.(PostPolicyTeller); ok {
+			return t.PostPolicy()
+		}
+		u, ok := st.(interface{ Unwrap() ObjectStore })
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
+	return true
+}
+
+// signPutForPost is SignPost for a store without POST policy uploads
+// (Cloudflare R2, Backblaze B2): a single-upload session of the size the
+// client tells (size=), and a presigned PUT with that Content-Length and
+// the content type signed in, so that the store enforces both. Without a
+// size nothing would bound the upload, so it is refused.
+func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRequest) (*PostUpload, error) {
+	backend := s.profiles[profileName(req.Profile)].Backend
+	if req.Size == nil {
+		return nil, Errorf(CodeInvalidRequest, "backend %s does not take POST policy uploads, so a single upload needs its size: send size=BYTES (a presigned PUT is returned), or use multipart uploads (Uppy: shouldUseMultipart: true)", backend)
+	}
+	sess, prof, err := s.openSession(ctx, subject, req, sessions.StrategySingle)
+	if err != nil {
+		return nil, err
+	}
+	size := *req.Size
+	if size > multipart.MaxSingleSize {
+		return nil, Errorf(CodeTooLarge, "size: %d bytes is over what one PUT may carry (%d): use a multipart upload", size, multipart.MaxSingleSize)
+	}
+	if size > prof.MaxSize {
+		return nil, Errorf(CodeTooLarge, "size: %d bytes is over the limit of %d for this upload", size, prof.MaxSize)
+	}
+	if size < prof.MinSize {
+		return nil, Errorf(CodeInvalidRequest, "size: %d bytes is under the profile's minimum of %d", size, prof.MinSize)
+	}
+	sess.Size = size
+	ttl := s.urlTTL(&prof, sess)
+	if err := s.reserveOpen(ctx, sess, s.now().Add(ttl)); err != nil {
+		return nil, err
+	}
+	created := false
+	defer s.releaseUnless(ctx, &created, sess)
+	put, err := s.backends[prof.Backend].PresignPut(ctx, sess.Key, size, backends.ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata}, ttl)
+	if err != nil {
+		return nil, s.storeError(err, "presign put")
+	}
+	if err := s.sessions.Create(ctx, sess); err != nil {
+		return nil, s.sessionError(err, "create session")
+	}
+	created = true
+	return &PostUpload{
+		ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend), Method: "PUT",
+		URL: put.URL, Fields: map[string]string{}, Headers: put.Headers, ExpiresAt: put.ExpiresAt,
 	}, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,11 +63,14 @@ func (s *Server) authenticatePathToken(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// companionParams is the answer of GET /s3/params: a POST policy form.
+// companionParams is the answer of GET /s3/params: a POST policy form,
+// or a presigned PUT (fields empty, headers to send) for a store without
+// POST policy uploads.
 type companionParams struct {
 	Method  string            `json:"method"`
 	URL     string            `json:"url"`
 	Fields  map[string]string `json:"fields"`
+	Headers map[string]string `json:"headers,omitempty"`
 	Expires int64             `json:"expires"` // seconds from now
 }
 
@@ -196,11 +200,22 @@ func (s *Server) s3Params(ctx context.Context, c *fiber.Ctx, subject string) (an
 	}
 	req.Metadata = md
 	req.ClientHeaders = clientHeaders(c, s.svc.ClientHeaderNames())
+	if v := c.Query("size"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return nil, broker.Errorf(broker.CodeInvalidRequest, "size: must be a whole number of bytes")
+		}
+		req.Size = &n
+	}
 	post, err := s.svc.SignPost(ctx, subject, req)
 	if err != nil {
 		return nil, err
 	}
-	return companionParams{Method: fiber.MethodPost, URL: post.URL, Fields: post.Fields, Expires: secondsUntil(post.ExpiresAt, time.Now())}, nil
+	method := post.Method
+	if method == "" {
+		method = fiber.MethodPost
+	}
+	return companionParams{Method: method, URL: post.URL, Fields: post.Fields, Headers: post.Headers, Expires: secondsUntil(post.ExpiresAt, time.Now())}, nil
 }
 
 func (s *Server) s3Create(ctx context.Context, c *fiber.Ctx, subject string) (any, error) {
