@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // Provider presets. A backend's provider names the store's flavour, so
@@ -237,3 +239,8 @@ func (s *S3) Preset() Preset { return s.preset }
 // Preset.NoPostPolicy); the broker answers a presigned PUT instead when
 // it does not.
 func (s *S3) PostPolicy() bool { return s.preset.PostPolicy() }
+
+// Client returns the minio-go client the adapter calls the store with,
+// for diagnostics (chute doctor) that need calls the adapter does not
+// make, such as GetBucketCors. Translate its errors with Translate.
+func (s *S3) Client() *minio.Client { return s.core.Client }

@@ -6,6 +6,7 @@
 //	chute config print|check   show the effective configuration (secrets redacted) or check it
 //	chute token --secret S --sub ID   mint an HS256 token (development, tests)
 //	chute upload FILE...       upload files through a Chute server (status ID, abort ID too)
+//	chute doctor --config FILE check the object stores (credentials, bucket, CORS, lifecycle, round trip)
 //	chute version
 package main
 
@@ -38,6 +39,9 @@ Usage:
                               [--profile P] [--checksums]   upload files
   chute status ID             show an upload session (--json for JSON)
   chute abort ID              abort an upload session
+  chute doctor --config FILE [--backend NAME]   check the object stores'
+                              credentials, bucket, CORS, lifecycle and a
+                              presigned round trip
   chute version               print the version
   chute help [COMMAND]        show help
 
@@ -77,6 +81,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(ctx, args, stdout, stderr)
 	case "abort":
 		err = cmdAbort(ctx, args, stdout, stderr)
+	case "doctor":
+		err = cmdDoctor(ctx, args, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "chute %s\n", version)
 	case "help", "-h", "--help":
