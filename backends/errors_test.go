@@ -2,6 +2,7 @@ package backends
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -115,5 +116,25 @@ func TestNewS3Provider(t *testing.T) {
 	cfg.Provider = "nope"
 	if _, err := NewS3(cfg); err == nil || !strings.Contains(err.Error(), "provider") {
 		t.Errorf("unknown provider: %v", err)
+	}
+}
+
+// docs/providers.md follows the preset table: every preset and every
+// source URL appear in it.
+func TestPresetsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/providers.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range Providers() {
+		p, _ := LookupPreset(n)
+		if !strings.Contains(string(doc), "`"+n+"`") {
+			t.Errorf("docs/providers.md does not mention provider %s", n)
+		}
+		for _, s := range p.Sources {
+			if !strings.Contains(string(doc), s.URL) {
+				t.Errorf("docs/providers.md lacks the source %s of %s", s.URL, n)
+			}
+		}
 	}
 }

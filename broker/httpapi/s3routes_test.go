@@ -54,6 +54,10 @@ func TestCompanionShapes(t *testing.T) {
 	if want := `{"method":"POST","url":"http://s/b","fields":{"key":"k"},"expires":60}`; string(b) != want {
 		t.Fatalf("params: %s", b)
 	}
+	b, _ = marshal(companionParams{Method: "PUT", URL: "http://s/b/k", Fields: map[string]string{}, Headers: map[string]string{"Content-Length": "5"}, Expires: 60})
+	if want := `{"method":"PUT","url":"http://s/b/k","fields":{},"headers":{"Content-Length":"5"},"expires":60}`; string(b) != want {
+		t.Fatalf("params as PUT: %s", b)
+	}
 	b, _ = marshal(companionComplete{Location: "http://s/b/k?x=1&y=2", Key: "k", Bucket: "b"})
 	if want := `{"location":"http://s/b/k?x=1&y=2","key":"k","bucket":"b"}`; string(b) != want {
 		t.Fatalf("complete: %s", b)
@@ -82,6 +86,9 @@ func TestS3RoutesAuthAndErrors(t *testing.T) {
 		{"path token, no capability", "POST", "/t/" + tok + "/s3/multipart", "", `{"filename":"a.bin","type":"application/octet-stream"}`, 500, "internal"},
 		{"header token, no capability", "GET", "/s3/params?filename=a.txt&type=text/plain", "Bearer " + tok, ``, 500, "internal"},
 		{"type not allowed before the store", "GET", "/s3/params?filename=a.txt&type=bogus", "Bearer " + tok, ``, 400, "invalid_request"},
+		{"size not a number", "GET", "/s3/params?filename=a.txt&type=text/plain&size=12x", "Bearer " + tok, ``, 400, "invalid_request"},
+		{"size negative", "GET", "/s3/params?filename=a.txt&type=text/plain&size=-1", "Bearer " + tok, ``, 400, "invalid_request"},
+		{"size over max_size", "GET", "/s3/params?filename=a.txt&type=text/plain&size=2147483648", "Bearer " + tok, ``, 413, "too_large"},
 		{"bad metadata", "POST", "/t/" + tok + "/s3/multipart", "", `{"filename":"a.bin","type":"text/plain","metadata":{"x":{}}}`, 400, "invalid_request"},
 		{"no key", "GET", "/t/" + tok + "/s3/multipart/upl_aaaaaaaaaaaaaaaaaaaaaaaaaa/1", "", ``, 400, "invalid_request"},
 		{"bad part number", "GET", "/t/" + tok + "/s3/multipart/upl_aaaaaaaaaaaaaaaaaaaaaaaaaa/0?key=k", "", ``, 400, "invalid_request"},
