@@ -129,6 +129,8 @@ var presets = map[string]Preset{
 			{"the region is auto (empty and us-east-1 alias to it)", Documented, "https://developers.cloudflare.com/r2/api/s3/api/"},
 			{"PostObject (browser POST policy) is not in the implemented operations", Documented, "https://developers.cloudflare.com/r2/api/s3/api/"},
 			{"incomplete multipart uploads are aborted after 7 days by default", Documented, "https://developers.cloudflare.com/r2/objects/multipart-objects/"},
+			{"CORS rules with ExposeHeaders per bucket", Documented, "https://developers.cloudflare.com/r2/buckets/cors/"},
+			{"\"*\" is not accepted as an allowed CORS header: name the headers", Reported, "https://zenn.dev/thecreator/articles/d278c7e6ff33e6"},
 		},
 	},
 	ProviderGCS: {

@@ -252,7 +252,7 @@ func checkCORS(ctx context.Context, client *minio.Client, bucket string, opts Op
 		origins = []string{"*"}
 	}
 	var missing []string
-	etag := false
+	etag, contentType := false, false
 	for _, o := range origins {
 		ok := false
 		for _, r := range cfg.CORSRules {
@@ -260,6 +260,9 @@ func checkCORS(ctx context.Context, client *minio.Client, bucket string, opts Op
 				ok = true
 				if hasFold(r.ExposeHeader, "ETag") || hasFold(r.ExposeHeader, "*") {
 					etag = true
+				}
+				if hasFold(r.AllowedHeader, "*") || hasFold(r.AllowedHeader, "Content-Type") {
+					contentType = true
 				}
 			}
 		}
@@ -272,6 +275,8 @@ func checkCORS(ctx context.Context, client *minio.Client, bucket string, opts Op
 		return Result{Name: name, Status: Fail, Detail: fmt.Sprintf("no CORS rule allows PUT from %s (server.cors_origins)", strings.Join(missing, ", ")), Fix: fix}
 	case !etag:
 		return Result{Name: name, Status: Fail, Detail: "the CORS rules do not expose ETag: browsers can't read part ETags, so multipart uploads can't complete", Fix: fix}
+	case !contentType:
+		return Result{Name: name, Status: Fail, Detail: "the CORS rules do not allow the Content-Type request header: browsers' preflight for a presigned PUT fails", Fix: fix}
 	}
 	return Result{Name: name, Status: OK, Detail: fmt.Sprintf("PUT allowed from %s, ETag exposed", strings.Join(origins, ", "))}
 }
@@ -310,10 +315,15 @@ func corsFix(bucket string, opts Options, p backends.Preset) string {
 	if p.PostPolicy() {
 		methods = `"GET", "PUT", "POST", "HEAD"`
 	}
+	headers := `"*"`
+	if p.Name == backends.ProviderR2 {
+		// R2 is reported to refuse "*" as an allowed header: name them.
+		headers = `"content-type", "x-amz-checksum-sha256"`
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "save as cors.json:\n")
 	fmt.Fprintf(&b, "  {\"CORSRules\": [{\"AllowedOrigins\": [%s], \"AllowedMethods\": [%s],\n", strings.Join(quoted, ", "), methods)
-	fmt.Fprintf(&b, "    \"AllowedHeaders\": [\"*\"], \"ExposeHeaders\": [\"ETag\"], \"MaxAgeSeconds\": 3000}]}\n")
+	fmt.Fprintf(&b, "    \"AllowedHeaders\": [%s], \"ExposeHeaders\": [\"ETag\"], \"MaxAgeSeconds\": 3000}]}\n", headers)
 	fmt.Fprintf(&b, "then: aws s3api put-bucket-cors --bucket %s --cors-configuration file://cors.json --endpoint-url %s", bucket, opts.Backend.Endpoint)
 	switch p.Name {
 	case backends.ProviderGCS:

@@ -36,7 +36,8 @@ type fakeS3 struct {
 
 const goodCORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>`
 const noETagCORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod></CORSRule></CORSConfiguration>`
-const appCORS = `<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example.com</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>`
+const appCORS = `<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example.com</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedHeader>Content-Type</AllowedHeader><ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>`
+const noHeaderCORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>`
 const goodLifecycle = `<LifecycleConfiguration><Rule><ID>abort</ID><Status>Enabled</Status><Filter><Prefix></Prefix></Filter><AbortIncompleteMultipartUpload><DaysAfterInitiation>2</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>`
 
 func s3Error(w http.ResponseWriter, status int, code string) {
@@ -216,6 +217,7 @@ func TestCORS(t *testing.T) {
 		{"none", "none", nil, Fail, "no CORS rules"},
 		{"not implemented", "notimpl", nil, Warn, "store does not support GetBucketCors"},
 		{"no ETag", noETagCORS, nil, Fail, "do not expose ETag"},
+		{"no Content-Type header", noHeaderCORS, nil, Fail, "do not allow the Content-Type request header"},
 		{"origin not allowed", appCORS, []string{"https://other.example.com"}, Fail, "no CORS rule allows PUT from https://other.example.com"},
 		{"origin allowed", appCORS, []string{"https://app.example.com"}, OK, "ETag exposed"},
 		{"star needs a star rule", appCORS, []string{"*"}, Fail, "allows PUT from *"},
