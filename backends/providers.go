@@ -117,7 +117,7 @@ var presets = map[string]Preset{
 		PurgesIncompleteAfter: 24 * time.Hour,
 		Sources: []Source{
 			{"incomplete multipart uploads are purged after api stale_uploads_expiry (default 24h); AbortIncompleteMultipartUpload lifecycle rules are not supported", Reported, "https://github.com/minio/docs/issues/1216"},
-			{"path-style requests by default (virtual-host needs MINIO_DOMAIN)", Documented, "https://min.io/docs/minio/linux/reference/minio-server/settings/core.html#domain"},
+			{"only path-style requests unless MINIO_DOMAIN is set (MINIO_DOMAIN environment doc)", Documented, "https://github.com/minio/minio/pull/5705"},
 		},
 		Notes: []string{"Chute never builds, runs or ships MinIO server (AGPL); this preset is not tested in CI."},
 	},
