@@ -15,19 +15,53 @@
 //	                   (unix milliseconds, "" for a zero time)
 //	<prefix>:{<id>}:p  hash of reported parts: part number -> "<size> <etag>"
 //	<prefix>:{<id>}:l  the lock: a random token, SET NX PX
+//	<prefix>:{<id>}:j  the janitor's claim (Expirer.ClaimExpiry): SET NX PX
+//	<prefix>:expiry    the expiry index: sorted set of the ids of sessions
+//	                   not yet terminal, scored by ExpiresAt (unix ms)
 //
-// The session and parts hashes expire at the session's ExpiresAt
+// The session and parts hashes expire at the session's ExpiresAt plus the
+// store's retention (WithRetention, default DefaultRetention = 24h)
 // (PEXPIREAT): Create sets it, PutPart gives the parts hash the same expiry,
-// and a Transition whose Change has an ExpiresAt moves both. Once they
-// expire the session is gone (ErrNotFound); no state "expired" is written
-// by the store itself. The lock key expires after the TryLock ttl and does
+// and a Transition whose Change has an ExpiresAt moves both. The retention
+// lets the janitor read key, upload_id and backend of a session past its
+// ExpiresAt; once the keys expire the session is gone (ErrNotFound). No
+// state "expired" is written by the store itself: the janitor writes it
+// with a Transition. The lock and claim keys expire after their ttl and do
 // not depend on the session existing.
+//
+// # Expiry index
+//
+// The index key has no hash tag of a session, so in Redis Cluster it lives
+// in another slot than the session's keys, and no script may touch both.
+// The index is therefore written by a second command right after the
+// session's script succeeds: Create adds the id (ZADD, score ExpiresAt), a
+// Transition with an ExpiresAt moves its score, a Transition to a terminal
+// state (completed, aborted, expired) removes it (ZREM). If the process
+// dies, or Redis fails, between the two commands:
+//
+//   - after a terminal Transition, a stale entry stays: the janitor finds
+//     the session terminal (or gone) and drops the entry;
+//   - after a Transition that moved ExpiresAt, the old score stays: the
+//     janitor finds the session not yet due and re-scores it;
+//   - after a Create, the session has no entry (Create then returns the
+//     error, so the broker abandons the upload; if the process died, the
+//     session is never expired by the janitor). Such a session's keys
+//     expire at ExpiresAt plus the retention, after which `chute gc` sees
+//     its store upload as one no session knows, and removes it.
+//
+// The index errors of a Transition are not returned (the change itself is
+// written); those of Create are.
+//
+// ScanUploads (SCAN MATCH <prefix>:{*}:s on every master) lists every
+// session for `chute gc`; it reads the whole key space and is meant for
+// maintenance, not for the request path.
 //
 // SetPlan (plan.go, the optional PlanSetter) writes size, part_size and
 // part_count of a completing session, for uploads whose size is learned
 // only at completion (the Uppy-compatible routes).
 //
-// Every change (Create, PutPart, Transition, Unlock) is one Lua script and
+// Every change (Create, PutPart, Transition, Unlock) is one Lua script (plus
+// the expiry index command described above) and
 // every Get one MULTI/EXEC of the two HGETALLs (cheaper than a script for
 // a pure read), so each is atomic; a part report writes one field of the parts
 // hash, never a read-modify-write of a whole record. PutPart and Transition

@@ -45,7 +45,7 @@ func TestRedisStoreSetPlan(t *testing.T) {
 		t.Fatalf("Get after SetPlan = %+v", again)
 	}
 	// The expiry is untouched.
-	ttlNear(t, m, "chute:{upl_plan}:s", expires)
+	ttlNear(t, m, "chute:{upl_plan}:s", expires.Add(sessions.DefaultRetention))
 
 	if _, err := store.SetPlan(ctx, "upl_missing", 1, 1, 1); !errors.Is(err, sessions.ErrNotFound) {
 		t.Fatalf("SetPlan on unknown: err = %v, want ErrNotFound", err)

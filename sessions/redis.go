@@ -51,7 +51,8 @@ const (
 )
 
 // createScript stores a new session unless its hash exists.
-// KEYS: session, parts. ARGV: expiry (unix ms), then field/value pairs.
+// KEYS: session, parts. ARGV: key expiry (unix ms: ExpiresAt plus the
+// retention), then field/value pairs.
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
@@ -64,7 +65,7 @@ return 1
 
 // putPartScript records one part if the state allows it.
 // KEYS: session, parts. ARGV: part number, "size etag", now (unix ms),
-// state pending, state uploading.
+// state pending, state uploading, retention (ms).
 var putPartScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then
@@ -77,21 +78,22 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[1], 'state', ARGV[5], 'updated_at', ARGV[3])
 local exp = redis.call('HGET', KEYS[1], 'expires_at')
 if exp and exp ~= '' then
-  redis.call('PEXPIREAT', KEYS[2], exp)
+  redis.call('PEXPIREAT', KEYS[2], tonumber(exp) + tonumber(ARGV[6]))
 end
 return {2, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 `)
 
 // transitionScript is a compare-and-set on the state.
 // KEYS: session, parts. ARGV: new state, etag (may be empty), expiry (unix
-// ms, may be empty), now (unix ms), then the accepted current states.
+// ms, may be empty), now (unix ms), key expiry (unix ms: expiry plus the
+// retention, empty when expiry is), then the accepted current states.
 var transitionScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then
   return {0}
 end
 local ok = false
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   if ARGV[i] == st then
     ok = true
     break
@@ -110,8 +112,8 @@ end
 local s = redis.call('HGETALL', KEYS[1])
 local p = redis.call('HGETALL', KEYS[2])
 if ARGV[3] ~= '' then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[5])
 end
 return {2, s, p}
 `)
@@ -128,8 +130,9 @@ return 0
 // RedisStore is a Store on Redis (standalone, Sentinel or Cluster, through
 // go-redis's UniversalClient). The key layout is in the package doc.
 type RedisStore struct {
-	client redis.UniversalClient
-	prefix string
+	client    redis.UniversalClient
+	prefix    string
+	retention time.Duration
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -149,7 +152,7 @@ func WithKeyPrefix(prefix string) RedisOption {
 // NewRedisStore panics if the prefix set with WithKeyPrefix holds '{' or
 // '}', a programming error that would break Redis Cluster slotting.
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
-	s := &RedisStore{client: client, prefix: DefaultKeyPrefix}
+	s := &RedisStore{client: client, prefix: DefaultKeyPrefix, retention: DefaultRetention}
 	for _, o := range opts {
 		o(s)
 	}
@@ -166,7 +169,7 @@ func (r *RedisStore) keys(id string) (session, parts, lock string) {
 }
 
 // Create stores s (its Parts are ignored) with every key expiring at
-// s.ExpiresAt. It refuses an empty ID or a zero ExpiresAt: a session must
+// s.ExpiresAt plus the retention, and adds it to the expiry index. It refuses an empty ID or a zero ExpiresAt: a session must
 // never outlive its retention.
 func (r *RedisStore) Create(ctx context.Context, s *Session) error {
 	if s.ID == "" {
@@ -179,6 +182,7 @@ func (r *RedisStore) Create(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
+	args[0] = r.keyExpiry(s.ExpiresAt.UnixMilli())
 	sk, pk, _ := r.keys(s.ID)
 	n, err := createScript.Run(ctx, r.client, []string{sk, pk}, args...).Int64()
 	if err != nil {
@@ -187,7 +191,8 @@ func (r *RedisStore) Create(ctx context.Context, s *Session) error {
 	if n == 0 {
 		return ErrExists
 	}
-	return nil
+	// A second command, in another Cluster slot (see the package doc).
+	return r.indexAfter(ctx, s)
 }
 
 // Get returns the session with its parts sorted by number.
@@ -228,7 +233,7 @@ func (r *RedisStore) PutPart(ctx context.Context, id string, p multipart.Part) (
 	sk, pk, _ := r.keys(id)
 	return r.runSession(ctx, putPartScript, []string{sk, pk},
 		strconv.Itoa(p.Number), encodePart(p), nowMillis(),
-		string(StatePending), string(StateUploading))
+		string(StatePending), string(StateUploading), r.retention.Milliseconds())
 }
 
 // Transition applies c as one compare-and-set on the state; see Store.
@@ -239,17 +244,29 @@ func (r *RedisStore) Transition(ctx context.Context, id string, c Change) (*Sess
 	if id == "" {
 		return nil, ErrNotFound
 	}
-	expires := ""
+	expires, keyExpires := "", ""
 	if !c.ExpiresAt.IsZero() {
 		expires = strconv.FormatInt(c.ExpiresAt.UnixMilli(), 10)
+		keyExpires = r.keyExpiry(c.ExpiresAt.UnixMilli())
 	}
-	args := make([]any, 0, 4+len(c.From))
-	args = append(args, string(c.To), c.ETag, expires, nowMillis())
+	args := make([]any, 0, 5+len(c.From))
+	args = append(args, string(c.To), c.ETag, expires, nowMillis(), keyExpires)
 	for _, f := range c.From {
 		args = append(args, string(f))
 	}
 	sk, pk, _ := r.keys(id)
-	return r.runSession(ctx, transitionScript, []string{sk, pk}, args...)
+	sess, err := r.runSession(ctx, transitionScript, []string{sk, pk}, args...)
+	if err != nil {
+		return nil, err
+	}
+	if terminal(c.To) || !c.ExpiresAt.IsZero() {
+		// A second command, in another Cluster slot (see the package doc).
+		// Its failure is not the change's: the change is written, and the
+		// janitor drops entries of terminal sessions and re-scores entries
+		// that are not yet due.
+		_ = r.indexAfter(ctx, sess)
+	}
+	return sess, nil
 }
 
 // TryLock takes the session's lock with SET NX PX and a random token.

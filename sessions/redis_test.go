@@ -31,14 +31,14 @@ func newMiniredis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
 func TestRedisStoreConformance(t *testing.T) {
 	sessiontest.Run(t, func(t *testing.T) sessions.Store {
 		_, client := newMiniredis(t)
-		return sessions.NewRedisStore(client)
+		return sessions.NewRedisStore(client, sessions.WithRetention(time.Second))
 	})
 }
 
 func TestRedisStoreConformanceSharedPrefixed(t *testing.T) {
 	// One server for every subtest, as a shared real Redis would be.
 	_, client := newMiniredis(t)
-	store := sessions.NewRedisStore(client, sessions.WithKeyPrefix("acme:uploads"))
+	store := sessions.NewRedisStore(client, sessions.WithKeyPrefix("acme:uploads"), sessions.WithRetention(time.Second))
 	sessiontest.Run(t, func(*testing.T) sessions.Store { return store })
 }
 
@@ -68,14 +68,18 @@ func ttlNear(t *testing.T, m *miniredis.Miniredis, key string, want time.Time) {
 func TestRedisKeyLayout(t *testing.T) {
 	ctx := t.Context()
 	m, client := newMiniredis(t)
-	store := sessions.NewRedisStore(client)
+	const retention = 30 * time.Minute
+	store := sessions.NewRedisStore(client, sessions.WithRetention(retention))
 	expires := time.Now().Add(time.Hour)
 	if err := store.Create(ctx, session("abc", expires)); err != nil {
 		t.Fatal(err)
 	}
 	sk, pk, lk := "chute:{abc}:s", "chute:{abc}:p", "chute:{abc}:l"
-	if got := m.Keys(); !slices.Equal(got, []string{sk}) {
-		t.Fatalf("keys after Create = %v, want [%s]", got, sk)
+	if got := m.Keys(); !slices.Equal(got, []string{"chute:expiry", sk}) {
+		t.Fatalf("keys after Create = %v, want [chute:expiry %s]", got, sk)
+	}
+	if got, err := m.ZScore("chute:expiry", "abc"); err != nil || int64(got) != expires.UnixMilli() {
+		t.Errorf("expiry index score = %v (%v), want %d", got, err, expires.UnixMilli())
 	}
 	if got := m.HGet(sk, "state"); got != "pending" {
 		t.Errorf("state field = %q", got)
@@ -83,7 +87,7 @@ func TestRedisKeyLayout(t *testing.T) {
 	if got := m.HGet(sk, "expires_at"); got != strconv.FormatInt(expires.UnixMilli(), 10) {
 		t.Errorf("expires_at field = %q, want unix ms %d", got, expires.UnixMilli())
 	}
-	ttlNear(t, m, sk, expires)
+	ttlNear(t, m, sk, expires.Add(retention))
 
 	if _, err := store.PutPart(ctx, "abc", multipart.Part{Number: 7, ETag: `"e7"`, Size: 5}); err != nil {
 		t.Fatal(err)
@@ -91,8 +95,8 @@ func TestRedisKeyLayout(t *testing.T) {
 	if got := m.HGet(pk, "7"); got != `5 "e7"` {
 		t.Errorf("part 7 stored as %q, want %q", got, `5 "e7"`)
 	}
-	ttlNear(t, m, pk, expires)
-	ttlNear(t, m, sk, expires)
+	ttlNear(t, m, pk, expires.Add(retention))
+	ttlNear(t, m, sk, expires.Add(retention))
 
 	moved := time.Now().Add(10 * time.Minute)
 	if _, err := store.Transition(ctx, "abc", sessions.Change{
@@ -100,8 +104,8 @@ func TestRedisKeyLayout(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	ttlNear(t, m, sk, moved)
-	ttlNear(t, m, pk, moved)
+	ttlNear(t, m, sk, moved.Add(retention))
+	ttlNear(t, m, pk, moved.Add(retention))
 
 	if _, ok, err := store.TryLock(ctx, "abc", time.Minute); !ok || err != nil {
 		t.Fatalf("TryLock: %v %v", ok, err)
@@ -109,8 +113,15 @@ func TestRedisKeyLayout(t *testing.T) {
 	if ttl := m.TTL(lk); ttl <= 0 || ttl > time.Minute {
 		t.Errorf("lock TTL = %v, want (0, 1m]", ttl)
 	}
+	// The aborted session left the index (the empty set is gone).
 	if got := m.Keys(); !slices.Equal(got, []string{lk, pk, sk}) {
 		t.Errorf("keys = %v", got)
+	}
+	if ok, err := store.ClaimExpiry(ctx, "abc", time.Minute); !ok || err != nil {
+		t.Fatalf("ClaimExpiry: %v %v", ok, err)
+	}
+	if ttl := m.TTL("chute:{abc}:j"); ttl <= 0 || ttl > time.Minute {
+		t.Errorf("claim TTL = %v, want (0, 1m]", ttl)
 	}
 
 	prefixed := sessions.NewRedisStore(client, sessions.WithKeyPrefix("acme"))

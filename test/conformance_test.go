@@ -1,6 +1,8 @@
 package test
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -23,7 +25,9 @@ func TestSessionStoreOnRedis(t *testing.T) {
 	}
 	rc := redis.NewClient(opts)
 	t.Cleanup(func() { _ = rc.Close() })
-	sessiontest.Run(t, func(t *testing.T) sessions.Store { return sessions.NewRedisStore(rc) })
+	sessiontest.Run(t, func(t *testing.T) sessions.Store {
+		return sessions.NewRedisStore(rc, sessions.WithRetention(time.Second))
+	})
 }
 
 // TestObjectStoreOnVersityGW runs the object store conformance suite

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +43,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sessions.Store) {
 		{"LockExpiry", testLockExpiry},
 		{"Expiry", testExpiry},
 		{"Ping", testPing},
+		{"ExpiryIndex", testExpiryIndex},
+		{"ExpiryClaim", testExpiryClaim},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -554,7 +557,15 @@ func testExpiry(t *testing.T, s sessions.Store) {
 		}
 	}
 
-	deadline := start.Add(6 * time.Second)
+	// A store with a retention keeps the keys that long past ExpiresAt.
+	var retention time.Duration
+	if r, ok := s.(interface{ Retention() time.Duration }); ok {
+		retention = r.Retention()
+	}
+	if retention > 2*time.Second {
+		t.Fatalf("the store keeps sessions %v past their expiry: run the suite on a store with a retention of at most 2s", retention)
+	}
+	deadline := start.Add(6*time.Second + retention)
 	gone := map[string]bool{}
 	for len(gone) < 2 {
 		if time.Now().After(deadline) {
@@ -567,8 +578,8 @@ func testExpiry(t *testing.T, s sessions.Store) {
 			_, err := s.Get(ctx, id)
 			switch {
 			case errors.Is(err, sessions.ErrNotFound):
-				if early := time.Until(start.Add(time.Second)); early > 250*time.Millisecond {
-					t.Errorf("session %s vanished %v before its ExpiresAt", id, early)
+				if early := time.Until(start.Add(time.Second + retention)); early > 250*time.Millisecond {
+					t.Errorf("session %s vanished %v before its ExpiresAt plus the retention (%v)", id, early, retention)
 				}
 				gone[id] = true
 			case err != nil:
@@ -591,5 +602,140 @@ func testExpiry(t *testing.T, s sessions.Store) {
 func testPing(t *testing.T, s sessions.Store) {
 	if err := s.Ping(testContext(t)); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// expirer returns the store's Expirer; the expiry subtests need one.
+func expirer(t *testing.T, s sessions.Store) sessions.Expirer {
+	t.Helper()
+	e, ok := sessions.AsExpirer(s)
+	if !ok {
+		t.Fatalf("%T is not a sessions.Expirer", s)
+	}
+	return e
+}
+
+// dueHas reports whether id is among the ids due at now (the index may be
+// shared with other tests: the limit is large).
+func dueHas(t *testing.T, e sessions.Expirer, now time.Time, id string) bool {
+	t.Helper()
+	ids, err := e.DueForExpiry(testContext(t), now, 1_000_000)
+	if err != nil {
+		t.Fatalf("DueForExpiry: %v", err)
+	}
+	return slices.Contains(ids, id)
+}
+
+func testExpiryIndex(t *testing.T, s sessions.Store) {
+	ctx := testContext(t)
+	e := expirer(t, s)
+	now := time.Now()
+
+	a := multipartSession(newID(t))
+	a.ExpiresAt = now.Add(time.Hour)
+	mustCreate(t, s, a)
+	if dueHas(t, e, now, a.ID) {
+		t.Errorf("a session expiring in an hour is due now")
+	}
+	if !dueHas(t, e, now.Add(2*time.Hour), a.ID) {
+		t.Errorf("a session expiring in an hour is not due in two hours")
+	}
+	if ids, err := e.DueForExpiry(ctx, now.Add(2*time.Hour), 1); err != nil || len(ids) != 1 {
+		t.Errorf("DueForExpiry(limit 1) = %v, %v; want one id", ids, err)
+	}
+
+	// A Transition with an ExpiresAt moves the entry.
+	b := multipartSession(newID(t))
+	b.ExpiresAt = now.Add(time.Hour)
+	mustCreate(t, s, b)
+	if _, err := s.Transition(ctx, b.ID, sessions.Change{
+		From: []sessions.State{sessions.StatePending}, To: sessions.StateUploading, ExpiresAt: now.Add(3 * time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if dueHas(t, e, now.Add(2*time.Hour), b.ID) {
+		t.Errorf("a session moved to expire in 3h is still due in 2h")
+	}
+	if !dueHas(t, e, now.Add(4*time.Hour), b.ID) {
+		t.Errorf("a session moved to expire in 3h is not due in 4h")
+	}
+
+	// Terminal sessions leave the index, with or without an ExpiresAt.
+	if _, err := s.Transition(ctx, a.ID, sessions.Change{
+		From: []sessions.State{sessions.StatePending}, To: sessions.StateAborted,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Transition(ctx, b.ID, sessions.Change{
+		From: []sessions.State{sessions.StateUploading}, To: sessions.StateCompleted, ExpiresAt: now.Add(time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		if dueHas(t, e, now.Add(10*time.Hour), id) {
+			t.Errorf("terminal session %s is still in the expiry index", id)
+		}
+	}
+
+	// ForgetExpiry removes an entry, and is a no-op for an unknown id.
+	c := multipartSession(newID(t))
+	c.ExpiresAt = now.Add(time.Hour)
+	mustCreate(t, s, c)
+	for range 2 {
+		if err := e.ForgetExpiry(ctx, c.ID); err != nil {
+			t.Fatalf("ForgetExpiry: %v", err)
+		}
+	}
+	if dueHas(t, e, now.Add(2*time.Hour), c.ID) {
+		t.Errorf("a forgotten session is still due")
+	}
+	if got := mustGet(t, s, c.ID); got.State != sessions.StatePending {
+		t.Errorf("ForgetExpiry changed the session: state %q", got.State)
+	}
+}
+
+func testExpiryClaim(t *testing.T, s sessions.Store) {
+	ctx := testContext(t)
+	e := expirer(t, s)
+	id := newID(t)
+
+	// Many claims at once: exactly one wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for range 8 {
+		wg.Go(func() {
+			ok, err := e.ClaimExpiry(ctx, id, 300*time.Millisecond)
+			if err != nil {
+				t.Errorf("ClaimExpiry: %v", err)
+			}
+			if ok {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d of 8 concurrent claims won, want 1", won)
+	}
+	// The claim runs out: someone may claim again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, err := e.ClaimExpiry(ctx, id, time.Minute)
+		if err != nil {
+			t.Fatalf("ClaimExpiry: %v", err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a 300ms claim still held after 5s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ok, err := e.ClaimExpiry(ctx, id, time.Minute); ok || err != nil {
+		t.Errorf("claim while another holds it = %v, %v; want false, nil", ok, err)
 	}
 }
