@@ -38,6 +38,9 @@ type Expirer interface {
 	ClaimExpiry(ctx context.Context, id string, ttl time.Duration) (bool, error)
 	// ForgetExpiry removes id from the index (a no-op when it is not there).
 	ForgetExpiry(ctx context.Context, id string) error
+	// ScheduleExpiry (re)sets id's entry to expiresAt, for an entry found
+	// stale.
+	ScheduleExpiry(ctx context.Context, id string, expiresAt time.Time) error
 }
 
 var _ Expirer = (*RedisStore)(nil)
@@ -111,6 +114,14 @@ func (r *RedisStore) DueForExpiry(ctx context.Context, now time.Time, limit int)
 		return nil, unavailable(err)
 	}
 	return ids, nil
+}
+
+// ScheduleExpiry implements Expirer with ZADD.
+func (r *RedisStore) ScheduleExpiry(ctx context.Context, id string, expiresAt time.Time) error {
+	if id == "" {
+		return errors.New("sessions: empty session id")
+	}
+	return unavailable(r.client.ZAdd(ctx, r.expiryKey(), redis.Z{Score: float64(expiresAt.UnixMilli()), Member: id}).Err())
 }
 
 // ClaimExpiry implements Expirer with SET NX PX on <prefix>:{id}:j.

@@ -689,6 +689,13 @@ func testExpiryIndex(t *testing.T, s sessions.Store) {
 	if dueHas(t, e, now.Add(2*time.Hour), c.ID) {
 		t.Errorf("a forgotten session is still due")
 	}
+	// ScheduleExpiry puts it back, at the time it is given.
+	if err := e.ScheduleExpiry(ctx, c.ID, now.Add(5*time.Hour)); err != nil {
+		t.Fatalf("ScheduleExpiry: %v", err)
+	}
+	if dueHas(t, e, now.Add(4*time.Hour), c.ID) || !dueHas(t, e, now.Add(6*time.Hour), c.ID) {
+		t.Errorf("a session scheduled for 5h is not due between 4h and 6h")
+	}
 	if got := mustGet(t, s, c.ID); got.State != sessions.StatePending {
 		t.Errorf("ForgetExpiry changed the session: state %q", got.State)
 	}
