@@ -56,6 +56,20 @@ type Config struct {
 	// Limits are per-subject request and upload limits, shared by every
 	// replica through the session store's Redis.
 	Limits Limits `yaml:"limits"`
+	// Janitor expires sessions past their ttl and aborts their uploads in
+	// the store (see docs/lifecycle.md).
+	Janitor Janitor `yaml:"janitor"`
+}
+
+// Janitor is the background job that ends sessions past their expiry.
+type Janitor struct {
+	// Enabled runs the janitor in this process. Default true. Every
+	// replica may run it: sessions are claimed in Redis, each handled once.
+	Enabled bool `yaml:"enabled"`
+	// Interval is the time between two runs. Default 1m.
+	Interval Duration `yaml:"interval"`
+	// Batch is the most sessions one run handles. Default 100.
+	Batch int `yaml:"batch"`
 }
 
 // Limits are per-subject limits; 0 turns each one off.
@@ -109,6 +123,10 @@ type Sessions struct {
 	// KeyPrefix starts every Redis key Chute writes (keys look like
 	// PREFIX:{upl_…}:s). Default "chute".
 	KeyPrefix string `yaml:"key_prefix"`
+	// Retention is how long Redis keeps a session after its expiry, so the
+	// janitor can still abort its upload and clients can read its final
+	// state. Default 24h.
+	Retention Duration `yaml:"retention"`
 }
 
 // Auth is how callers prove who they are.
@@ -268,6 +286,9 @@ const (
 	defaultRate         = 50
 	defaultBurst        = 100
 	defaultMaxOpen      = 100
+	defaultRetention    = Duration(24 * time.Hour)
+	defaultJanitorTick  = Duration(time.Minute)
+	defaultJanitorBatch = 100
 )
 
 // defaultAuthorizerTimeout is the default of auth.authorizer.timeout.
@@ -287,12 +308,13 @@ func Default() Config {
 			ShutdownGrace:  defaultShutdown,
 			BodyLimit:      defaultBodyLimit,
 		},
-		Sessions: Sessions{TTL: defaultSessionTTL, KeyPrefix: defaultKeyPrefix},
+		Sessions: Sessions{TTL: defaultSessionTTL, KeyPrefix: defaultKeyPrefix, Retention: defaultRetention},
 		Auth:     Auth{Mode: AuthNone},
 		Backends: map[string]Backend{},
 		Profiles: map[string]Profile{DefaultProfile: {}},
 		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
 		Limits:   Limits{Rate: defaultRate, Burst: defaultBurst, MaxOpenSessions: defaultMaxOpen},
+		Janitor:  Janitor{Enabled: true, Interval: defaultJanitorTick, Batch: defaultJanitorBatch},
 	}
 	c.fillDefaults()
 	return c

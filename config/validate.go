@@ -107,6 +107,15 @@ func (c *Config) Validate() error {
 	if c.Sessions.TTL <= 0 {
 		add("sessions.ttl", "must be positive")
 	}
+	if c.Sessions.Retention < 0 {
+		add("sessions.retention", "must not be negative")
+	}
+	if c.Janitor.Interval <= 0 {
+		add("janitor.interval", "must be positive")
+	}
+	if c.Janitor.Batch < 1 {
+		add("janitor.batch", "must be at least 1")
+	}
 
 	// auth
 	switch c.Auth.Mode {

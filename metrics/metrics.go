@@ -48,6 +48,8 @@ type Metrics struct {
 
 	redisDuration *prometheus.HistogramVec // op
 	redisErrors   *prometheus.CounterVec   // op
+
+	janitor *prometheus.CounterVec // outcome
 }
 
 // New returns Metrics on a fresh registry that also holds the Go runtime
@@ -114,10 +116,12 @@ func New() *Metrics {
 		Help: "Session store operations that failed because Redis did (unreachable, timeout, error reply), by operation.",
 	}, []string{"op"})
 
+	m.janitor = newJanitorCounter()
+
 	for _, c := range []prometheus.Collector{
 		m.httpRequests, m.httpDuration, m.created, m.completed, m.aborted, m.transitions,
 		m.bytesDone, m.partsSigned, m.partsReport, m.storeDuration, m.storeErrors,
-		m.redisDuration, m.redisErrors,
+		m.redisDuration, m.redisErrors, m.janitor,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -135,6 +139,9 @@ func New() *Metrics {
 	}
 	for _, op := range sessionOps {
 		m.redisErrors.WithLabelValues(op)
+	}
+	for _, o := range janitorOutcomes {
+		m.janitor.WithLabelValues(o)
 	}
 	return m
 }

@@ -29,6 +29,8 @@ type stack struct {
 	redis  redis.UniversalClient
 	cfg    *config.Config
 	log    *slog.Logger
+	// janitor runs the expiry janitor until its context ends (nil: off).
+	janitor func(ctx context.Context) error
 }
 
 // wire builds the broker, its stores and its HTTP server from cfg.
@@ -78,7 +80,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	svc, err := broker.New(broker.Config{
 		Profiles: profiles,
 		Backends: stores,
-		Sessions: mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix))),
+		Sessions: mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
+			sessions.WithRetention(time.Duration(cfg.Sessions.Retention)))),
 		TTL:      time.Duration(cfg.Sessions.TTL),
 		Logger:   log,
 
@@ -108,7 +111,14 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Metrics:        mx.Handler(),
 		RateLimiter:    rateLimiter(cfg, rc),
 	})
-	return &stack{server: srv, redis: rc, cfg: cfg, log: log}, nil
+	st := &stack{server: srv, redis: rc, cfg: cfg, log: log}
+	if cfg.Janitor.Enabled {
+		jc := broker.JanitorConfig{
+			Interval: time.Duration(cfg.Janitor.Interval), Batch: cfg.Janitor.Batch, Observe: mx.JanitorOutcome,
+		}
+		st.janitor = func(ctx context.Context) error { return svc.RunJanitor(ctx, jc) }
+	}
+	return st, nil
 }
 
 // rateLimiter is the per-subject request limit of cfg.Limits, kept in the
@@ -167,14 +177,17 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
+	stopJanitor := s.startJanitor(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- s.server.App().Listener(ln) }()
 	select {
 	case err := <-errc:
+		stopJanitor()
 		_ = s.redis.Close()
 		return err
 	case <-ctx.Done():
 	}
+	stopJanitor()
 	grace := time.Duration(s.cfg.Server.ShutdownGrace)
 	s.log.Info("shutting down", "grace", grace.String())
 	if err := s.server.App().ShutdownWithTimeout(grace); err != nil {
@@ -182,6 +195,27 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 	}
 	<-errc
 	return s.redis.Close()
+}
+
+// startJanitor runs the janitor in the background, if it is on; the
+// function returned stops it and waits until its current session is done.
+func (s *stack) startJanitor(ctx context.Context) (stop func()) {
+	if s.janitor == nil {
+		return func() {}
+	}
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.janitor(jctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("janitor stopped", "err", err)
+		}
+	}()
+	s.log.Info("janitor started", "interval", time.Duration(s.cfg.Janitor.Interval).String(), "batch", s.cfg.Janitor.Batch)
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 func newLogger(format, level string) *slog.Logger {
