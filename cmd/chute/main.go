@@ -42,6 +42,9 @@ Usage:
   chute doctor --config FILE [--backend NAME]   check the object stores'
                               credentials, bucket, CORS, lifecycle and a
                               presigned round trip
+  chute gc --config FILE [--older-than 48h] [--apply]
+                              list (and with --apply abort) store uploads no
+                              session knows
   chute version               print the version
   chute help [COMMAND]        show help
 
@@ -83,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdAbort(ctx, args, stdout, stderr)
 	case "doctor":
 		err = cmdDoctor(ctx, args, stdout, stderr)
+	case "gc":
+		err = cmdGC(ctx, args, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "chute %s\n", version)
 	case "help", "-h", "--help":
