@@ -82,8 +82,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Backends: stores,
 		Sessions: mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
 			sessions.WithRetention(time.Duration(cfg.Sessions.Retention)))),
-		TTL:      time.Duration(cfg.Sessions.TTL),
-		Logger:   log,
+		TTL:    time.Duration(cfg.Sessions.TTL),
+		Logger: log,
 
 		MaxOpenSessions: cfg.Limits.MaxOpenSessions,
 
