@@ -161,7 +161,7 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func gcBackend(name string, b config.Backend) (*backends.S3, error) {
 	return backends.NewS3(backends.Config{
 		Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
-		Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle,
-		Timeout: time.Duration(b.Timeout),
+		Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle != nil && *b.PathStyle,
+		Timeout: time.Duration(b.Timeout), Provider: b.Provider,
 	})
 }
