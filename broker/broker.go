@@ -282,6 +282,36 @@ func (s *Service) load(ctx context.Context, subject, id string) (*sessions.Sessi
 	return sess, nil
 }
 
+// sessionReader is what a session store may offer besides sessions.Store:
+// a read of the session without its parts (sessions.RedisStore has it).
+type sessionReader interface {
+	GetSession(ctx context.Context, id string) (*sessions.Session, error)
+}
+
+// loadHead is load for callers that need no parts: one cheaper read (a
+// single hash, no part list to decode) when the store offers it. The
+// session's Parts are then nil.
+func (s *Service) loadHead(ctx context.Context, subject, id string) (*sessions.Session, error) {
+	r, ok := s.sessions.(sessionReader)
+	if !ok {
+		return s.load(ctx, subject, id)
+	}
+	if !validID(id) {
+		return nil, Errorf(CodeNotFound, "upload not found")
+	}
+	sess, err := r.GetSession(ctx, id)
+	if errors.Is(err, sessions.ErrNotFound) {
+		return nil, Errorf(CodeNotFound, "upload not found")
+	}
+	if err != nil {
+		return nil, s.sessionError(err, "load session")
+	}
+	if sess.Subject != subject {
+		return nil, Errorf(CodeNotFound, "upload not found")
+	}
+	return sess, nil
+}
+
 func validID(id string) bool {
 	if len(id) != 30 || !strings.HasPrefix(id, "upl_") {
 		return false
@@ -390,7 +420,7 @@ func sessPlan(sess *sessions.Session) multipart.Plan {
 
 // PartURLs presigns the requested parts of an open multipart session.
 func (s *Service) PartURLs(ctx context.Context, subject, id string, req PartURLsRequest) (*PartURLsResult, error) {
-	sess, err := s.load(ctx, subject, id)
+	sess, err := s.loadHead(ctx, subject, id)
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +470,9 @@ func (s *Service) PartURLs(ctx context.Context, subject, id string, req PartURLs
 
 // ReportPart records that part n was uploaded. Reporting is idempotent.
 func (s *Service) ReportPart(ctx context.Context, subject, id string, n int, req ReportRequest) (*Status, error) {
-	sess, err := s.load(ctx, subject, id)
+	// The checks below need only the session's fields; PutPart's reply
+	// carries the parts for the status, so the part list is read once.
+	sess, err := s.loadHead(ctx, subject, id)
 	if err != nil {
 		return nil, err
 	}
@@ -463,6 +495,11 @@ func (s *Service) ReportPart(ctx context.Context, subject, id string, n int, req
 	}
 	if st := s.state(sess); !open(st) {
 		if st == sessions.StateCompleting || st == sessions.StateCompleted {
+			if sess.Parts == nil { // read without its parts: read them now
+				if sess, err = s.load(ctx, subject, id); err != nil {
+					return nil, err
+				}
+			}
 			if p, ok := findPart(sess.Parts, n); ok && multipart.SameETag(p.ETag, etag) {
 				return s.status(sess), nil // a repeated report: nothing to change
 			}

@@ -200,6 +200,15 @@ func TestMultipartFlow(t *testing.T) {
 	}
 	_, err = svc.PartURLs(ctx, "alice", res.ID, PartURLsRequest{PartNumbers: []int{1}})
 	wantCode(t, err, CodeConflict)
+	// A repeated report after complete answers the status with every part
+	// (the report reads the session without its parts first); another
+	// ETag for the same part is a conflict.
+	st, err = svc.ReportPart(ctx, "alice", res.ID, 1, ReportRequest{ETag: etags[1], Size: size(5 * multipart.MiB)})
+	if err != nil || st.State != "completed" || len(st.Parts) != 9 {
+		t.Fatalf("repeat after complete: %+v %v", st, err)
+	}
+	_, err = svc.ReportPart(ctx, "alice", res.ID, 1, ReportRequest{ETag: strings.Repeat("1", 32), Size: size(5 * multipart.MiB)})
+	wantCode(t, err, CodeConflict)
 }
 
 func TestCompleteMissingPart(t *testing.T) {

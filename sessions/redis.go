@@ -217,7 +217,29 @@ func (r *RedisStore) Get(ctx context.Context, id string) (*Session, error) {
 	if len(f) == 0 {
 		return nil, ErrNotFound
 	}
+	if p == nil {
+		p = map[string]string{} // nil would mean "parts not read"
+	}
 	return decodeSession(f, p)
+}
+
+// GetSession returns the session without its parts (Parts is nil): one
+// HGETALL of the session hash, for callers that need only the session's
+// own fields (signing part URLs, checking a report before PutPart). It is
+// not part of Store; the broker uses it when the store has it.
+func (r *RedisStore) GetSession(ctx context.Context, id string) (*Session, error) {
+	if id == "" {
+		return nil, ErrNotFound
+	}
+	sk, _, _ := r.keys(id)
+	f, err := r.client.HGetAll(ctx, sk).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(f) == 0 {
+		return nil, ErrNotFound
+	}
+	return decodeSession(f, nil)
 }
 
 // PutPart records p and moves the session to uploading; see Store. The
@@ -456,6 +478,9 @@ func decodeSession(f, parts map[string]string) (*Session, error) {
 		if err := json.Unmarshal([]byte(m), &s.Metadata); err != nil {
 			return nil, fmt.Errorf("sessions: metadata of session %q: %w", s.ID, err)
 		}
+	}
+	if parts == nil {
+		return s, nil // GetSession: the parts were not read
 	}
 	s.Parts = make([]multipart.Part, 0, len(parts))
 	for k, v := range parts {

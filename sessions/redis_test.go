@@ -343,3 +343,48 @@ func BenchmarkGet(b *testing.B) {
 		}
 	}
 }
+
+func TestRedisStoreGetSessionSkipsParts(t *testing.T) {
+	_, client := newMiniredis(t)
+	store := sessions.NewRedisStore(client)
+	ctx := context.Background()
+	if _, err := store.GetSession(ctx, "nope"); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("unknown session: %v", err)
+	}
+	if _, err := store.GetSession(ctx, ""); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("empty id: %v", err)
+	}
+	s := session("upl_head", time.Now().Add(time.Hour))
+	s.Metadata = map[string]string{"title": "x"}
+	if err := store.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.PutPart(ctx, s.ID, multipart.Part{Number: 2, ETag: "e2", Size: 5 * multipart.MiB}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := store.GetSession(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := store.Get(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Parts != nil || len(full.Parts) != 1 {
+		t.Fatalf("head parts %v, full parts %v", head.Parts, full.Parts)
+	}
+	full.Parts = nil
+	if head.ID != full.ID || head.State != sessions.StateUploading || head.Subject != full.Subject ||
+		head.Size != full.Size || head.PartCount != full.PartCount || head.Metadata["title"] != "x" ||
+		!head.ExpiresAt.Equal(full.ExpiresAt) || !head.UpdatedAt.Equal(full.UpdatedAt) {
+		t.Fatalf("head %+v\nfull %+v", head, full)
+	}
+	// A session with no parts reported: Get says so with an empty list.
+	s2 := session("upl_head2", time.Now().Add(time.Hour))
+	if err := store.Create(ctx, s2); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.Get(ctx, s2.ID); err != nil || got.Parts == nil || len(got.Parts) != 0 {
+		t.Fatalf("Get without parts: %+v %v", got, err)
+	}
+}

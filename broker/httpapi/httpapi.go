@@ -347,6 +347,11 @@ func fiberCode(fe *fiber.Error) (broker.Code, string) {
 // marshal is json.Marshal without HTML escaping: presigned URLs keep
 // their "&" readable.
 func marshal(v any) ([]byte, error) {
+	if r, ok := v.(*broker.PartURLsResult); ok && r != nil {
+		if b, ok := appendPartURLs(make([]byte, 0, 64+600*len(r.Parts)), r); ok {
+			return b, nil
+		}
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -99,6 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "chute: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+	stderrLog.Flush() // the buffered log first, then any error below
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

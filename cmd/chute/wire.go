@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -45,6 +44,9 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	ropts.DialTimeout = 3 * time.Second
 	ropts.ReadTimeout = 3 * time.Second
 	ropts.WriteTimeout = 3 * time.Second
+	if ropts.PoolSize == 0 { // not set in the URL (pool_size=): more than go-redis's 10 per core
+		ropts.PoolSize = 64
+	}
 	rc := redis.NewClient(ropts)
 	mx := metrics.New() // served at /metrics; the stores below are instrumented
 
@@ -225,9 +227,9 @@ func newLogger(format, level string) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(stderrLog, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(stderrLog, opts))
 }
 
 // warnPreset logs what a backend's provider preset makes risky in cfg:

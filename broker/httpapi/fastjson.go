@@ -1,0 +1,87 @@
+package httpapi
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/chute-dev/chute/broker"
+)
+
+// appendPartURLs appends the JSON of r, byte for byte what marshal (
+// encoding/json without HTML escaping) writes, without reflection: a batch
+// of 1,000 part URLs is most of a part-urls call's encoding cost. It
+// reports false, having appended nothing usable, when a string needs
+// escaping or a time is outside what it formats; marshal then encodes r
+// the generic way.
+func appendPartURLs(b []byte, r *broker.PartURLsResult) ([]byte, bool) {
+	if r.Parts == nil {
+		return append(b, `{"parts":null}`...), true
+	}
+	b = append(b, `{"parts":[`...)
+	var keys []string
+	for i := range r.Parts {
+		p := &r.Parts[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"part_number":`...)
+		b = strconv.AppendInt(b, int64(p.PartNumber), 10)
+		var ok bool
+		b = append(b, `,"method":`...)
+		if b, ok = appendPlainString(b, p.Method); !ok {
+			return b, false
+		}
+		b = append(b, `,"url":`...)
+		if b, ok = appendPlainString(b, p.URL); !ok {
+			return b, false
+		}
+		b = append(b, `,"headers":`...)
+		if p.Headers == nil {
+			b = append(b, "null"...)
+		} else {
+			keys = keys[:0]
+			for k := range p.Headers {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			b = append(b, '{')
+			for j, k := range keys {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				if b, ok = appendPlainString(b, k); !ok {
+					return b, false
+				}
+				b = append(b, ':')
+				if b, ok = appendPlainString(b, p.Headers[k]); !ok {
+					return b, false
+				}
+			}
+			b = append(b, '}')
+		}
+		b = append(b, `,"size":`...)
+		b = strconv.AppendInt(b, p.Size, 10)
+		b = append(b, `,"expires_at":`...)
+		if y := p.ExpiresAt.Year(); y < 0 || y > 9999 {
+			return b, false
+		}
+		b = append(b, '"')
+		b = p.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `"}`...)
+	}
+	return append(b, "]}"...), true
+}
+
+// appendPlainString appends s quoted if it needs no escaping in JSON
+// (printable ASCII without '"' and '\'), else reports false.
+func appendPlainString(b []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return b, false
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), true
+}
