@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -361,15 +362,22 @@ func (r *RedisStore) runSession(ctx context.Context, sc *redis.Script, keys []st
 		}
 		return nil, &StateError{Current: State(st)}
 	case code == replyOK && len(reply) == 3:
-		fields, err1 := pairs(reply[1])
-		parts, err2 := pairs(reply[2])
-		if err := errors.Join(err1, err2); err != nil {
+		fields, err := pairs(reply[1])
+		if err != nil {
 			return nil, err
 		}
 		if len(fields) == 0 {
 			return nil, ErrNotFound
 		}
-		return decodeSession(fields, parts)
+		s, err := decodeSession(fields, nil)
+		if err != nil {
+			return nil, err
+		}
+		// The parts straight from the flat HGETALL reply, without a map.
+		if s.Parts, err = partsOf(reply[2]); err != nil {
+			return nil, fmt.Errorf("sessions: part of session %q: %w", s.ID, err)
+		}
+		return s, nil
 	}
 	return nil, errReply
 }
@@ -392,6 +400,30 @@ func pairs(v any) (map[string]string, error) {
 		m[k] = val
 	}
 	return m, nil
+}
+
+// partsOf turns a flat HGETALL reply of a parts hash into parts sorted
+// by number.
+func partsOf(v any) ([]multipart.Part, error) {
+	list, ok := v.([]any)
+	if !ok || len(list)%2 != 0 {
+		return nil, errReply
+	}
+	parts := make([]multipart.Part, 0, len(list)/2)
+	for i := 0; i < len(list); i += 2 {
+		k, ok1 := list[i].(string)
+		val, ok2 := list[i+1].(string)
+		if !ok1 || !ok2 {
+			return nil, errReply
+		}
+		p, err := decodePart(k, val)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	slices.SortFunc(parts, func(a, b multipart.Part) int { return a.Number - b.Number })
+	return parts, nil
 }
 
 func nowMillis() string {

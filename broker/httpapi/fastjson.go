@@ -85,3 +85,71 @@ func appendPlainString(b []byte, s string) ([]byte, bool) {
 	b = append(b, s...)
 	return append(b, '"'), true
 }
+
+// appendStatus appends the JSON of st as marshal writes it (see
+// appendPartURLs): a part report answers the status with every reported
+// part, so an upload of n parts encodes n statuses of up to n parts.
+func appendStatus(b []byte, st *broker.Status) ([]byte, bool) {
+	var ok bool
+	str := func(name, v string) {
+		if !ok {
+			return
+		}
+		b = append(b, name...)
+		b, ok = appendPlainString(b, v)
+	}
+	ok = true
+	str(`{"id":`, st.ID)
+	str(`,"key":`, st.Key)
+	str(`,"strategy":`, st.Strategy)
+	str(`,"state":`, st.State)
+	b = append(b, `,"size":`...)
+	b = strconv.AppendInt(b, st.Size, 10)
+	str(`,"content_type":`, st.ContentType)
+	if !ok {
+		return b, false
+	}
+	if st.PartSize != 0 {
+		b = append(b, `,"part_size":`...)
+		b = strconv.AppendInt(b, st.PartSize, 10)
+	}
+	if st.PartCount != 0 {
+		b = append(b, `,"part_count":`...)
+		b = strconv.AppendInt(b, int64(st.PartCount), 10)
+	}
+	b = append(b, `,"parts":`...)
+	if st.Parts == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, p := range st.Parts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"part_number":`...)
+			b = strconv.AppendInt(b, int64(p.Number), 10)
+			b = append(b, `,"etag":`...)
+			if b, ok = appendPlainString(b, p.ETag); !ok {
+				return b, false
+			}
+			b = append(b, `,"size":`...)
+			b = strconv.AppendInt(b, p.Size, 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"uploaded_bytes":`...)
+	b = strconv.AppendInt(b, st.UploadedBytes, 10)
+	for _, t := range []struct {
+		name string
+		v    time.Time
+	}{{`,"created_at":"`, st.CreatedAt}, {`,"updated_at":"`, st.UpdatedAt}, {`,"expires_at":"`, st.ExpiresAt}} {
+		if y := t.v.Year(); y < 0 || y > 9999 {
+			return b, false
+		}
+		b = append(b, t.name...)
+		b = t.v.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	return append(b, '}'), true
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chute-dev/chute/broker"
+	"github.com/chute-dev/chute/multipart"
 )
 
 // genericMarshal is marshal without the fast path.
@@ -85,4 +86,33 @@ func BenchmarkMarshalPartURLs1000(b *testing.B) {
 			genericMarshal(b, r)
 		}
 	})
+}
+
+func TestMarshalStatusSameAsEncodingJSON(t *testing.T) {
+	now := time.Date(2026, 12, 4, 1, 2, 3, 456000000, time.UTC)
+	parts := make([]multipart.Part, 0, 130)
+	for n := 1; n <= 130; n++ {
+		parts = append(parts, multipart.Part{Number: n, ETag: fmt.Sprintf("%032x", n*7919), Size: 16 << 20})
+	}
+	cases := map[string]*broker.Status{
+		"uploading": {ID: "upl_abc", Key: "alice/2026/12/04/upl_abc.mp4", Strategy: "multipart", State: "uploading",
+			Size: 2 << 30, ContentType: "video/mp4", PartSize: 16 << 20, PartCount: 128, Parts: parts,
+			UploadedBytes: 130 * 16 << 20, CreatedAt: now, UpdatedAt: now.Add(time.Second), ExpiresAt: now.Add(24 * time.Hour)},
+		"single, no parts": {ID: "upl_s", Key: "k", Strategy: "single", State: "pending", Parts: []multipart.Part{},
+			CreatedAt: now, UpdatedAt: now, ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", -7200))},
+		"nil parts, zero times": {ID: "upl_z"},
+		"unicode key":           {ID: "upl_u", Key: "alice/é/\u2028<&>.mp4", Parts: []multipart.Part{{Number: 1, ETag: "a\"b", Size: 1}}},
+		"quoted etag":           {ID: "upl_q", Parts: []multipart.Part{{Number: 1, ETag: `"x"`, Size: 1}}},
+	}
+	for name, st := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := genericMarshal(t, st); !bytes.Equal(got, want) {
+				t.Fatalf("fast path differs\n got %s\nwant %s", got, want)
+			}
+		})
+	}
 }

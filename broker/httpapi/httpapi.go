@@ -347,8 +347,19 @@ func fiberCode(fe *fiber.Error) (broker.Code, string) {
 // marshal is json.Marshal without HTML escaping: presigned URLs keep
 // their "&" readable.
 func marshal(v any) ([]byte, error) {
-	if r, ok := v.(*broker.PartURLsResult); ok && r != nil {
+	switch r := v.(type) {
+	case *broker.PartURLsResult:
+		if r == nil {
+			break
+		}
 		if b, ok := appendPartURLs(make([]byte, 0, 64+600*len(r.Parts)), r); ok {
+			return b, nil
+		}
+	case *broker.Status:
+		if r == nil {
+			break
+		}
+		if b, ok := appendStatus(make([]byte, 0, 400+80*len(r.Parts)), r); ok {
 			return b, nil
 		}
 	}

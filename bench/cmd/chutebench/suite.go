@@ -199,7 +199,7 @@ auth:
   mode: jwt
   jwt: { secret: %q }
 backends:
-  main: { endpoint: "http://%s", region: %q, bucket: %q, access_key: %q, secret_key: %q, path_style: true }
+  main: { endpoint: "http://%s", region: %q, bucket: %q, access_key: %q, secret_key: %q, path_style: true, timeout: 180s } # a busy disk makes completing 2 GiB slow
 profiles:
   default: { backend: main, max_size: 5GiB, part_size: 16MiB, single_max: 16MiB, url_ttl: 15m }
   big: { backend: main, max_size: 100GiB, part_size: 5MiB, single_max: 5MiB, url_ttl: 15m }
