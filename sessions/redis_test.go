@@ -388,3 +388,15 @@ func TestRedisStoreGetSessionSkipsParts(t *testing.T) {
 		t.Fatalf("Get without parts: %+v %v", got, err)
 	}
 }
+
+// BenchmarkGetSession reads the same session without its parts (what
+// part-urls and a report's checks need).
+func BenchmarkGetSession(b *testing.B) {
+	store, id := benchStore(b, 64)
+	ctx := b.Context()
+	for b.Loop() {
+		if _, err := store.GetSession(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
