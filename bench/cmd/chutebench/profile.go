@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"flag"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,8 +39,27 @@ func serveProfile(args []string) error {
 		return err
 	}
 	defer lf.Close()
-	log := slog.New(slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	rc := redis.NewClient(&redis.Options{Addr: *redisAddr, DialTimeout: 3 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+	// As chute serve logs (cmd/chute/logbuf.go): lines written in batches
+	// at least every 50 ms, and at the end.
+	lw := &batchWriter{w: bufio.NewWriterSize(lf, 64<<10)}
+	defer lw.flush()
+	stopFlush := make(chan struct{})
+	defer close(stopFlush)
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				lw.flush()
+			case <-stopFlush:
+				return
+			}
+		}
+	}()
+	log := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Pool as chute serve sets it (cmd/chute/wire.go).
+	rc := redis.NewClient(&redis.Options{Addr: *redisAddr, DialTimeout: 3 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 64})
 	s3, err := backends.NewS3(backends.Config{Name: "main", Endpoint: *endpoint, Region: region, Bucket: benchBucket,
 		AccessKey: benchAK, SecretKey: benchSK, PathStyle: true})
 	if err != nil {
@@ -78,4 +99,22 @@ func serveProfile(args []string) error {
 	pprof.StopCPUProfile()
 	pf.Close()
 	return err
+}
+
+// batchWriter is a bufio.Writer safe for concurrent use.
+type batchWriter struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (b *batchWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.Write(p)
+}
+
+func (b *batchWriter) flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_ = b.w.Flush()
 }
