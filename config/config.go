@@ -59,6 +59,45 @@ type Config struct {
 	// Janitor expires sessions past their ttl and aborts their uploads in
 	// the store (see docs/lifecycle.md).
 	Janitor Janitor `yaml:"janitor"`
+	// Webhooks receive an event when an upload ends (completed, aborted,
+	// expired), at least once, from an outbox in the sessions Redis (see
+	// docs/webhooks.md). Default [] (no events are kept).
+	Webhooks []Webhook `yaml:"webhooks"`
+	// WebhookDelivery tunes the delivery to every webhook.
+	WebhookDelivery WebhookDelivery `yaml:"webhook_delivery"`
+}
+
+// Event types a webhook may take (as broker.Event.Type).
+var WebhookEvents = []string{"upload.completed", "upload.aborted", "upload.expired"}
+
+// Webhook is one receiver of events.
+type Webhook struct {
+	// URL is the http(s) URL events are POSTed to. Required.
+	URL string `yaml:"url"`
+	// Secret, when set, signs each delivery: X-Chute-Signature is
+	// "sha256=" and the hex HMAC-SHA256 of timestamp + "." + body.
+	// Default ""; printed redacted.
+	Secret string `yaml:"secret"`
+	// Events are the event types sent. Default: all of WebhookEvents.
+	Events []string `yaml:"events"`
+}
+
+// WebhookDelivery tunes webhook delivery.
+type WebhookDelivery struct {
+	// Timeout bounds one POST, at most 1m. Default 5s.
+	Timeout Duration `yaml:"timeout"`
+	// MaxAttempts is how many POSTs one event gets per webhook before it
+	// goes to the dead-letter stream. Default 12.
+	MaxAttempts int `yaml:"max_attempts"`
+	// MaxAge is how long after the event it is still tried. Default 24h.
+	MaxAge Duration `yaml:"max_age"`
+	// Backoff is the wait after the first failed attempt; it doubles after
+	// each further one (±25% jitter) up to MaxBackoff. Defaults 1s and 1h.
+	Backoff    Duration `yaml:"backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+	// StreamMaxLen bounds the outbox stream (about this many undelivered
+	// entries; beyond it the oldest are dropped). Default 100000.
+	StreamMaxLen int `yaml:"stream_max_len"`
 }
 
 // Janitor is the background job that ends sessions past their expiry.
@@ -291,6 +330,16 @@ const (
 	defaultJanitorBatch = 100
 )
 
+// Defaults of webhook_delivery.
+const (
+	defaultWebhookTimeout  = Duration(5 * time.Second)
+	defaultWebhookAttempts = 12
+	defaultWebhookMaxAge   = Duration(24 * time.Hour)
+	defaultWebhookBackoff  = Duration(time.Second)
+	defaultWebhookMaxWait  = Duration(time.Hour)
+	defaultWebhookMaxLen   = 100000
+)
+
 // defaultAuthorizerTimeout is the default of auth.authorizer.timeout.
 const defaultAuthorizerTimeout = Duration(2 * time.Second)
 
@@ -315,6 +364,10 @@ func Default() Config {
 		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
 		Limits:   Limits{Rate: defaultRate, Burst: defaultBurst, MaxOpenSessions: defaultMaxOpen},
 		Janitor:  Janitor{Enabled: true, Interval: defaultJanitorTick, Batch: defaultJanitorBatch},
+		WebhookDelivery: WebhookDelivery{
+			Timeout: defaultWebhookTimeout, MaxAttempts: defaultWebhookAttempts, MaxAge: defaultWebhookMaxAge,
+			Backoff: defaultWebhookBackoff, MaxBackoff: defaultWebhookMaxWait, StreamMaxLen: defaultWebhookMaxLen,
+		},
 	}
 	c.fillDefaults()
 	return c
@@ -334,6 +387,14 @@ func (c *Config) fillDefaults() {
 	}
 	if c.Limits.Rate > 0 && c.Limits.Burst == 0 {
 		c.Limits.Burst = c.Limits.Rate
+	}
+	for i := range c.Webhooks {
+		if len(c.Webhooks[i].Events) == 0 {
+			c.Webhooks[i].Events = append([]string(nil), WebhookEvents...)
+		}
+	}
+	if len(c.Webhooks) == 0 {
+		c.Webhooks = nil // [] and no key alike
 	}
 	for name, b := range c.Backends {
 		if preset, err := backends.LookupPreset(b.Provider); err == nil {

@@ -65,6 +65,9 @@ func (p Problems) Error() string {
 // file doesn't have creates it, with the per-entry defaults. Lists are
 // comma-separated (CHUTE_SERVER_CORS_ORIGINS=https://a.example,https://b.example);
 // CHUTE_AUTH_API_KEYS is a comma-separated list of key:subject pairs.
+// An entry of the webhooks list is named by its index from 0:
+// CHUTE_WEBHOOKS_0_SECRET is webhooks[0].secret (CHUTE_WEBHOOKS_0_SECRET_FILE
+// reads it from a file); the index one past the file's last entry adds one.
 func Load(path string, environ []string) (*Config, error) {
 	c := Default()
 	c.Server.PublicURL = "" // derived again below, from the final listen
@@ -323,7 +326,7 @@ func setEnv(v reflect.Value, rest, path, val string) error {
 		for name, f := range fields {
 			sub, ok := strings.CutPrefix(rest, strings.ToUpper(name)+"_")
 			k := f.Type.Kind()
-			if ok && (k == reflect.Struct || k == reflect.Map) {
+			if ok && (k == reflect.Struct || k == reflect.Map || (k == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct)) {
 				return setEnv(v.FieldByIndex(f.Index), sub, join(path, name), val)
 			}
 		}
@@ -352,6 +355,19 @@ func setEnv(v reflect.Value, rest, path, val string) error {
 		}
 		v.SetMapIndex(reflect.ValueOf(key), elem)
 		return nil
+	case reflect.Slice:
+		// A list of entries (webhooks): <index>_<KEY> sets a key of the
+		// entry at index, counted from 0; the index one past the end adds
+		// an entry.
+		idx, sub, ok := strings.Cut(rest, "_")
+		i, err := strconv.Atoi(idx)
+		if !ok || err != nil || i < 0 || i > v.Len() {
+			return errNoKey
+		}
+		if i == v.Len() {
+			v.Set(reflect.Append(v, reflect.New(v.Type().Elem()).Elem()))
+		}
+		return setEnv(v.Index(i), sub, fmt.Sprintf("%s[%d]", path, i), val)
 	}
 	return errNoKey
 }

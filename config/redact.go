@@ -14,7 +14,8 @@ const Redaction = "REDACTED"
 
 // Redacted returns a deep copy of c in which every secret that is set is
 // replaced by Redaction: auth.jwt.secret, every auth.api_keys[].key, every
-// backend's secret_key, and the password in sessions.redis_url. It is what
+// backend's secret_key, every webhooks[].secret and the query string of
+// its url, and the password in sessions.redis_url. It is what
 // may be printed or logged.
 func (c *Config) Redacted() Config {
 	r := *c
@@ -33,6 +34,16 @@ func (c *Config) Redacted() Config {
 		}
 	}
 	r.Sessions.RedisURL = redactURL(c.Sessions.RedisURL)
+	if c.Webhooks != nil {
+		r.Webhooks = slices.Clone(c.Webhooks)
+		for i := range r.Webhooks {
+			if r.Webhooks[i].Secret != "" {
+				r.Webhooks[i].Secret = Redaction
+			}
+			r.Webhooks[i].URL = redactQuery(r.Webhooks[i].URL)
+			r.Webhooks[i].Events = slices.Clone(r.Webhooks[i].Events)
+		}
+	}
 	if c.Backends != nil {
 		r.Backends = make(map[string]Backend, len(c.Backends))
 		for name, b := range c.Backends {
@@ -72,6 +83,18 @@ func redactURL(s string) string {
 		u.User = url.User(Redaction)
 	}
 	return u.String()
+}
+
+// redactQuery hides the query string of a URL, where a token may be.
+func redactQuery(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return Redaction
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = Redaction
+	}
+	return redactURL(u.String())
 }
 
 // YAML returns c as a YAML document with the same keys Load reads, for

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -283,6 +284,47 @@ func (c *Config) Validate() error {
 		if l.v < 0 {
 			add(l.key, "must not be negative (0 turns the limit off)")
 		}
+	}
+
+	// webhooks
+	seenURL := map[string]int{}
+	for i, w := range c.Webhooks {
+		key := fmt.Sprintf("webhooks[%d]", i)
+		switch {
+		case w.URL == "":
+			add(key+".url", "required")
+		case checkHTTPURL(w.URL) != "":
+			add(key+".url", "%s", checkHTTPURL(w.URL))
+		default:
+			if j, dup := seenURL[w.URL]; dup {
+				add(key+".url", "same URL as webhooks[%d] (list its events together)", j)
+			}
+			seenURL[w.URL] = i
+		}
+		for j, ev := range w.Events {
+			if !slices.Contains(WebhookEvents, ev) {
+				add(fmt.Sprintf("%s.events[%d]", key, j), "%q is not one of %s", ev, strings.Join(WebhookEvents, ", "))
+			}
+		}
+	}
+	wd := c.WebhookDelivery
+	if wd.Timeout <= 0 || wd.Timeout > Duration(time.Minute) {
+		add("webhook_delivery.timeout", "%s is not between 0 and 1m", wd.Timeout)
+	}
+	if wd.MaxAttempts < 1 {
+		add("webhook_delivery.max_attempts", "must be at least 1")
+	}
+	if wd.MaxAge <= 0 {
+		add("webhook_delivery.max_age", "must be positive")
+	}
+	if wd.Backoff <= 0 {
+		add("webhook_delivery.backoff", "must be positive")
+	}
+	if wd.MaxBackoff < wd.Backoff {
+		add("webhook_delivery.max_backoff", "%s is below backoff (%s)", wd.MaxBackoff, wd.Backoff)
+	}
+	if wd.StreamMaxLen < 1 {
+		add("webhook_delivery.stream_max_len", "must be at least 1")
 	}
 
 	// log
