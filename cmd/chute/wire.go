@@ -17,6 +17,7 @@ import (
 	"github.com/chute-dev/chute/broker/auth"
 	"github.com/chute-dev/chute/broker/httpapi"
 	"github.com/chute-dev/chute/config"
+	"github.com/chute-dev/chute/events"
 	"github.com/chute-dev/chute/metrics"
 	"github.com/chute-dev/chute/sessions"
 	"github.com/chute-dev/chute/web"
@@ -30,6 +31,8 @@ type stack struct {
 	log    *slog.Logger
 	// janitor runs the expiry janitor until its context ends (nil: off).
 	janitor func(ctx context.Context) error
+	// deliverer posts events to the webhooks; nil when none is configured.
+	deliverer *events.Deliverer
 }
 
 // wire builds the broker, its stores and its HTTP server from cfg.
@@ -74,6 +77,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			MinSize:     int64(p.MinSize), Subjects: p.Subjects, MaxMetadataBytes: p.MaxMetadataBytes,
 		}
 	}
+	outbox, deliverer := webhooks(cfg, rc, log, mx)
 	authz, err := webhookAuthorizer(cfg)
 	if err != nil {
 		_ = rc.Close()
@@ -91,6 +95,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 
 		Authorizer:        authz,
 		AuthorizerHeaders: cfg.Auth.Authorizer.Headers,
+
+		Events: outbox,
 	})
 	if err != nil {
 		_ = rc.Close()
@@ -113,7 +119,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Metrics:        mx.Handler(),
 		RateLimiter:    rateLimiter(cfg, rc),
 	})
-	st := &stack{server: srv, redis: rc, cfg: cfg, log: log}
+	st := &stack{server: srv, redis: rc, cfg: cfg, log: log, deliverer: deliverer}
 	if cfg.Janitor.Enabled {
 		jc := broker.JanitorConfig{
 			Interval: time.Duration(cfg.Janitor.Interval), Batch: cfg.Janitor.Batch, Observe: mx.JanitorOutcome,
@@ -121,6 +127,25 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		st.janitor = func(ctx context.Context) error { return svc.RunJanitor(ctx, jc) }
 	}
 	return st, nil
+}
+
+// webhooks returns the event outbox and its deliverer for cfg.Webhooks,
+// both on the sessions Redis; nil, nil when no webhook is configured.
+func webhooks(cfg *config.Config, rc redis.UniversalClient, log *slog.Logger, mx *metrics.Metrics) (broker.EventSink, *events.Deliverer) {
+	if len(cfg.Webhooks) == 0 {
+		return nil, nil
+	}
+	hooks := make([]events.Webhook, 0, len(cfg.Webhooks))
+	for _, w := range cfg.Webhooks {
+		hooks = append(hooks, events.Webhook{URL: w.URL, Secret: w.Secret, Events: w.Events})
+	}
+	wd := cfg.WebhookDelivery
+	outbox := events.NewOutbox(rc, cfg.Sessions.KeyPrefix, hooks, int64(wd.StreamMaxLen))
+	d := events.NewDeliverer(rc, cfg.Sessions.KeyPrefix, hooks, events.DeliveryConfig{
+		Timeout: time.Duration(wd.Timeout), MaxAttempts: wd.MaxAttempts, MaxAge: time.Duration(wd.MaxAge),
+		Backoff: time.Duration(wd.Backoff), MaxBackoff: time.Duration(wd.MaxBackoff),
+	}, log, mx.Webhooks())
+	return outbox, d
 }
 
 // rateLimiter is the per-subject request limit of cfg.Limits, kept in the
@@ -182,9 +207,11 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 	stopJanitor := s.startJanitor(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- s.server.App().Listener(ln) }()
+	stopDeliverer := s.startDeliverer()
 	select {
 	case err := <-errc:
 		stopJanitor()
+		stopDeliverer()
 		_ = s.redis.Close()
 		return err
 	case <-ctx.Done():
@@ -196,6 +223,7 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 		s.log.Warn("shutdown", "err", err)
 	}
 	<-errc
+	stopDeliverer() // after the server: its last requests may have published events
 	return s.redis.Close()
 }
 
@@ -214,6 +242,26 @@ func (s *stack) startJanitor(ctx context.Context) (stop func()) {
 		}
 	}()
 	s.log.Info("janitor started", "interval", time.Duration(s.cfg.Janitor.Interval).String(), "batch", s.cfg.Janitor.Batch)
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// startDeliverer runs the webhook deliverer, if any, until the returned
+// function is called; that function waits for it to stop (a POST in
+// flight is cancelled and its entry retried later, by any replica).
+func (s *stack) startDeliverer() (stop func()) {
+	if s.deliverer == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.deliverer.Run(ctx)
+	}()
+	s.log.Info("webhook delivery started", "webhooks", len(s.cfg.Webhooks), "consumer", s.deliverer.Consumer())
 	return func() {
 		cancel()
 		<-done
