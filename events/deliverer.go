@@ -97,6 +97,11 @@ type Deliverer struct {
 	obs     Observer
 	now     func() time.Time
 	cursor  string // where the next XPENDING page starts ("" = the start)
+
+	// pruneAfter is how long a consumer with nothing pending may be idle
+	// before it is removed from the group (a process that is gone).
+	pruneAfter time.Duration
+	lastPrune  time.Time
 }
 
 // pendingPage is how many pending entries one round looks at.
@@ -121,6 +126,7 @@ func NewDeliverer(rc redis.UniversalClient, prefix string, hooks []Webhook, cfg 
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		log: log.With("component", "webhooks", "consumer", cfg.Consumer), obs: obs, now: time.Now,
+		pruneAfter: time.Hour,
 	}
 }
 
@@ -165,6 +171,7 @@ func (d *Deliverer) Step(ctx context.Context) error {
 	if err := d.retryDue(ctx); err != nil {
 		return err
 	}
+	d.prune(ctx)
 	streams, err := d.rc.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: Group, Consumer: d.cfg.Consumer, Streams: []string{d.key, ">"},
 		Count: 32, Block: d.cfg.Poll,
@@ -236,6 +243,28 @@ func (d *Deliverer) retryDue(ctx context.Context) error {
 		d.deliverAll(ctx, msgs, int(p.RetryCount)+1)
 	}
 	return nil
+}
+
+// prune removes, now and then, the consumers of processes that are gone:
+// those with nothing pending, idle for pruneAfter. (A live process reads
+// every Poll, so it is never that idle; were it removed anyway, its next
+// read would add it back.) Errors are ignored: pruning is housekeeping.
+func (d *Deliverer) prune(ctx context.Context) {
+	if d.now().Sub(d.lastPrune) < d.pruneAfter/10 {
+		return
+	}
+	d.lastPrune = d.now()
+	consumers, err := d.rc.XInfoConsumers(ctx, d.key, Group).Result()
+	if err != nil {
+		return
+	}
+	for _, c := range consumers {
+		if c.Name != d.cfg.Consumer && c.Pending == 0 && c.Idle >= d.pruneAfter {
+			if d.rc.XGroupDelConsumer(ctx, d.key, Group, c.Name).Err() == nil {
+				d.log.Debug("webhooks: removed a gone consumer", "gone", c.Name)
+			}
+		}
+	}
 }
 
 // dropIfGone acknowledges id when the stream no longer holds it.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,9 +104,11 @@ func testEvent(typ string) broker.Event {
 	}
 }
 
-// fast is a delivery config for tests: short timeouts and backoffs.
+// fast is a delivery config for tests: short backoffs (retries then come
+// every Timeout+250ms). The timeout is long enough that a loaded machine
+// doesn't turn a receiver's 2xx into a client-side timeout.
 func fast() DeliveryConfig {
-	return DeliveryConfig{Timeout: 200 * time.Millisecond, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Poll: 50 * time.Millisecond}
+	return DeliveryConfig{Timeout: time.Second, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Poll: 50 * time.Millisecond}
 }
 
 // run runs d until the test ends.
@@ -138,6 +141,7 @@ func pending(t *testing.T, rc redis.UniversalClient) int64 {
 }
 
 func TestSignatureAndHeaders(t *testing.T) {
+	t.Parallel()
 	rc := newRedis(t)
 	rcv := newReceiver(t, always(200))
 	const secret = "s3cret-hmac-key"
@@ -179,6 +183,7 @@ func TestSignatureAndHeaders(t *testing.T) {
 }
 
 func TestNoSecretNoSignature(t *testing.T) {
+	t.Parallel()
 	rc := newRedis(t)
 	rcv := newReceiver(t, always(200))
 	hooks := []Webhook{{URL: rcv.srv.URL}}
@@ -191,6 +196,7 @@ func TestNoSecretNoSignature(t *testing.T) {
 }
 
 func TestRetriesUntilSuccessSameID(t *testing.T) {
+	t.Parallel()
 	rc := newRedis(t)
 	rcv := newReceiver(t, failFirst(3))
 	hooks := []Webhook{{URL: rcv.srv.URL, Secret: "k"}}
@@ -218,6 +224,7 @@ func TestRetriesUntilSuccessSameID(t *testing.T) {
 }
 
 func TestPerWebhookSuccessNotResent(t *testing.T) {
+	t.Parallel()
 	rc := newRedis(t)
 	ok := newReceiver(t, always(200))
 	flaky := newReceiver(t, failFirst(2))
@@ -239,6 +246,7 @@ func TestPerWebhookSuccessNotResent(t *testing.T) {
 }
 
 func TestDeadLetterAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
 	rc := newRedis(t)
 	rcv := newReceiver(t, always(503))
 	hooks := []Webhook{{URL: rcv.srv.URL + "/hook?token=query-secret-123"}}
@@ -269,6 +277,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 }
 
 func TestDeadLetterAfterMaxAge(t *testing.T) {
+	t.Parallel()
 	rc := newRedis(t)
 	rcv := newReceiver(t, always(500))
 	hooks := []Webhook{{URL: rcv.srv.URL}}
@@ -284,6 +293,7 @@ func TestDeadLetterAfterMaxAge(t *testing.T) {
 }
 
 func TestConnectionErrorDoesNotLogQuery(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -310,6 +320,7 @@ func TestConnectionErrorDoesNotLogQuery(t *testing.T) {
 }
 
 func TestTakeOverFromDeadConsumer(t *testing.T) {
+	t.Parallel()
 	rc := newRedis(t)
 	rcv := newReceiver(t, always(200))
 	hooks := []Webhook{{URL: rcv.srv.URL}}
@@ -333,7 +344,67 @@ func TestTakeOverFromDeadConsumer(t *testing.T) {
 	}
 }
 
+func TestPruneGoneConsumers(t *testing.T) {
+	t.Parallel()
+	rc := newRedis(t)
+	ctx := context.Background()
+	if err := rc.XGroupCreateMkStream(ctx, StreamKey("t"), Group, "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) error {
+		return rc.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: name, Streams: []string{StreamKey("t"), ">"}, Block: -1}).Err()
+	}
+	hooks := []Webhook{{URL: "http://127.0.0.1:1/"}}
+	o := NewOutbox(rc, "t", hooks, 0)
+	// gone-empty read an entry and answered it; gone-with-pending read one
+	// and died.
+	_ = o.Publish(ctx, testEvent(broker.EventAborted))
+	if err := read("gone-empty"); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := rc.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: StreamKey("t"), Group: Group, Start: "-", End: "+", Count: 10}).Result()
+	if len(p) != 1 || rc.XAck(ctx, StreamKey("t"), Group, p[0].ID).Err() != nil {
+		t.Fatalf("pending %v", p)
+	}
+	_ = o.Publish(ctx, testEvent(broker.EventCompleted))
+	if err := read("gone-with-pending"); err != nil {
+		t.Fatal(err)
+	}
+	// miniredis records a consumer's last-seen time (XINFO's idle) only on
+	// XCLAIM, where Redis records it on every command: claim nothing to set it.
+	for _, name := range []string{"gone-empty", "gone-with-pending"} {
+		_ = rc.XClaim(ctx, &redis.XClaimArgs{Stream: StreamKey("t"), Group: Group, Consumer: name, MinIdle: time.Hour, Messages: []string{"1-1"}}).Err()
+	}
+	if n := len(mustConsumers(t, rc)); n != 2 {
+		t.Fatalf("%d consumers before pruning, want 2", n)
+	}
+	cfg := fast()
+	cfg.Backoff, cfg.MaxBackoff = time.Hour, time.Hour // no retry takes the pending entry
+	d := NewDeliverer(rc, "t", hooks, cfg, nil, nil)
+	d.pruneAfter = 300 * time.Millisecond
+	run(t, d)
+	names := func() []string { return mustConsumers(t, rc) }
+	waitFor(t, "the empty gone consumer removed", func() bool { return !slices.Contains(names(), "gone-empty") })
+	if n := names(); !slices.Contains(n, "gone-with-pending") {
+		t.Fatalf("consumers %v: one with pending entries was removed", n)
+	}
+}
+
+func mustConsumers(t *testing.T, rc redis.UniversalClient) []string {
+	t.Helper()
+	cs, err := rc.XInfoConsumers(context.Background(), StreamKey("t"), Group).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n []string
+	for _, c := range cs {
+		n = append(n, c.Name)
+	}
+	return n
+}
+
 func TestTwoDeliverersShareWork(t *testing.T) {
+	t.Parallel()
 	rc := newRedis(t)
 	rcv := newReceiver(t, func(n int) int {
 		if n%3 == 0 {
@@ -367,6 +438,7 @@ func TestTwoDeliverersShareWork(t *testing.T) {
 }
 
 func TestBackoffGrowsAndCaps(t *testing.T) {
+	t.Parallel()
 	d := NewDeliverer(nil, "t", nil, DeliveryConfig{Backoff: time.Second, MaxBackoff: time.Minute}, nil, nil)
 	for n := int64(1); n <= 20; n++ {
 		b := d.backoff("1-0", n)
@@ -381,6 +453,7 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 }
 
 func TestRedactURL(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"https://user:pw@app.example.com/hooks?token=x#f": "https://app.example.com/hooks",
 		"http://127.0.0.1:9/h":                            "http://127.0.0.1:9/h",
@@ -392,6 +465,7 @@ func TestRedactURL(t *testing.T) {
 }
 
 func TestPublishWithoutSubscriberWritesNothing(t *testing.T) {
+	t.Parallel()
 	rc := newRedis(t)
 	hooks := []Webhook{{URL: "http://127.0.0.1:1/", Events: []string{broker.EventCompleted}}}
 	if err := NewOutbox(rc, "t", hooks, 0).Publish(context.Background(), testEvent(broker.EventAborted)); err != nil {
