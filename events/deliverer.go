@@ -182,11 +182,13 @@ func (d *Deliverer) Step(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var msgs []redis.XMessage
+	var jobs []job
 	for _, s := range streams {
-		msgs = append(msgs, s.Messages...)
+		for _, m := range s.Messages {
+			jobs = append(jobs, job{m, 1})
+		}
 	}
-	d.deliverAll(ctx, msgs, 1)
+	d.deliverAll(ctx, jobs)
 	return nil
 }
 
@@ -218,6 +220,7 @@ func (d *Deliverer) retryDue(ctx context.Context) error {
 	} else {
 		d.cursor = "(" + pend[len(pend)-1].ID
 	}
+	var jobs []job
 	for _, p := range pend {
 		wait := max(d.backoff(p.ID, p.RetryCount), d.minIdle())
 		if p.Idle < wait {
@@ -240,8 +243,9 @@ func (d *Deliverer) retryDue(ctx context.Context) error {
 		if p.Consumer != d.cfg.Consumer {
 			d.log.Info("webhooks: took over a pending delivery", "from", p.Consumer, "entry", p.ID, "attempts", p.RetryCount)
 		}
-		d.deliverAll(ctx, msgs, int(p.RetryCount)+1)
+		jobs = append(jobs, job{msgs[0], int(p.RetryCount) + 1})
 	}
+	d.deliverAll(ctx, jobs)
 	return nil
 }
 
@@ -290,15 +294,26 @@ func (d *Deliverer) backoff(id string, n int64) time.Duration {
 	return time.Duration(float64(b) * j)
 }
 
-// deliverAll delivers msgs concurrently; attempt is the attempt number of
-// each (they were all read or claimed together).
-func (d *Deliverer) deliverAll(ctx context.Context, msgs []redis.XMessage, attempt int) {
+// job is one entry to deliver and the number of its attempt (1-based).
+type job struct {
+	msg     redis.XMessage
+	attempt int
+}
+
+// parallel bounds the POSTs one process has in flight.
+const parallel = 32
+
+// deliverAll delivers jobs, up to parallel at once, and returns when all
+// are done.
+func (d *Deliverer) deliverAll(ctx context.Context, jobs []job) {
 	var wg sync.WaitGroup
-	for _, m := range msgs {
+	sem := make(chan struct{}, parallel)
+	for _, j := range jobs {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
-			d.deliverOne(ctx, m, attempt)
+			defer func() { <-sem; wg.Done() }()
+			d.deliverOne(ctx, j.msg, j.attempt)
 		}()
 	}
 	wg.Wait()
@@ -417,11 +432,11 @@ func (d *Deliverer) dead(ctx context.Context, e entry, attempts int, reason stri
 		return // stays pending; tried again later
 	}
 	d.ack(ctx, e.id)
+	d.log.Error("webhook delivery given up", "event", e.typ, "event_id", e.eventID, "url", RedactURL(e.url),
+		"attempts", attempts, "reason", scrubURL(reason, e.url), "dead_letter_stream", d.deadKey)
 	if d.obs != nil {
 		d.obs.WebhookDead(e.typ)
 	}
-	d.log.Error("webhook delivery given up", "event", e.typ, "event_id", e.eventID, "url", RedactURL(e.url),
-		"attempts", attempts, "reason", scrubURL(reason, e.url), "dead_letter_stream", d.deadKey)
 }
 
 func sleep(ctx context.Context, d time.Duration) {
