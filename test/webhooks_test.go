@@ -206,18 +206,16 @@ func uploadSmall(t *testing.T, tg *target, tok string, before func(id string)) c
 	return completeOK(t, tg, tok, c.ID, nil)
 }
 
-func TestWebhooks(t *testing.T) {
+// webhookEnv starts Redis and versitygw and writes a config with extra
+// YAML; it returns the environment for `chute serve`, the config path and
+// a target for the store.
+func webhookEnv(t *testing.T, extra string) ([]string, string, *target) {
+	t.Helper()
 	containers.RequireDocker(t)
 	redisURL := containers.StartRedis(t)
 	s3 := containers.StartVersityGW(t, "uploads")
-	rcv := newHookReceiver(t)
 	cfgPath := filepath.Join(t.TempDir(), "chute.yaml")
-	yaml := fmt.Sprintf(`webhooks:
-  - url: %q
-    events: ["upload.completed", "upload.aborted"]
-webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms, max_attempts: 1000 }
-`, rcv.srv.URL+"/hook?token=q-secret")
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{
@@ -232,7 +230,16 @@ webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms, max_attempt
 		"CHUTE_BACKENDS_MAIN_PATH_STYLE=true",
 		"CHUTE_WEBHOOKS_0_SECRET=" + hookSecret, // the secret from the environment
 	}
-	store := &target{store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket}
+	return env, cfgPath, &target{store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket}
+}
+
+func TestWebhooks(t *testing.T) {
+	rcv := newHookReceiver(t)
+	env, cfgPath, store := webhookEnv(t, fmt.Sprintf(`webhooks:
+  - url: %q
+    events: ["upload.completed", "upload.aborted"]
+webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms, max_attempts: 1000 }
+`, rcv.srv.URL+"/hook?token=q-secret"))
 	a := launchServe(t, env, cfgPath, store)
 	tok := a.tg.token(t, "alice")
 
@@ -300,4 +307,23 @@ webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms, max_attempt
 			}
 		}
 	})
+}
+
+// TestWebhooksExpired: the janitor's upload.expired reaches the webhook.
+func TestWebhooksExpired(t *testing.T) {
+	rcv := newHookReceiver(t)
+	env, cfgPath, store := webhookEnv(t, fmt.Sprintf(`sessions: { ttl: 3s }
+janitor: { interval: 500ms }
+webhooks:
+  - url: %q
+    events: ["upload.expired"]
+webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms }
+`, rcv.srv.URL+"/hook?token=q-secret"))
+	a := launchServe(t, env, cfgPath, store)
+	tok := a.tg.token(t, "alice")
+	c := create(t, a.tg, tok, "never.bin", "application/octet-stream", 10)
+	ev := rcv.wait(t, c.ID+":upload.expired")
+	if ev.Type != "upload.expired" || ev.Upload.ID != c.ID || ev.Upload.Key != c.Key {
+		t.Fatalf("event %+v", ev)
+	}
 }
