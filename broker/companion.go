@@ -578,7 +578,7 @@ func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *
 		case errors.Is(err, backends.ErrInvalidPart):
 			return backends.ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
 		case errors.Is(err, backends.ErrNotFound):
-			return s.checkObject(ctx, store, sess, "the store no longer has this multipart upload")
+			return s.checkCompleted(ctx, store, sess, parts)
 		}
 		return backends.ObjectInfo{}, s.storeError(err, "complete multipart upload")
 	}

@@ -131,7 +131,7 @@ func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed ma
 		if errors.Is(err, backends.ErrNotFound) {
 			// Gone from the store: completed by an earlier attempt whose
 			// answer was lost, or purged by the store.
-			return s.checkObject(ctx, store, sess, "the store no longer has this multipart upload")
+			return s.checkCompleted(ctx, store, sess, planParts(sess, claimed))
 		}
 		if err != nil {
 			return backends.ObjectInfo{}, s.storeError(err, "list parts")
@@ -155,12 +155,61 @@ func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed ma
 			case errors.Is(err, backends.ErrInvalidPart):
 				return backends.ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
 			case errors.Is(err, backends.ErrNotFound):
-				return s.checkObject(ctx, store, sess, "the store no longer has this multipart upload")
+				// An earlier attempt (or the store client's own retry of
+				// this one) completed it and its answer was lost.
+				return s.checkCompleted(ctx, store, sess, parts)
 			}
 			return backends.ObjectInfo{}, s.storeError(err, "complete multipart upload")
 		}
 	}
 	return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
+}
+
+// checkCompleted decides whether a multipart upload the store no longer
+// knows was completed: the object must pass checkObject (declared size
+// and type) and, when its ETag has the multipart form and the part ETags
+// are known, equal the ETag those parts make (multipart.ETag). parts are
+// the session's parts in order, or nil when they are not all known.
+//
+// A store whose ETags are not MD5-based (some encrypt with KMS, some
+// compute their own) gives an ETag of another form: the object is then
+// accepted on its size alone, and a warning logged.
+func (s *Service) checkCompleted(ctx context.Context, store ObjectStore, sess *sessions.Session, parts []multipart.Part) (backends.ObjectInfo, error) {
+	info, err := s.checkObject(ctx, store, sess, "the store no longer has this multipart upload")
+	if err != nil {
+		return info, err
+	}
+	if _, ok := multipart.IsMultipartETag(info.ETag); !ok || parts == nil {
+		s.log.Warn("completed upload accepted on its size: its ETag cannot be checked", "id", sess.ID)
+		return info, nil
+	}
+	want, err := multipart.ETag(parts)
+	if err != nil {
+		s.log.Warn("completed upload accepted on its size: its part ETags are not MD5s", "id", sess.ID)
+		return info, nil
+	}
+	if !multipart.SameETag(want, info.ETag) {
+		return info, Errorf(CodeIncomplete, "the store no longer has this multipart upload, and the object at its key was not made from its parts")
+	}
+	return info, nil
+}
+
+// planParts returns every planned part of sess with its ETag from
+// claimed, in order; nil when a part has no ETag.
+func planParts(sess *sessions.Session, claimed map[int]string) []multipart.Part {
+	plan := sessPlan(sess)
+	if plan.PartCount < 1 {
+		return nil
+	}
+	out := make([]multipart.Part, 0, plan.PartCount)
+	for n := 1; n <= plan.PartCount; n++ {
+		etag, ok := claimed[n]
+		if !ok || multipart.NormalizeETag(etag) == "" {
+			return nil
+		}
+		out = append(out, multipart.Part{Number: n, ETag: etag, Size: plan.PartSizeOf(n)})
+	}
+	return out
 }
 
 // checkObject checks that the final object exists with the declared size

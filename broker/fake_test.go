@@ -30,6 +30,9 @@ type fakeStore struct {
 	completes atomic.Int32
 	next      int
 	fail      error // returned by every call when set
+	// lostComplete, when set, is what CompleteMultipart answers after it
+	// completed the upload: an answer lost on the way back.
+	lostComplete error
 }
 
 type fakeUpload struct {
@@ -144,8 +147,14 @@ func (f *fakeStore) CompleteMultipart(_ context.Context, key, uploadID string, p
 		size += sp.Size
 	}
 	delete(f.uploads, uploadID)
-	etag := etagOf([]byte(key)) + fmt.Sprintf("-%d", len(parts))
+	etag, err := multipart.ETag(parts)
+	if err != nil {
+		return "", err
+	}
 	f.objects[key] = backends.ObjectInfo{Size: size, ETag: etag, ContentType: u.ct}
+	if f.lostComplete != nil {
+		return "", f.lostComplete
+	}
 	return etag, nil
 }
 
