@@ -166,6 +166,40 @@ type Sessions struct {
 	// janitor can still abort its upload and clients can read its final
 	// state. Default 24h.
 	Retention Duration `yaml:"retention"`
+	// RedisCluster, when its addrs are set, keeps sessions in a Redis
+	// Cluster instead of the single Redis of RedisURL.
+	RedisCluster RedisCluster `yaml:"redis_cluster"`
+	// RedisSentinel, when its addrs are set, finds the Redis master
+	// through Sentinel.
+	RedisSentinel RedisSentinel `yaml:"redis_sentinel"`
+}
+
+// RedisCluster is a Redis Cluster: any of its nodes will do as seeds.
+type RedisCluster struct {
+	// Addrs are host:port seed nodes. Default none (not a cluster).
+	Addrs []string `yaml:"addrs,omitempty"`
+	// Username and Password authenticate to every node (secret).
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TLS connects with TLS. Default false.
+	TLS bool `yaml:"tls"`
+}
+
+// RedisSentinel is a Redis master found through Redis Sentinel.
+type RedisSentinel struct {
+	// Master is the master's name as the sentinels know it.
+	Master string `yaml:"master"`
+	// Addrs are the sentinels' host:port. Default none (no Sentinel).
+	Addrs []string `yaml:"addrs,omitempty"`
+	// Username and Password authenticate to the master and replicas
+	// (secret); SentinelPassword to the sentinels themselves (secret).
+	Username         string `yaml:"username"`
+	Password         string `yaml:"password"`
+	SentinelPassword string `yaml:"sentinel_password"`
+	// DB is the database number. Default 0.
+	DB int `yaml:"db"`
+	// TLS connects with TLS. Default false.
+	TLS bool `yaml:"tls"`
 }
 
 // Auth is how callers prove who they are.

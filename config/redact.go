@@ -34,6 +34,13 @@ func (c *Config) Redacted() Config {
 		}
 	}
 	r.Sessions.RedisURL = redactURL(c.Sessions.RedisURL)
+	r.Sessions.RedisCluster.Addrs = slices.Clone(c.Sessions.RedisCluster.Addrs)
+	r.Sessions.RedisSentinel.Addrs = slices.Clone(c.Sessions.RedisSentinel.Addrs)
+	for _, p := range []*string{&r.Sessions.RedisCluster.Password, &r.Sessions.RedisSentinel.Password, &r.Sessions.RedisSentinel.SentinelPassword} {
+		if *p != "" {
+			*p = Redaction
+		}
+	}
 	if c.Webhooks != nil {
 		r.Webhooks = slices.Clone(c.Webhooks)
 		for i := range r.Webhooks {

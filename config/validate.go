@@ -102,6 +102,7 @@ func (c *Config) Validate() error {
 			add("sessions.redis_url", "has no host")
 		}
 	}
+	c.validateRedisModes(add)
 	if strings.ContainsAny(c.Sessions.KeyPrefix, "{}") {
 		add("sessions.key_prefix", "must not contain { or } (they would change the Redis Cluster hash tag)")
 	}

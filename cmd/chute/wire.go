@@ -37,20 +37,10 @@ type stack struct {
 
 // wire builds the broker, its stores and its HTTP server from cfg.
 func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
-	if cfg.Sessions.RedisURL == "" {
-		return nil, errors.New("sessions.redis_url is empty: `chute serve` needs a Redis (use `chute dev` for the embedded one)")
-	}
-	ropts, err := redis.ParseURL(cfg.Sessions.RedisURL)
+	rc, err := newRedis(cfg.Sessions)
 	if err != nil {
-		return nil, fmt.Errorf("sessions.redis_url: %s", redactedURLError(err))
+		return nil, err
 	}
-	ropts.DialTimeout = 3 * time.Second
-	ropts.ReadTimeout = 3 * time.Second
-	ropts.WriteTimeout = 3 * time.Second
-	if ropts.PoolSize == 0 { // not set in the URL (pool_size=): more than go-redis's 10 per core
-		ropts.PoolSize = 64
-	}
-	rc := redis.NewClient(ropts)
 	mx := metrics.New() // served at /metrics; the stores below are instrumented
 
 	stores := map[string]broker.ObjectStore{}
