@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -181,4 +182,32 @@ func startServeEnvGate(t *testing.T, g **gate) *target {
 			*g = newGate(t, s3)
 			return "http://" + (*g).addr
 		})
+}
+
+// TestSessionStoreDown: with Redis unreachable (refused, then
+// blackholed), the API answers 503 storage_unavailable, and works again
+// once Redis is back.
+func TestSessionStoreDown(t *testing.T) {
+	containers.RequireDocker(t)
+	redisURL := containers.StartRedis(t)
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGate(t, u.Host)
+	u.Host = g.addr
+	tg := startServeEnv(t, "profiles:\n  default:\n    max_size: 1GiB\n", []string{"CHUTE_SESSIONS_REDIS_URL=" + u.String()}, nil)
+	tok := tg.token(t, "alice")
+	for _, mode := range []string{"refused", "blackhole"} {
+		t.Run(mode, func(t *testing.T) {
+			g.set(mode)
+			defer g.set("up")
+			r := tg.call(t, tok, "POST", "/v1/uploads", map[string]any{"filename": "a.txt", "content_type": "text/plain", "size": 10})
+			storeUnavailable(t, tg, r, "create with Redis down")
+			if !strings.Contains(string(r.body), "session store") {
+				t.Fatalf("message should name the session store: %s", r.body)
+			}
+		})
+	}
+	singleFile(t, tg, 10)
 }
