@@ -102,12 +102,18 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", masters)) {
 				return fmt.Errorf("not ready: %s", firstLines(info, 3))
 			}
-			ranges, err := n.ClusterSlots(ctx).Result()
+			shards, err := n.ClusterShards(ctx).Result()
 			if err != nil {
 				return err
 			}
-			if len(ranges) != masters {
-				return fmt.Errorf("node knows %d slot ranges, want %d", len(ranges), masters)
+			withSlots := 0
+			for _, s := range shards {
+				if len(s.Slots) > 0 {
+					withSlots++
+				}
+			}
+			if withSlots != masters {
+				return fmt.Errorf("node knows %d shards with slots, want %d", withSlots, masters)
 			}
 			return nil
 		})
