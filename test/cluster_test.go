@@ -23,7 +23,9 @@ import (
 func TestSessionsOnRedisCluster(t *testing.T) {
 	cl := containers.StartRedisCluster(t, 3)
 	rc := cl.Client(t)
-	sessiontest.Run(t, func(t *testing.T) sessions.Store { return sessions.NewRedisStore(rc, sessions.WithRetention(time.Second)) })
+	sessiontest.Run(t, func(t *testing.T) sessions.Store {
+		return sessions.NewRedisStore(rc, sessions.WithRetention(time.Second))
+	})
 
 	// The sessions really spread over the masters (else the suite above
 	// proves nothing about slots).
