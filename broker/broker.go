@@ -266,10 +266,15 @@ func (s *Service) urlTTL(p *Profile, sess *sessions.Session) time.Duration {
 // load returns the caller's session, or not_found for unknown sessions and
 // for sessions of other subjects alike.
 func (s *Service) load(ctx context.Context, subject, id string) (*sessions.Session, error) {
+	return s.loadWith(ctx, subject, id, s.sessions.Get)
+}
+
+// loadWith is load with the given read of the session.
+func (s *Service) loadWith(ctx context.Context, subject, id string, get func(context.Context, string) (*sessions.Session, error)) (*sessions.Session, error) {
 	if !validID(id) {
 		return nil, Errorf(CodeNotFound, "upload not found")
 	}
-	sess, err := s.sessions.Get(ctx, id)
+	sess, err := get(ctx, id)
 	if errors.Is(err, sessions.ErrNotFound) {
 		return nil, Errorf(CodeNotFound, "upload not found")
 	}
@@ -292,24 +297,10 @@ type sessionReader interface {
 // single hash, no part list to decode) when the store offers it. The
 // session's Parts are then nil.
 func (s *Service) loadHead(ctx context.Context, subject, id string) (*sessions.Session, error) {
-	r, ok := s.sessions.(sessionReader)
-	if !ok {
-		return s.load(ctx, subject, id)
+	if r, ok := s.sessions.(sessionReader); ok {
+		return s.loadWith(ctx, subject, id, r.GetSession)
 	}
-	if !validID(id) {
-		return nil, Errorf(CodeNotFound, "upload not found")
-	}
-	sess, err := r.GetSession(ctx, id)
-	if errors.Is(err, sessions.ErrNotFound) {
-		return nil, Errorf(CodeNotFound, "upload not found")
-	}
-	if err != nil {
-		return nil, s.sessionError(err, "load session")
-	}
-	if sess.Subject != subject {
-		return nil, Errorf(CodeNotFound, "upload not found")
-	}
-	return sess, nil
+	return s.load(ctx, subject, id)
 }
 
 func validID(id string) bool {
