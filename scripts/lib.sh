@@ -46,3 +46,53 @@ ensure_versitygw() {
 	CGO_ENABLED=0 GOBIN="$(dirname "$VERSITYGW_BIN")" \
 		go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 }
+
+# SeaweedFS (Apache-2.0) is the second store the integration suite runs
+# against. It has no tagged module release, so it is pinned by pseudo-version.
+SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+SEAWEEDFS_BIN="$CHUTE_CACHE/seaweedfs-$SEAWEEDFS_VERSION/bin/weed"
+
+# ensure_seaweedfs builds the static weed binary into the cache once (about
+# 14 minutes and 2.6 GB of memory cold, under 30 s with a warm Go build
+# cache). `go install module@version` refuses modules whose go.mod has replace
+# directives, so it builds from a throwaway wrapper module in a temporary
+# directory that requires SeaweedFS and repeats its replace lines. No
+# SeaweedFS code is kept in this repository.
+ensure_seaweedfs() {
+	if [[ -x "$SEAWEEDFS_BIN" ]]; then
+		echo "seaweedfs $SEAWEEDFS_VERSION cached at $SEAWEEDFS_BIN"
+		return
+	fi
+	command -v go >/dev/null || die "go is not on PATH"
+	echo "building seaweedfs $SEAWEEDFS_VERSION (about 14 minutes cold) into $SEAWEEDFS_BIN"
+	local mod="github.com/seaweedfs/seaweedfs" wrap gomod
+	wrap="$(mktemp -d)"
+	(
+		set -euo pipefail
+		cd "$wrap"
+		gomod="$(go mod download -json "$mod@$SEAWEEDFS_VERSION" |
+			sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')"
+		[[ -f "$gomod" ]] || die "go mod download did not give SeaweedFS's go.mod"
+		{
+			echo "module chute.invalid/seaweedfs-build"
+			echo
+			sed -n 's/^go \([0-9.]*\)$/go \1/p' "$gomod"
+			echo
+			echo "require $mod $SEAWEEDFS_VERSION"
+			echo
+			# Replace lines (single-line form and replace blocks), comments dropped.
+			awk '/^replace[[:space:]]*\($/ { blk = 1; print; next }
+			     blk && /^\)/ { blk = 0; print; next }
+			     blk || /^replace[[:space:]]/ { print }' "$gomod"
+		} >go.mod
+		GOFLAGS=-mod=mod go get "$mod/weed@$SEAWEEDFS_VERSION"
+		mkdir -p "$(dirname "$SEAWEEDFS_BIN")"
+		# Build to a temporary name so an interrupted build leaves no binary.
+		CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' \
+			-o "$SEAWEEDFS_BIN.tmp" "$mod/weed"
+		mv "$SEAWEEDFS_BIN.tmp" "$SEAWEEDFS_BIN"
+	)
+	local rc=$?
+	rm -rf "$wrap"
+	[[ $rc -eq 0 ]] || die "building seaweedfs failed"
+}
