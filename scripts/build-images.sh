@@ -2,6 +2,7 @@
 # Builds the local test images FROM scratch (no registry is reachable):
 #   chute-test/redis:local      the host's redis-server and its libraries
 #   chute-test/versitygw:local  the static versitygw binary
+#   chute-test/seaweedfs:local  the static SeaweedFS weed binary
 # An image is rebuilt only when its inputs change: each carries a label with
 # the hash of everything copied into it. Needs a running Docker daemon and
 # /usr/bin/redis-server (apt redis-server); scripts/test.sh sets both up.
@@ -13,6 +14,7 @@ source scripts/lib.sh
 
 REDIS_IMAGE=chute-test/redis:local
 VERSITYGW_IMAGE=chute-test/versitygw:local
+SEAWEEDFS_IMAGE=chute-test/seaweedfs:local
 HASH_LABEL=dev.chute.inputs-sha256
 
 docker version >/dev/null 2>&1 || die "Docker daemon not reachable (scripts/test.sh starts one)"
@@ -73,3 +75,13 @@ cp test/images/versitygw/Dockerfile "$ctx/"
 cp "$VERSITYGW_BIN" "$ctx/rootfs/usr/local/bin/versitygw"
 cp /etc/ssl/certs/ca-certificates.crt "$ctx/rootfs/etc/ssl/certs/"
 build_image "$VERSITYGW_IMAGE" "$ctx"
+
+# SeaweedFS: static weed binary, writable /data and /tmp (the filer's local
+# socket), and /etc/seaweedfs where the test helper puts s3.json.
+ensure_seaweedfs
+ctx="$WORK/seaweedfs"
+mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/etc/seaweedfs" "$ctx/rootfs/data" "$ctx/rootfs/tmp"
+chmod 1777 "$ctx/rootfs/tmp"
+cp test/images/seaweedfs/Dockerfile "$ctx/"
+cp "$SEAWEEDFS_BIN" "$ctx/rootfs/usr/local/bin/weed"
+build_image "$SEAWEEDFS_IMAGE" "$ctx"

@@ -5,7 +5,9 @@
 # Idempotent; run it from anywhere. CI runs it through .ci/run.
 #
 # Environment: CHUTE_CACHE (default /var/cache/chute for root) keeps the
-# versitygw build between runs.
+# versitygw and SeaweedFS builds between runs. CHUTE_TEST_STORES (default
+# "versitygw seaweedfs") lists the stores the integration tests run against,
+# one full pass each.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -78,6 +80,10 @@ step "versitygw binary"
 ensure_versitygw
 step_done
 
+step "seaweedfs binary (about 14 minutes cold)"
+ensure_seaweedfs
+step_done
+
 step "test images"
 scripts/build-images.sh
 step_done
@@ -115,22 +121,36 @@ step "unit tests (race detector)"
 go test -race -count=1 "${unit_pkgs[@]}"
 step_done
 
-step "integration tests (./test/..., real containers)"
-log="$LOG_DIR/integration.log"
-set +e
-go test -count=1 -v -timeout 30m ./test/... 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-passed="$(grep -cE '^\s*--- PASS' "$log" || true)"
-failed="$(grep -cE '^\s*--- FAIL' "$log" || true)"
-skipped="$(grep -cE '^\s*--- SKIP' "$log" || true)"
-echo "integration: $passed passed, $failed failed, $skipped skipped (log: $log)"
-((status == 0)) || die "integration tests failed"
-((skipped == 0)) || die "integration tests were skipped; a skip is not a pass here"
-if ((passed == 0)) || ! grep -qE '^(ok|PASS)' "$log"; then
-	die "no integration test ran"
-fi
-step_done
+# run_integration STORE runs ./test/... with CHUTE_TEST_STORE=STORE (every
+# test that starts "the store" gets that one) and records its counts in
+# INTEG_SUMMARY. A skip fails the step: it is not a pass here.
+INTEG_SUMMARY=()
+run_integration() {
+	local store="$1" log passed failed skipped status
+	step "integration tests against $store (./test/..., real containers)"
+	log="$LOG_DIR/integration-$store.log"
+	set +e
+	CHUTE_TEST_STORE="$store" go test -count=1 -v -timeout 30m ./test/... 2>&1 | tee "$log"
+	status=${PIPESTATUS[0]}
+	set -e
+	passed="$(grep -cE '^\s*--- PASS' "$log" || true)"
+	failed="$(grep -cE '^\s*--- FAIL' "$log" || true)"
+	skipped="$(grep -cE '^\s*--- SKIP' "$log" || true)"
+	echo "integration ($store): $passed passed, $failed failed, $skipped skipped (log: $log)"
+	((status == 0)) || die "integration tests against $store failed"
+	((skipped == 0)) || die "integration tests against $store were skipped; a skip is not a pass here"
+	if ((passed == 0)) || ! grep -qE '^(ok|PASS)' "$log"; then
+		die "no integration test ran against $store"
+	fi
+	INTEG_SUMMARY+=("integration-$store: $passed passed, $failed failed, $skipped skipped")
+	step_done
+}
+
+# The same tests against both stores (CHUTE_TEST_STORES narrows the list,
+# e.g. CHUTE_TEST_STORES=seaweedfs).
+for store in ${CHUTE_TEST_STORES:-versitygw seaweedfs}; do
+	run_integration "$store"
+done
 
 step "chute image and the chutetest example (examples/uploadtest)"
 scripts/build-image.sh
@@ -180,4 +200,4 @@ step_done
 echo
 echo "==> all steps passed; time per step:"
 printf '    %s\n' "${STEP_TIMES[@]}"
-echo "integration: $passed passed, $failed failed, $skipped skipped"
+printf '%s\n' "${INTEG_SUMMARY[@]}"

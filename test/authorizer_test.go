@@ -297,14 +297,14 @@ func TestAuthorizerAndSniff(t *testing.T) {
 	}
 }
 
-// TestReadHeadOnVersityGW checks backends.S3.ReadHead, the ranged GET the
+// TestReadHeadOnStore checks backends.S3.ReadHead, the ranged GET the
 // sniffing uses, against a real store: shorter and longer objects than
 // asked for, an empty object, a missing one.
-func TestReadHeadOnVersityGW(t *testing.T) {
+func TestReadHeadOnStore(t *testing.T) {
 	containers.RequireDocker(t)
-	s3 := containers.StartVersityGW(t, "heads")
+	s3 := containers.StartStore(t, "heads")
 	store, err := backends.NewS3(backends.Config{
-		Name: "vgw", Endpoint: "http://" + s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket,
+		Name: s3.Kind, Endpoint: "http://" + s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket,
 		AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PathStyle: true,
 	})
 	if err != nil {

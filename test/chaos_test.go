@@ -37,7 +37,7 @@ func plainStore(t *testing.T) chaosStore {
 	t.Helper()
 	containers.RequireDocker(t)
 	redisURL := containers.StartRedis(t)
-	s3 := containers.StartVersityGW(t, "uploads")
+	s3 := containers.StartStore(t, "uploads")
 	return chaosStore{redisURL: redisURL, endpoint: "http://" + s3.Endpoint, s3: s3,
 		direct: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region)}
 }
@@ -171,7 +171,7 @@ func chaosReplicaKilled(t *testing.T) {
 func chaosRedisRestart(t *testing.T) {
 	rd := startAOFRedis(t)
 	proxy := startTCPProxy(t, rd.addr(t))
-	s3 := containers.StartVersityGW(t, "uploads")
+	s3 := containers.StartStore(t, "uploads")
 	st := chaosStore{redisURL: "redis://" + proxy.addr() + "/0", endpoint: "http://" + s3.Endpoint, s3: s3,
 		direct: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region)}
 	r := startReplica(t, "A", st)
@@ -232,7 +232,7 @@ func chaosRedisRestart(t *testing.T) {
 func chaosStore503(t *testing.T) {
 	containers.RequireDocker(t)
 	redisURL := containers.StartRedis(t)
-	s3 := containers.StartVersityGW(t, "uploads")
+	s3 := containers.StartStore(t, "uploads")
 	fp := startFaultProxy(t, s3.Endpoint, 0.25, "CreateMultipartUpload", "ListParts", "CompleteMultipartUpload", "HEAD")
 	st := chaosStore{redisURL: redisURL, endpoint: "http://" + fp.hostPort(), public: "http://" + fp.hostPort(), s3: s3,
 		direct: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region)}

@@ -30,13 +30,14 @@ func TestSessionStoreOnRedis(t *testing.T) {
 	})
 }
 
-// TestObjectStoreOnVersityGW runs the object store conformance suite
-// against versitygw, which verifies signatures.
-func TestObjectStoreOnVersityGW(t *testing.T) {
+// TestObjectStoreOnStore runs the object store conformance suite against
+// the run's store (CHUTE_TEST_STORE: versitygw or SeaweedFS), which
+// verifies signatures.
+func TestObjectStoreOnStore(t *testing.T) {
 	containers.RequireDocker(t)
-	s3 := containers.StartVersityGW(t, "conformance")
+	s3 := containers.StartStore(t, "conformance")
 	store, err := backends.NewS3(backends.Config{
-		Name: "vgw", Endpoint: "http://" + s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket,
+		Name: s3.Kind, Endpoint: "http://" + s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket,
 		AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PathStyle: true,
 	})
 	if err != nil {

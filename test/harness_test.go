@@ -1,5 +1,6 @@
 // Package test holds Chute's end-to-end tests: the compiled chute binary
-// against a real Redis and a real S3-compatible store (versitygw), both in
+// against a real Redis and a real S3-compatible store (versitygw or
+// SeaweedFS, picked by CHUTE_TEST_STORE; see containers.StartStore), both in
 // containers built locally (./scripts/build-images.sh), and against its
 // own embedded default (`chute dev`). Bytes really go to presigned URLs.
 //
@@ -149,12 +150,11 @@ func startChute(t testing.TB, addr string, env []string, args ...string) *syncBu
 	}
 }
 
-// startServe runs `chute serve` against fresh Redis and versitygw
-// containers.
+// startServe runs `chute serve` against fresh Redis and store containers.
 func startServe(t *testing.T) *target {
 	containers.RequireDocker(t)
 	redisURL := containers.StartRedis(t)
-	s3 := containers.StartVersityGW(t, "uploads")
+	s3 := containers.StartStore(t, "uploads")
 	addr := freeAddr(t)
 	cfg := fmt.Sprintf(`server:
   listen: %q
@@ -195,7 +195,7 @@ profiles:
 	return &target{base: "http://" + addr, store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket, logs: logs}
 }
 
-// startServeYAML runs `chute serve` against fresh Redis and versitygw
+// startServeYAML runs `chute serve` against fresh Redis and store
 // containers with the given YAML file; the connection settings (listen,
 // Redis, JWT secret, the main backend) come from CHUTE_* variables, which
 // also exercises the environment overrides.
@@ -203,7 +203,7 @@ func startServeYAML(t *testing.T, yaml string) *target {
 	t.Helper()
 	containers.RequireDocker(t)
 	redisURL := containers.StartRedis(t)
-	s3 := containers.StartVersityGW(t, "uploads")
+	s3 := containers.StartStore(t, "uploads")
 	addr := freeAddr(t)
 	path := filepath.Join(t.TempDir(), "chute.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {

@@ -1,6 +1,13 @@
 // Package containers starts the real services that Chute's integration tests
-// run against — Redis and the S3-compatible versitygw — as Docker containers
-// through testcontainers-go, and removes them when the test ends.
+// run against — Redis and an S3-compatible store (versitygw or SeaweedFS) —
+// as Docker containers through testcontainers-go, and removes them when the
+// test ends.
+//
+// Tests start "the store" with StartStore / StartStoreOn: CHUTE_TEST_STORE
+// (versitygw, the default, or seaweedfs) picks the implementation for the
+// whole run, so the same tests run against both (scripts/test.sh runs the
+// suite once per store). StartVersityGW / StartSeaweedFS start one store
+// specifically.
 //
 // The images are built locally FROM scratch by ./scripts/build-images.sh
 // (this machine reaches no container registry); nothing is ever pulled. A
@@ -42,14 +49,16 @@ import (
 const (
 	RedisImage     = "chute-test/redis:local"
 	VersityGWImage = "chute-test/versitygw:local"
+	SeaweedFSImage = "chute-test/seaweedfs:local"
 )
 
-// S3Region is the region the versitygw container serves.
+// S3Region is the region the store containers serve.
 const S3Region = "us-east-1"
 
 const (
 	redisPort     = "6379/tcp"
 	versityGWPort = "7070/tcp"
+	seaweedFSPort = "8333/tcp"
 	startTimeout  = 60 * time.Second
 )
 
@@ -161,6 +170,8 @@ type S3 struct {
 	Bucket          string
 	AccessKey       string
 	SecretKey       string
+	// Kind is the implementation: KindVersityGW or KindSeaweedFS.
+	Kind string
 }
 
 // Client returns a minio-go client for s on the host endpoint, Region set so
@@ -185,12 +196,7 @@ func StartVersityGW(t testing.TB, bucket string) S3 {
 // when nw is not nil.
 func StartVersityGWOn(t testing.TB, nw *Network, bucket string) S3 {
 	t.Helper()
-	s := S3{
-		Region:    S3Region,
-		Bucket:    bucket,
-		AccessKey: rand.Text()[:20],
-		SecretKey: rand.Text() + rand.Text(),
-	}
+	s := newS3(KindVersityGW, bucket)
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithEnv(map[string]string{
 			"ROOT_ACCESS_KEY_ID":     s.AccessKey,
@@ -214,6 +220,25 @@ func StartVersityGWOn(t testing.TB, nw *Network, bucket string) S3 {
 	if err := client.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: s.Region}); err != nil {
 		t.Fatalf("versitygw: create bucket %q: %v", bucket, err)
 	}
+	setCORS(ctx, t, client, s)
+	return s
+}
+
+// newS3 describes a store of kind holding bucket, with fresh random
+// credentials.
+func newS3(kind, bucket string) S3 {
+	return S3{
+		Kind:      kind,
+		Region:    S3Region,
+		Bucket:    bucket,
+		AccessKey: rand.Text()[:20],
+		SecretKey: rand.Text() + rand.Text(),
+	}
+}
+
+// setCORS gives s.Bucket a permissive CORS rule that exposes ETag.
+func setCORS(ctx context.Context, t testing.TB, client *minio.Client, s S3) {
+	t.Helper()
 	rules := cors.NewConfig([]cors.Rule{{
 		AllowedOrigin: []string{"*"},
 		AllowedMethod: []string{"GET", "PUT", "POST", "HEAD", "DELETE"},
@@ -221,10 +246,9 @@ func StartVersityGWOn(t testing.TB, nw *Network, bucket string) S3 {
 		ExposeHeader:  []string{"ETag"},
 		MaxAgeSeconds: 3000,
 	}})
-	if err := client.SetBucketCors(ctx, bucket, rules); err != nil {
-		t.Fatalf("versitygw: set CORS on %q: %v", bucket, err)
+	if err := client.SetBucketCors(ctx, s.Bucket, rules); err != nil {
+		t.Fatalf("%s: set CORS on %q: %v", s.Kind, s.Bucket, err)
 	}
-	return s
 }
 
 // start runs image with containerPort published on 127.0.0.1, registers its

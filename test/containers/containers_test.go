@@ -54,7 +54,26 @@ func TestRedisAnswersPingAndKeepsData(t *testing.T) {
 func TestVersityGWStoresObjectsAndChecksSignatures(t *testing.T) {
 	RequireDocker(t)
 	s3 := StartVersityGW(t, "chute-test")
+	if s3.Kind != KindVersityGW {
+		t.Fatalf("Kind = %q, want %q", s3.Kind, KindVersityGW)
+	}
+	checkStore(t, s3)
+}
 
+func TestSeaweedFSStoresObjectsAndChecksSignatures(t *testing.T) {
+	RequireDocker(t)
+	s3 := StartSeaweedFS(t, "chute-test")
+	if s3.Kind != KindSeaweedFS {
+		t.Fatalf("Kind = %q, want %q", s3.Kind, KindSeaweedFS)
+	}
+	checkStore(t, s3)
+}
+
+// checkStore checks what every test relies on: the bucket exists and holds
+// objects, exposes ETag through CORS, and requests are really authenticated
+// (a wrong secret and an unsigned request are both refused).
+func checkStore(t *testing.T, s3 S3) {
+	t.Helper()
 	if s3.Region != "us-east-1" || s3.Bucket != "chute-test" || s3.AccessKey == "" || s3.SecretKey == "" {
 		t.Fatalf("unexpected S3 info %+v", s3)
 	}
@@ -103,6 +122,50 @@ func TestVersityGWStoresObjectsAndChecksSignatures(t *testing.T) {
 	if code := minio.ToErrorResponse(err).StatusCode; code != http.StatusForbidden {
 		t.Fatalf("StatObject with a wrong secret: status %d (%v), want 403", code, err)
 	}
+
+	// An unsigned request is refused too (SeaweedFS without -s3.config would
+	// serve it).
+	for _, method := range []string{http.MethodGet, http.MethodPut} {
+		req, err := http.NewRequestWithContext(ctx, method,
+			"http://"+s3.Endpoint+"/"+s3.Bucket+"/dir/hello.txt", strings.NewReader("forged"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("unsigned %s: %v", method, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("unsigned %s: status %d, want 403", method, resp.StatusCode)
+		}
+	}
+	obj, err = client.GetObject(ctx, s3.Bucket, "dir/hello.txt", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatalf("GetObject: %v", err)
+	}
+	got, err = io.ReadAll(obj)
+	obj.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("after the unsigned PUT the object is %q (%v), want %q", got, err, body)
+	}
+}
+
+func TestStartStoreFollowsTheEnvironment(t *testing.T) {
+	t.Setenv(StoreEnv, "")
+	if k := StoreKind(); k != KindVersityGW {
+		t.Errorf("StoreKind() with %s unset = %q, want %q", StoreEnv, k, KindVersityGW)
+	}
+	t.Setenv(StoreEnv, " SeaweedFS ")
+	if k := StoreKind(); k != KindSeaweedFS {
+		t.Errorf("StoreKind() = %q, want %q", k, KindSeaweedFS)
+	}
+	t.Setenv(StoreEnv, "minio")
+	d := &decisionTB{TB: t}
+	StartStore(d, "bucket")
+	if !strings.Contains(d.fatal, `"minio"`) || !strings.Contains(d.fatal, KindSeaweedFS) {
+		t.Errorf("StartStore with an unknown store: fatal=%q, want it named with the choices", d.fatal)
+	}
 }
 
 func TestContainersReachEachOtherOnANetwork(t *testing.T) {
@@ -122,6 +185,9 @@ func TestContainersReachEachOtherOnANetwork(t *testing.T) {
 	s3 := StartVersityGWOn(t, &Network{Network: nw, Alias: "s3"}, "net-bucket")
 	if r.NetworkURL != "redis://redis:6379/0" || s3.NetworkEndpoint != "s3:7070" {
 		t.Fatalf("network addresses = %q, %q", r.NetworkURL, s3.NetworkEndpoint)
+	}
+	if sw := StartSeaweedFSOn(t, &Network{Network: nw, Alias: "sw"}, "net-bucket"); sw.NetworkEndpoint != "sw:8333" {
+		t.Fatalf("SeaweedFS network address = %q, want sw:8333", sw.NetworkEndpoint)
 	}
 
 	// A replica started on the same network reaches the first Redis by its
