@@ -30,6 +30,8 @@ var EnvAllowlist = []string{
 	"CHUTE_DATA_DIR",
 	"CHUTE_SERVER", // chute upload/status/abort
 	"CHUTE_TOKEN",
+	"CHUTE_TEST_STORE",  // test/containers.StartStore: the store the tests run against
+	"CHUTE_TEST_STORES", // scripts/test.sh: the stores the integration step runs against
 }
 
 // Problems is the error returned by Load and Validate: every problem found,

@@ -140,6 +140,7 @@ func startChute(t testing.TB, addr string, env []string, args ...string) *syncBu
 		}
 		select {
 		case err := <-done:
+			done <- err // for the cleanup, which waits for the exit too
 			t.Fatalf("chute exited early (%v):\n%s", err, logs.String())
 		default:
 		}
