@@ -137,7 +137,7 @@ limits:
 func startServeEnv(t *testing.T, yaml string, extra []string, front func(s3 string) string) *target {
 	t.Helper()
 	containers.RequireDocker(t)
-	s3 := containers.StartVersityGW(t, "uploads")
+	s3 := containers.StartStore(t, "uploads")
 	addr := freeAddr(t)
 	path := filepath.Join(t.TempDir(), "chute.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {

@@ -34,7 +34,7 @@ func newLifecycleEnv(t *testing.T, yaml string) *lifecycleEnv {
 	t.Helper()
 	containers.RequireDocker(t)
 	redisURL := containers.StartRedis(t)
-	s3 := containers.StartVersityGW(t, "uploads")
+	s3 := containers.StartStore(t, "uploads")
 	path := filepath.Join(t.TempDir(), "chute.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

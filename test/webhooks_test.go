@@ -213,7 +213,7 @@ func webhookEnv(t *testing.T, extra string) ([]string, string, *target) {
 	t.Helper()
 	containers.RequireDocker(t)
 	redisURL := containers.StartRedis(t)
-	s3 := containers.StartVersityGW(t, "uploads")
+	s3 := containers.StartStore(t, "uploads")
 	cfgPath := filepath.Join(t.TempDir(), "chute.yaml")
 	if err := os.WriteFile(cfgPath, []byte(extra), 0o600); err != nil {
 		t.Fatal(err)
