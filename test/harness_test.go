@@ -210,9 +210,18 @@ func startServeYAML(t *testing.T, yaml string) *target {
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{
+	env := append([]string{
 		"CHUTE_SERVER_LISTEN=" + addr,
 		"CHUTE_SERVER_PUBLIC_URL=http://" + addr,
+	}, serveEnv(redisURL, s3)...)
+	logs := startChute(t, addr, env, "serve", "--config", path)
+	return &target{base: "http://" + addr, store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket, logs: logs}
+}
+
+// serveEnv is the environment that connects `chute serve` to redisURL and
+// to s3 as backend "main", with JWT auth on the suite's secret.
+func serveEnv(redisURL string, s3 containers.S3) []string {
+	return []string{
 		"CHUTE_SESSIONS_REDIS_URL=" + redisURL,
 		"CHUTE_AUTH_MODE=jwt",
 		"CHUTE_AUTH_JWT_SECRET=" + jwtSecret,
@@ -223,8 +232,6 @@ func startServeYAML(t *testing.T, yaml string) *target {
 		"CHUTE_BACKENDS_MAIN_SECRET_KEY=" + s3.SecretKey,
 		"CHUTE_BACKENDS_MAIN_PATH_STYLE=true",
 	}
-	logs := startChute(t, addr, env, "serve", "--config", path)
-	return &target{base: "http://" + addr, store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket, logs: logs}
 }
 
 // startDev runs `chute dev` with its embedded stores.

@@ -40,17 +40,7 @@ func newLifecycleEnv(t *testing.T, yaml string) *lifecycleEnv {
 		t.Fatal(err)
 	}
 	return &lifecycleEnv{
-		env: []string{
-			"CHUTE_SESSIONS_REDIS_URL=" + redisURL,
-			"CHUTE_AUTH_MODE=jwt",
-			"CHUTE_AUTH_JWT_SECRET=" + jwtSecret,
-			"CHUTE_BACKENDS_MAIN_ENDPOINT=http://" + s3.Endpoint,
-			"CHUTE_BACKENDS_MAIN_REGION=" + s3.Region,
-			"CHUTE_BACKENDS_MAIN_BUCKET=" + s3.Bucket,
-			"CHUTE_BACKENDS_MAIN_ACCESS_KEY=" + s3.AccessKey,
-			"CHUTE_BACKENDS_MAIN_SECRET_KEY=" + s3.SecretKey,
-			"CHUTE_BACKENDS_MAIN_PATH_STYLE=true",
-		},
+		env:    serveEnv(redisURL, s3),
 		config: path,
 		s3:     s3,
 		store:  mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region),

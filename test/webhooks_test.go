@@ -218,18 +218,8 @@ func webhookEnv(t *testing.T, extra string) ([]string, string, *target) {
 	if err := os.WriteFile(cfgPath, []byte(extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{
-		"CHUTE_SESSIONS_REDIS_URL=" + redisURL,
-		"CHUTE_AUTH_MODE=jwt",
-		"CHUTE_AUTH_JWT_SECRET=" + jwtSecret,
-		"CHUTE_BACKENDS_MAIN_ENDPOINT=http://" + s3.Endpoint,
-		"CHUTE_BACKENDS_MAIN_REGION=" + s3.Region,
-		"CHUTE_BACKENDS_MAIN_BUCKET=" + s3.Bucket,
-		"CHUTE_BACKENDS_MAIN_ACCESS_KEY=" + s3.AccessKey,
-		"CHUTE_BACKENDS_MAIN_SECRET_KEY=" + s3.SecretKey,
-		"CHUTE_BACKENDS_MAIN_PATH_STYLE=true",
-		"CHUTE_WEBHOOKS_0_SECRET=" + hookSecret, // the secret from the environment
-	}
+	// The webhook secret comes from the environment.
+	env := append(serveEnv(redisURL, s3), "CHUTE_WEBHOOKS_0_SECRET="+hookSecret)
 	return env, cfgPath, &target{store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket}
 }
 
