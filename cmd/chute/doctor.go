@@ -89,13 +89,3 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return nil
 }
-
-// backendConfig is the adapter configuration of backend b, as wire
-// builds it.
-func backendConfig(name string, b config.Backend) backends.Config {
-	return backends.Config{
-		Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
-		Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle != nil && *b.PathStyle,
-		Timeout: time.Duration(b.Timeout), Provider: b.Provider,
-	}
-}

@@ -159,9 +159,5 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // gcBackend is the store adapter of one backend, as chute serve builds it.
 func gcBackend(name string, b config.Backend) (*backends.S3, error) {
-	return backends.NewS3(backends.Config{
-		Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
-		Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle != nil && *b.PathStyle,
-		Timeout: time.Duration(b.Timeout), Provider: b.Provider,
-	})
+	return backends.NewS3(backendConfig(name, b))
 }

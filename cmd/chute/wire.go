@@ -45,11 +45,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 
 	stores := map[string]broker.ObjectStore{}
 	for name, b := range cfg.Backends {
-		s3, err := backends.NewS3(backends.Config{
-			Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
-			Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle != nil && *b.PathStyle,
-			Timeout: time.Duration(b.Timeout), Provider: b.Provider,
-		})
+		s3, err := backends.NewS3(backendConfig(name, b))
 		if err != nil {
 			_ = rc.Close()
 			return nil, fmt.Errorf("backends.%s: %w", name, err)
@@ -136,6 +132,16 @@ func webhooks(cfg *config.Config, rc redis.UniversalClient, log *slog.Logger, mx
 		Backoff: time.Duration(wd.Backoff), MaxBackoff: time.Duration(wd.MaxBackoff),
 	}, log, mx.Webhooks())
 	return outbox, d
+}
+
+// backendConfig is the adapter configuration of backend b: chute serve,
+// doctor and gc all build their stores from it.
+func backendConfig(name string, b config.Backend) backends.Config {
+	return backends.Config{
+		Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
+		Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle != nil && *b.PathStyle,
+		Timeout: time.Duration(b.Timeout), Provider: b.Provider,
+	}
 }
 
 // rateLimiter is the per-subject request limit of cfg.Limits, kept in the
