@@ -43,46 +43,35 @@
 package backends
 
 import (
-	"errors"
 	"time"
+
+	"github.com/chute-dev/chute/broker"
 )
 
-// PresignedRequest is a request a client may send straight to the store
-// until ExpiresAt, with exactly these headers.
-type PresignedRequest struct {
-	Method    string            `json:"method"`
-	URL       string            `json:"url"`
-	Headers   map[string]string `json:"headers,omitempty"`
-	ExpiresAt time.Time         `json:"expires_at"`
-}
+// The store port's types and errors belong to the broker (package
+// broker declares the ObjectStore interface it needs); these aliases keep
+// the adapter's own spelling.
+type (
+	PresignedRequest = broker.PresignedRequest
+	ObjectOptions    = broker.ObjectOptions
+	PartOptions      = broker.PartOptions
+	CompleteOptions  = broker.CompleteOptions
+	CopyOptions      = broker.CopyOptions
+	ObjectInfo       = broker.ObjectInfo
+	PresignedPost    = broker.PresignedPost
+	PostOptions      = broker.PostOptions
+)
 
-// ObjectOptions are set on a new object.
-type ObjectOptions struct {
-	ContentType string
-	// Metadata becomes x-amz-meta-* (keys without that prefix).
-	Metadata map[string]string
-}
-
-// ObjectInfo describes a stored object.
-type ObjectInfo struct {
-	Size        int64
-	ETag        string // unquoted
-	ContentType string
-	Metadata    map[string]string
-}
-
-// Errors returned by a store, whatever the provider calls them.
+// Errors returned by a store, whatever the provider calls them (the
+// broker's, see broker.ErrNotFound and its siblings).
 var (
-	// ErrNotFound: no such key, no such upload (DigitalOcean answers
-	// NoSuchKey for a missing upload id), no such part.
-	ErrNotFound = errors.New("backends: not found")
-	// ErrInvalidPart: the store refused a part list (InvalidPart,
-	// InvalidPartOrder, EntityTooSmall).
-	ErrInvalidPart = errors.New("backends: invalid part")
-	// ErrUnavailable: network errors, timeouts, 5xx, slow down.
-	ErrUnavailable = errors.New("backends: store unavailable")
-	// ErrAccessDenied: credentials refused.
-	ErrAccessDenied = errors.New("backends: access denied")
+	ErrNotFound     = broker.ErrNotFound
+	ErrInvalidPart  = broker.ErrInvalidPart
+	ErrUnavailable  = broker.ErrUnavailable
+	ErrAccessDenied = broker.ErrAccessDenied
+	ErrPrecondition = broker.ErrPrecondition
+	ErrBadDigest    = broker.ErrBadDigest
+	ErrNotSupported = broker.ErrNotSupported
 )
 
 // Config is one named backend, as in the `backends` section of the config.

@@ -35,7 +35,7 @@ func (e *storeError) Error() string {
 		b.WriteString(": ")
 	}
 	if e.kind != nil {
-		b.WriteString(strings.TrimPrefix(e.kind.Error(), "backends: "))
+		b.WriteString(strings.TrimPrefix(e.kind.Error(), "store: "))
 		b.WriteString(": ")
 	}
 	b.WriteString(e.msg)
@@ -114,11 +114,6 @@ var errorKinds = map[string]error{
 	"MethodNotAllowed":     ErrNotSupported,
 	"UnsupportedOperation": ErrNotSupported,
 }
-
-// ErrNotSupported means the store does not implement the operation
-// (NotImplemented, HTTP 501): a capability to configure elsewhere, not a
-// failure to retry.
-var ErrNotSupported = errors.New("backends: not supported by the store")
 
 // IsNotSupported reports whether err says the store does not implement
 // the operation.

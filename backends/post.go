@@ -14,26 +14,6 @@ import (
 	"github.com/chute-dev/chute/multipart"
 )
 
-// PresignedPost is a browser-style POST policy upload: a
-// multipart/form-data POST to URL with every entry of Fields as a form
-// field, and the file last, in a field named "file".
-type PresignedPost struct {
-	URL       string
-	Fields    map[string]string
-	ExpiresAt time.Time
-}
-
-// PostOptions bound a POST policy upload.
-type PostOptions struct {
-	// ContentType is the exact Content-Type the form must carry
-	// (application/octet-stream when empty).
-	ContentType string
-	// Metadata becomes x-amz-meta-* fields, each bound by the policy.
-	Metadata map[string]string
-	// MinSize and MaxSize bound the file's length (content-length-range).
-	MinSize, MaxSize int64
-}
-
 // PresignPost returns a POST policy for key: the store accepts the form
 // only for exactly that key, that Content-Type and metadata, a file length
 // in MinSize..MaxSize, and until the ttl runs out. The store answers 204

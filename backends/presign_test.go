@@ -185,7 +185,7 @@ func TestPresignPartUsesFastPath(t *testing.T) {
 	headers := map[string]string{headerContentLength: "100"}
 	for range 10 {
 		want, at := reference(t, s, http.MethodPut, "a b/c.bin", query, headers, time.Minute)
-		r, err := s.PresignPart(context.Background(), "a b/c.bin", "up", 3, 100, "", time.Minute)
+		r, err := s.PresignPart(context.Background(), "a b/c.bin", "up", 3, PartOptions{Size: 100}, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,7 +320,7 @@ func BenchmarkPresignPartBatch1000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for n := 1; n <= 1000; n++ {
-			if _, err := s.PresignPart(ctx, "alice/2026/11/27/upl_x.mp4", "upload-123", n, 16<<20, "", 15*time.Minute); err != nil {
+			if _, err := s.PresignPart(ctx, "alice/2026/11/27/upl_x.mp4", "upload-123", n, PartOptions{Size: 16<<20}, 15*time.Minute); err != nil {
 				b.Fatal(err)
 			}
 		}

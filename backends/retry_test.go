@@ -50,7 +50,7 @@ func TestStoreRetries5xx(t *testing.T) {
 		{"abort", func(s *S3) error { return s.AbortMultipart(ctx, "k", "u") }},
 		{"remove", func(s *S3) error { return s.Remove(ctx, "k") }},
 		{"complete", func(s *S3) error {
-			_, err := s.CompleteMultipart(ctx, "k", "u", []multipart.Part{{Number: 1, ETag: strings.Repeat("a", 32)}})
+			_, err := s.CompleteMultipart(ctx, "k", "u", []multipart.Part{{Number: 1, ETag: strings.Repeat("a", 32)}}, CompleteOptions{})
 			return err
 		}},
 	} {

@@ -2,7 +2,6 @@ package backends
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
+	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/multipart"
 )
 
@@ -257,7 +257,8 @@ func (s *S3) CreateMultipart(ctx context.Context, key string, opts ObjectOptions
 // returned Headers are exactly the headers the client must send.
 //
 // PresignPart does no I/O.
-func (s *S3) PresignPart(ctx context.Context, key, uploadID string, partNumber int, size int64, checksumSHA256 string, ttl time.Duration) (PresignedRequest, error) {
+func (s *S3) PresignPart(ctx context.Context, key, uploadID string, partNumber int, opts PartOptions, ttl time.Duration) (PresignedRequest, error) {
+	size := opts.Size
 	const op = "presign part"
 	switch {
 	case uploadID == "":
@@ -268,11 +269,14 @@ func (s *S3) PresignPart(ctx context.Context, key, uploadID string, partNumber i
 		return PresignedRequest{}, opError(op, fmt.Errorf("part size %d is out of range 0..%d", size, multipart.MaxPartSize))
 	}
 	headers := map[string]string{headerContentLength: strconv.FormatInt(size, 10)}
-	if checksumSHA256 != "" {
-		if err := checkSHA256(checksumSHA256); err != nil {
+	if opts.Checksum.Value != "" {
+		if err := checkChecksum(opts.Checksum); err != nil {
 			return PresignedRequest{}, opError(op, err)
 		}
-		headers[headerChecksumSHA256] = checksumSHA256
+		headers[opts.Checksum.Algorithm.Header()] = opts.Checksum.Value
+	}
+	if opts.ContentType != "" {
+		headers[headerContentType] = opts.ContentType
 	}
 	query := url.Values{
 		"partNumber": {strconv.Itoa(partNumber)},
@@ -412,24 +416,24 @@ func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]multipart.P
 // store does not hold, a wrong ETag, parts out of order or a too-small
 // part give an error wrapping ErrInvalidPart; an unknown upload one
 // wrapping ErrNotFound.
-func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts []multipart.Part) (string, error) {
+func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts []multipart.Part, opts CompleteOptions) (ObjectInfo, error) {
 	const op = "complete multipart upload"
 	if err := checkKey(key); err != nil {
-		return "", opError(op, err)
+		return ObjectInfo{}, opError(op, err)
 	}
 	switch {
 	case uploadID == "":
-		return "", opError(op, fmt.Errorf("%w: upload id is empty", ErrNotFound))
+		return ObjectInfo{}, opError(op, fmt.Errorf("%w: upload id is empty", ErrNotFound))
 	case len(parts) == 0:
-		return "", opError(op, fmt.Errorf("%w: no parts", ErrInvalidPart))
+		return ObjectInfo{}, opError(op, fmt.Errorf("%w: no parts", ErrInvalidPart))
 	case len(parts) > multipart.MaxParts:
-		return "", opError(op, fmt.Errorf("%w: %d parts, at most %d allowed", ErrInvalidPart, len(parts), multipart.MaxParts))
+		return ObjectInfo{}, opError(op, fmt.Errorf("%w: %d parts, at most %d allowed", ErrInvalidPart, len(parts), multipart.MaxParts))
 	}
 	complete := make([]minio.CompletePart, len(parts))
 	for i, p := range parts {
 		etag := multipart.NormalizeETag(p.ETag)
 		if etag == "" {
-			return "", opError(op, fmt.Errorf("%w: part %d has no ETag", ErrInvalidPart, p.Number))
+			return ObjectInfo{}, opError(op, fmt.Errorf("%w: part %d has no ETag", ErrInvalidPart, p.Number))
 		}
 		complete[i] = minio.CompletePart{PartNumber: p.Number, ETag: `"` + etag + `"`}
 	}
@@ -437,9 +441,9 @@ func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts 
 	defer cancel()
 	info, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, uploadID, complete, minio.PutObjectOptions{})
 	if err != nil {
-		return "", s.fail(op, err)
+		return ObjectInfo{}, s.fail(op, err)
 	}
-	return multipart.NormalizeETag(info.ETag), nil
+	return ObjectInfo{Size: info.Size, ETag: multipart.NormalizeETag(info.ETag)}, nil
 }
 
 // AbortMultipart aborts upload uploadID of key and frees its parts. An
@@ -618,13 +622,13 @@ func checkKey(key string) error {
 	return nil
 }
 
-// checkSHA256 reports whether v is a base64 SHA-256 digest.
-func checkSHA256(v string) error {
-	b, err := base64.StdEncoding.DecodeString(v)
-	if err != nil || len(b) != 32 {
-		return errors.New("checksum is not a base64-encoded SHA-256 digest (44 characters)")
+// checkChecksum reports whether v names a known algorithm and holds a
+// well-formed value of it.
+func checkChecksum(v checksum.Value) error {
+	if !v.Algorithm.Valid() {
+		return fmt.Errorf("unknown checksum algorithm %q", v.Algorithm)
 	}
-	return nil
+	return v.Algorithm.Check(v.Value)
 }
 
 // checkObjectOptions rejects a content type or metadata that cannot

@@ -15,6 +15,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/multipart"
 )
 
@@ -127,7 +128,7 @@ func TestPresignPart(t *testing.T) {
 	s := mustS3(t, testConfig())
 	ctx := context.Background()
 	before := time.Now()
-	r, err := s.PresignPart(ctx, "alice/clip.mp4", "upload-123", 7, 16<<20, "", 15*time.Minute)
+	r, err := s.PresignPart(ctx, "alice/clip.mp4", "upload-123", 7, PartOptions{Size: 16<<20}, 15*time.Minute)
 	if err != nil {
 		t.Fatalf("PresignPart: %v", err)
 	}
@@ -156,7 +157,7 @@ func TestPresignPart(t *testing.T) {
 
 	sum := sha256.Sum256([]byte("part"))
 	b64 := base64.StdEncoding.EncodeToString(sum[:])
-	r, err = s.PresignPart(ctx, "k", "u", 1, 4, b64, time.Minute)
+	r, err = s.PresignPart(ctx, "k", "u", 1, PartOptions{Size: 4, Checksum: checksum.Value{Algorithm: checksum.SHA256, Value: b64}}, time.Minute)
 	if err != nil {
 		t.Fatalf("PresignPart with checksum: %v", err)
 	}
@@ -187,14 +188,14 @@ func TestPresignPartRejects(t *testing.T) {
 		{"no upload id", "k", "", 1, 1, "", time.Minute, "upload id is empty"},
 		{"no key", "", "u", 1, 1, "", time.Minute, "object key is empty"},
 		{"bad key", "a\xffb", "u", 1, 1, "", time.Minute, "not valid UTF-8"},
-		{"hex checksum", "k", "u", 1, 1, strings.Repeat("ab", 32), time.Minute, "not a base64-encoded SHA-256"},
-		{"short checksum", "k", "u", 1, 1, "AAAA", time.Minute, "not a base64-encoded SHA-256"},
+		{"hex checksum", "k", "u", 1, 1, strings.Repeat("ab", 32), time.Minute, "want the base64 of a 32-byte SHA256"},
+		{"short checksum", "k", "u", 1, 1, "AAAA", time.Minute, "want the base64 of a 32-byte SHA256"},
 		{"ttl too short", "k", "u", 1, 1, "", 500 * time.Millisecond, "ttl 500ms is out of range"},
 		{"ttl too long", "k", "u", 1, 1, "", 8 * 24 * time.Hour, "ttl 192h0m0s is out of range"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := s.PresignPart(ctx, tc.key, tc.id, tc.n, tc.size, tc.checksum, tc.ttl)
+			_, err := s.PresignPart(ctx, tc.key, tc.id, tc.n, PartOptions{Size: tc.size, Checksum: checksum.Value{Algorithm: checksum.SHA256, Value: tc.checksum}}, tc.ttl)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("PresignPart: %v, want an error containing %q", err, tc.want)
 			}
@@ -314,11 +315,11 @@ func TestArgumentErrorsKeepKinds(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) || err.Error() != "backends: list parts: not found: upload id is empty" {
 		t.Errorf("ListParts with no upload id: %q", err)
 	}
-	_, err = s.CompleteMultipart(ctx, "k", "u", nil)
+	_, err = s.CompleteMultipart(ctx, "k", "u", nil, CompleteOptions{})
 	if !errors.Is(err, ErrInvalidPart) {
 		t.Errorf("CompleteMultipart with no parts: %v, want ErrInvalidPart", err)
 	}
-	_, err = s.CompleteMultipart(ctx, "k", "u", []multipart.Part{{Number: 1, ETag: `""`}})
+	_, err = s.CompleteMultipart(ctx, "k", "u", []multipart.Part{{Number: 1, ETag: `""`}}, CompleteOptions{})
 	if !errors.Is(err, ErrInvalidPart) {
 		t.Errorf("CompleteMultipart with an empty ETag: %v, want ErrInvalidPart", err)
 	}
@@ -507,7 +508,7 @@ func BenchmarkPresignPart(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if _, err := s.PresignPart(ctx, "alice/2026/11/27/upl_x.mp4", "upload-123", i%multipart.MaxParts+1, 16<<20, "", 15*time.Minute); err != nil {
+		if _, err := s.PresignPart(ctx, "alice/2026/11/27/upl_x.mp4", "upload-123", i%multipart.MaxParts+1, PartOptions{Size: 16<<20}, 15*time.Minute); err != nil {
 			b.Fatal(err)
 		}
 	}

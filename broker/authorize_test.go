@@ -145,6 +145,7 @@ func TestAuthorizerOverrides(t *testing.T) {
 func TestAuthorizerOpenRoutes(t *testing.T) {
 	svc, _ := newTestService(t)
 	svc.backends["main"] = &headStore{fakeStore: svc.backends["main"].(*fakeStore)}
+	svc.caps["main"] = ResolveCapabilities(svc.backends["main"])
 	ctx := context.Background()
 	seen := withAuthorizer(svc, nil, &Decision{Allow: true, KeyPrefix: "t/"}, nil)
 	up, err := svc.CreateOpen(ctx, "alice", OpenRequest{Filename: "v.mp4", ContentType: "video/mp4"})

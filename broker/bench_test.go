@@ -1,4 +1,4 @@
-package broker
+package broker_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/broker"
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
 )
@@ -17,7 +18,7 @@ import (
 // (presigning needs no network, so its endpoint is never contacted) and
 // whose sessions live in miniredis, plus the id of an open multipart
 // session of 10,000 parts owned by alice, written straight to the store.
-func benchService(b *testing.B) (*Service, string) {
+func benchService(b *testing.B) (*broker.Service, string) {
 	b.Helper()
 	mr := miniredis.RunT(b)
 	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -28,11 +29,11 @@ func benchService(b *testing.B) (*Service, string) {
 		b.Fatal(err)
 	}
 	store := sessions.NewRedisStore(rc)
-	svc, err := New(Config{
-		Profiles: map[string]Profile{"default": {Name: "default", Backend: "main", MaxSize: 100 * multipart.GiB,
+	svc, err := broker.New(broker.Config{
+		Profiles: map[string]broker.Profile{"default": {Name: "default", Backend: "main", MaxSize: 100 * multipart.GiB,
 			PartSize: 5 * multipart.MiB, SingleMax: 5 * multipart.MiB, AllowedTypes: []string{"*/*"},
 			URLTTL: 15 * time.Minute, KeyTemplate: "{subject}/{id}{ext}"}},
-		Backends: map[string]ObjectStore{"main": s3},
+		Backends: map[string]broker.ObjectStore{"main": s3},
 		Sessions: store,
 		TTL:      time.Hour,
 	})
@@ -40,7 +41,7 @@ func benchService(b *testing.B) (*Service, string) {
 		b.Fatal(err)
 	}
 	now := time.Now()
-	id := NewID()
+	id := broker.NewID()
 	err = store.Create(context.Background(), &sessions.Session{
 		ID: id, Subject: "alice", Profile: "default", Backend: "main", Key: "alice/" + id + ".bin",
 		UploadID: "bench-upload-id", Strategy: sessions.StrategyMultipart, State: sessions.StatePending,
@@ -60,30 +61,30 @@ func BenchmarkPartURLs1(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if _, err := svc.PartURLs(ctx, "alice", id, PartURLsRequest{PartNumbers: []int{i%10000 + 1}}); err != nil {
+		if _, err := svc.PartURLs(ctx, "alice", id, broker.PartURLsRequest{PartNumbers: []int{i%10000 + 1}}); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 // BenchmarkPartURLs1000 is one part-urls call for the largest batch the
-// API allows (MaxBatch): one session load, 1,000 presigned URLs.
+// API allows (broker.MaxBatch): one session load, 1,000 presigned URLs.
 func BenchmarkPartURLs1000(b *testing.B) {
 	svc, id := benchService(b)
 	ctx := context.Background()
-	nums := make([]int, MaxBatch)
+	nums := make([]int, broker.MaxBatch)
 	for i := range nums {
 		nums[i] = i + 1
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := svc.PartURLs(ctx, "alice", id, PartURLsRequest{PartNumbers: nums})
+		res, err := svc.PartURLs(ctx, "alice", id, broker.PartURLsRequest{PartNumbers: nums})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(res.Parts) != MaxBatch {
+		if len(res.Parts) != broker.MaxBatch {
 			b.Fatalf("%d parts", len(res.Parts))
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*MaxBatch), "ns/url")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*broker.MaxBatch), "ns/url")
 }

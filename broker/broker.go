@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
 )
@@ -46,6 +46,10 @@ type Config struct {
 	Profiles map[string]Profile
 	// Backends by name, as profiles refer to them.
 	Backends map[string]ObjectStore
+	// Capabilities of each backend, by the same names. A backend missing
+	// here gets ResolveCapabilities of its store; wire the undecorated
+	// store's capabilities here when Backends holds decorated stores.
+	Capabilities map[string]Capabilities
 	// Sessions is the session store.
 	Sessions sessions.Store
 	// TTL is how long a session lives (and a completed one is remembered).
@@ -77,6 +81,7 @@ type Config struct {
 type Service struct {
 	profiles map[string]Profile
 	backends map[string]ObjectStore
+	caps     map[string]Capabilities
 	sessions sessions.Store
 	ttl      time.Duration
 	complete time.Duration
@@ -100,6 +105,14 @@ func New(cfg Config) (*Service, error) {
 	if _, ok := cfg.Profiles["default"]; !ok {
 		return nil, errors.New("broker: no default profile")
 	}
+	caps := make(map[string]Capabilities, len(cfg.Backends))
+	for name, store := range cfg.Backends {
+		c, ok := cfg.Capabilities[name]
+		if !ok {
+			c = ResolveCapabilities(store)
+		}
+		caps[name] = c
+	}
 	for name, p := range cfg.Profiles {
 		if _, ok := cfg.Backends[p.Backend]; !ok {
 			return nil, fmt.Errorf("broker: profile %q uses unknown backend %q", name, p.Backend)
@@ -107,13 +120,14 @@ func New(cfg Config) (*Service, error) {
 		if p.URLTTL <= 0 || p.PartSize <= 0 || p.MaxSize <= 0 {
 			return nil, fmt.Errorf("broker: profile %q needs positive url_ttl, part_size and max_size", name)
 		}
-		if p.Sniff && !canReadHead(cfg.Backends[p.Backend]) {
+		if p.Sniff && caps[p.Backend].Heads == nil {
 			return nil, fmt.Errorf("broker: profile %q sniffs, but backend %q cannot read object heads", name, p.Backend)
 		}
 	}
 	s := &Service{
 		profiles: cfg.Profiles,
 		backends: cfg.Backends,
+		caps:     caps,
 		sessions: cfg.Sessions,
 		ttl:      cfg.TTL,
 		complete: cfg.CompleteTimeout,
@@ -191,7 +205,7 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	}
 	created := false
 	defer s.releaseUnless(ctx, &created, sess)
-	opts := backends.ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata}
+	opts := ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata}
 	res := &CreateResult{
 		ID: id, Key: key, State: string(sessions.StatePending), Size: sess.Size,
 		ContentType: req.ContentType, ExpiresAt: sess.ExpiresAt,
@@ -228,7 +242,7 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	parts := make([]PartURL, 0, n)
 	for i := 1; i <= n; i++ {
 		size := plan.PartSizeOf(i)
-		r, err := store.PresignPart(ctx, key, uploadID, i, size, "", ttl)
+		r, err := store.PresignPart(ctx, key, uploadID, i, PartOptions{Size: size}, ttl)
 		if err != nil {
 			s.abandon(store, key, uploadID)
 			return nil, s.storeError(err, "presign part")
@@ -249,7 +263,7 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 func (s *Service) abandon(store ObjectStore, key, uploadID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := store.AbortMultipart(ctx, key, uploadID); err != nil && !errors.Is(err, backends.ErrNotFound) {
+	if err := store.AbortMultipart(ctx, key, uploadID); err != nil && !errors.Is(err, ErrNotFound) {
 		s.log.Warn("abort of abandoned multipart upload failed", "key", key, "err", err)
 	}
 }
@@ -368,7 +382,7 @@ func (s *Service) Status(ctx context.Context, subject, id string, sync bool) (*S
 		switch {
 		case err == nil && info.Size == sess.Size:
 			st.UploadedBytes = sess.Size
-		case err != nil && !errors.Is(err, backends.ErrNotFound):
+		case err != nil && !errors.Is(err, ErrNotFound):
 			return nil, s.storeError(err, "stat object")
 		}
 		return st, nil
@@ -450,7 +464,7 @@ func (s *Service) PartURLs(ctx context.Context, subject, id string, req PartURLs
 	out := make([]PartURL, 0, len(req.PartNumbers))
 	for _, n := range req.PartNumbers {
 		size := plan.PartSizeOf(n)
-		r, err := store.PresignPart(ctx, sess.Key, sess.UploadID, n, size, sums[n], ttl)
+		r, err := store.PresignPart(ctx, sess.Key, sess.UploadID, n, PartOptions{Size: size, Checksum: checksum.Value{Algorithm: checksum.SHA256, Value: sums[n]}}, ttl)
 		if err != nil {
 			return nil, s.storeError(err, "presign part")
 		}
@@ -557,7 +571,7 @@ func (s *Service) Abort(ctx context.Context, subject, id string) (*Status, error
 	} else {
 		err = store.Remove(ctx, sess.Key)
 	}
-	if err != nil && !errors.Is(err, backends.ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		// The session is aborted; the store's lifecycle rule (or chute gc)
 		// collects what is left. Tell the client the store failed.
 		return nil, s.storeError(err, "abort upload in store")
@@ -608,9 +622,9 @@ func (s *Service) Ready(ctx context.Context) error {
 // for the log.
 func (s *Service) storeError(err error, op string) error {
 	switch {
-	case errors.Is(err, backends.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return wrap(CodeStorageUnavailable, err, "the storage backend is unavailable, try again")
-	case errors.Is(err, backends.ErrAccessDenied):
+	case errors.Is(err, ErrAccessDenied):
 		return wrap(CodeStorageUnavailable, err, "the storage backend refused Chute's credentials")
 	}
 	return wrap(CodeInternal, fmt.Errorf("%s: %w", op, err), "Internal error.")

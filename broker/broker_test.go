@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 )
 
@@ -351,7 +350,7 @@ func TestAbort(t *testing.T) {
 
 func TestStoreDown(t *testing.T) {
 	svc, fs := newTestService(t)
-	fs.fail = backends.ErrUnavailable
+	fs.fail = ErrUnavailable
 	_, err := svc.Create(context.Background(), "alice", CreateRequest{Filename: "v.mp4", ContentType: "video/mp4", Size: size(11 * multipart.MiB)})
 	wantCode(t, err, CodeStorageUnavailable)
 	fs.fail = errors.New("boom: http://store/?X-Amz-Signature=secret")

@@ -37,7 +37,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
 )
@@ -45,21 +44,6 @@ import (
 // SizeUnknown is the Size of a session whose size is learned only when it
 // completes (one created through the Uppy-compatible routes).
 const SizeUnknown int64 = -1
-
-// PostPresigner is an optional capability of an ObjectStore: POST policy
-// uploads. backends.S3 has it.
-type PostPresigner interface {
-	PresignPost(ctx context.Context, key string, opts backends.PostOptions, ttl time.Duration) (backends.PresignedPost, error)
-}
-
-// UnsizedPartPresigner is an optional capability of an ObjectStore: part
-// URLs without a signed Content-Length. backends.S3 has it.
-type UnsizedPartPresigner interface {
-	PresignPartUnsized(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (backends.PresignedRequest, error)
-}
-
-// bucketNamer is implemented by stores that know their bucket's name.
-type bucketNamer interface{ Bucket() string }
 
 // OpenRequest asks for an upload whose size is not told: a Companion
 // multipart create, or a request for POST policy parameters.
@@ -76,11 +60,6 @@ type OpenRequest struct {
 	// Content-Length); the POST policy ignores it.
 	Size *int64
 }
-
-// PostPolicyTeller is an optional capability of an ObjectStore: a store
-// that may not take POST policy uploads says so (backends.S3 does, from
-// its provider preset). A store without it is assumed to take them.
-type PostPolicyTeller interface{ PostPolicy() bool }
 
 // OpenUpload is a multipart upload created without a size.
 type OpenUpload struct {
@@ -157,22 +136,8 @@ func (s *Service) openSession(ctx context.Context, subject string, req OpenReque
 	}, prof, nil
 }
 
-// bucketOf names the bucket of a backend, looking through wrappers (an
-// Unwrap method, as instrumented stores have) for a store that knows it.
-func (s *Service) bucketOf(backend string) string {
-	var st ObjectStore = s.backends[backend]
-	for st != nil {
-		if b, ok := st.(bucketNamer); ok {
-			return b.Bucket()
-		}
-		u, ok := st.(interface{ Unwrap() ObjectStore })
-		if !ok {
-			break
-		}
-		st = u.Unwrap()
-	}
-	return ""
-}
+// bucketOf names the bucket of a backend.
+func (s *Service) bucketOf(backend string) string { return s.caps[backend].Bucket }
 
 // CreateOpen starts a multipart upload of unknown size (Companion's POST
 // /s3/multipart).
@@ -187,7 +152,7 @@ func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenReques
 		return nil, s.refuse(subject, fmt.Errorf("authorizer: max_size cannot be enforced on a multipart upload of unknown size"))
 	}
 	store := s.backends[prof.Backend]
-	if _, ok := store.(UnsizedPartPresigner); !ok {
+	if s.caps[prof.Backend].UnsizedParts == nil {
 		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign unsized parts", prof.Backend), "Internal error.")
 	}
 	if err := s.reserveOpen(ctx, sess, sess.ExpiresAt); err != nil {
@@ -195,7 +160,7 @@ func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenReques
 	}
 	created := false
 	defer s.releaseUnless(ctx, &created, sess)
-	uploadID, err := store.CreateMultipart(ctx, sess.Key, backends.ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata})
+	uploadID, err := store.CreateMultipart(ctx, sess.Key, ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata})
 	if err != nil {
 		return nil, s.storeError(err, "create multipart upload")
 	}
@@ -219,8 +184,8 @@ func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest)
 	if err != nil {
 		return nil, err
 	}
-	pp, ok := s.backends[prof.Backend].(PostPresigner)
-	if !ok {
+	pp := s.caps[prof.Backend].Post
+	if pp == nil {
 		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign POST policies", prof.Backend), "Internal error.")
 	}
 	// No one completes most POST policy sessions: the slot lasts as long
@@ -230,7 +195,7 @@ func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest)
 	}
 	created := false
 	defer s.releaseUnless(ctx, &created, sess)
-	post, err := pp.PresignPost(ctx, sess.Key, backends.PostOptions{
+	post, err := pp.PresignPost(ctx, sess.Key, PostOptions{
 		ContentType: sess.ContentType, Metadata: sess.Metadata,
 		MinSize: prof.MinSize, MaxSize: min(prof.MaxSize, multipart.MaxSingleSize),
 	}, s.urlTTL(&prof, sess))
@@ -256,20 +221,10 @@ func profileName(name string) string {
 }
 
 // postPolicyOf reports whether the store of backend takes POST policy
-// uploads, looking through wrappers as bucketOf does.
+// uploads.
 func (s *Service) postPolicyOf(backend string) bool {
-	var st ObjectStore = s.backends[backend]
-	for st != nil {
-		if t, ok := st.(PostPolicyTeller); ok {
-			return t.PostPolicy()
-		}
-		u, ok := st.(interface{ Unwrap() ObjectStore })
-		if !ok {
-			break
-		}
-		st = u.Unwrap()
-	}
-	return true
+	c := s.caps[backend]
+	return c.Post != nil && c.PostPolicy
 }
 
 // signPutForPost is SignPost for a store without POST policy uploads
@@ -303,7 +258,7 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 	}
 	created := false
 	defer s.releaseUnless(ctx, &created, sess)
-	put, err := s.backends[prof.Backend].PresignPut(ctx, sess.Key, size, backends.ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata}, ttl)
+	put, err := s.backends[prof.Backend].PresignPut(ctx, sess.Key, size, ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata}, ttl)
 	if err != nil {
 		return nil, s.storeError(err, "presign put")
 	}
@@ -363,8 +318,8 @@ func (s *Service) SignPart(ctx context.Context, subject, id, key string, n int) 
 	if max := maxOpenParts(&prof); n < 1 || n > max {
 		return nil, Errorf(CodeInvalidRequest, "part number %d is out of range 1..%d", n, max)
 	}
-	up, ok := s.backends[sess.Backend].(UnsizedPartPresigner)
-	if !ok {
+	up := s.caps[sess.Backend].UnsizedParts
+	if up == nil {
 		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign unsized parts", sess.Backend), "Internal error.")
 	}
 	r, err := up.PresignPartUnsized(ctx, sess.Key, sess.UploadID, n, s.urlTTL(&prof, sess))
@@ -389,7 +344,7 @@ func (s *Service) StoredParts(ctx context.Context, subject, id, key string) ([]m
 		return nil, Errorf(CodeConflict, "upload is %s", st)
 	}
 	parts, err := s.backends[sess.Backend].ListParts(ctx, sess.Key, sess.UploadID)
-	if errors.Is(err, backends.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(CodeNotFound, "upload not found")
 	}
 	if err != nil {
@@ -437,7 +392,7 @@ func (s *Service) completeOpen(ctx context.Context, sess *sessions.Session, list
 	if st := s.state(sess); st == sessions.StateAborted || st == sessions.StateExpired {
 		return nil, Errorf(CodeConflict, "upload is %s", st)
 	}
-	return s.completeLocked(ctx, sess.ID, func(work context.Context, sess *sessions.Session) (backends.ObjectInfo, error) {
+	return s.completeLocked(ctx, sess.ID, func(work context.Context, sess *sessions.Session) (ObjectInfo, error) {
 		return s.finishOpen(work, sess, &prof, claimed)
 	})
 }
@@ -522,11 +477,11 @@ func PlanFromParts(stored []multipart.Part, n int) (multipart.Plan, error) {
 
 // finishOpen checks the stored upload of a session of unknown size
 // against the profile, records the plan it learns and finishes the upload.
-func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *Profile, claimed map[int]string) (backends.ObjectInfo, error) {
+func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *Profile, claimed map[int]string) (ObjectInfo, error) {
 	store := s.backends[sess.Backend]
 	if sess.Strategy != sessions.StrategyMultipart {
 		info, err := store.Stat(ctx, sess.Key)
-		if errors.Is(err, backends.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			return info, Errorf(CodeIncomplete, "the object has not been uploaded yet")
 		}
 		if err != nil {
@@ -544,43 +499,43 @@ func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *
 		return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
 	}
 	stored, err := store.ListParts(ctx, sess.Key, sess.UploadID)
-	if errors.Is(err, backends.ErrNotFound) {
-		return backends.ObjectInfo{}, Errorf(CodeIncomplete, "the store no longer has this multipart upload")
+	if errors.Is(err, ErrNotFound) {
+		return ObjectInfo{}, Errorf(CodeIncomplete, "the store no longer has this multipart upload")
 	}
 	if err != nil {
-		return backends.ObjectInfo{}, s.storeError(err, "list parts")
+		return ObjectInfo{}, s.storeError(err, "list parts")
 	}
 	plan, err := PlanFromParts(stored, len(claimed))
 	if err != nil {
-		return backends.ObjectInfo{}, err
+		return ObjectInfo{}, err
 	}
 	if plan.Size > prof.MaxSize {
-		return backends.ObjectInfo{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the upload is %d bytes, over the profile's limit of %d: upload aborted", plan.Size, prof.MaxSize), Err: errWrongObject}
+		return ObjectInfo{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the upload is %d bytes, over the profile's limit of %d: upload aborted", plan.Size, prof.MaxSize), Err: errWrongObject}
 	}
 	if plan.Size < prof.MinSize {
-		return backends.ObjectInfo{}, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("the upload is %d bytes, under the profile's minimum of %d: upload aborted", plan.Size, prof.MinSize), Err: errWrongObject}
+		return ObjectInfo{}, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("the upload is %d bytes, under the profile's minimum of %d: upload aborted", plan.Size, prof.MinSize), Err: errWrongObject}
 	}
 	parts, err := multipart.Check(plan, stored, claimed)
 	if err != nil {
 		var ie *multipart.IncompleteError
 		if errors.As(err, &ie) {
-			return backends.ObjectInfo{}, Errorf(CodeIncomplete, "%s", ie.Error())
+			return ObjectInfo{}, Errorf(CodeIncomplete, "%s", ie.Error())
 		}
-		return backends.ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")
+		return ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")
 	}
 	// Record the plan before completing, so that a retry after a lost
 	// answer finds a sized session and checks the object by its size.
 	if err := s.setPlan(ctx, sess, plan); err != nil {
-		return backends.ObjectInfo{}, err
+		return ObjectInfo{}, err
 	}
-	if _, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts); err != nil {
+	if _, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts, CompleteOptions{}); err != nil {
 		switch {
-		case errors.Is(err, backends.ErrInvalidPart):
-			return backends.ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
-		case errors.Is(err, backends.ErrNotFound):
+		case errors.Is(err, ErrInvalidPart):
+			return ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
+		case errors.Is(err, ErrNotFound):
 			return s.checkCompleted(ctx, store, sess, parts)
 		}
-		return backends.ObjectInfo{}, s.storeError(err, "complete multipart upload")
+		return ObjectInfo{}, s.storeError(err, "complete multipart upload")
 	}
 	return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
 }

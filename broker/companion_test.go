@@ -7,24 +7,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 )
 
 // The fake store gets the optional capabilities too.
 
-func (f *fakeStore) PresignPartUnsized(_ context.Context, key, uploadID string, n int, ttl time.Duration) (backends.PresignedRequest, error) {
+func (f *fakeStore) PresignPartUnsized(_ context.Context, key, uploadID string, n int, ttl time.Duration) (PresignedRequest, error) {
 	if f.fail != nil {
-		return backends.PresignedRequest{}, f.fail
+		return PresignedRequest{}, f.fail
 	}
 	return f.presigned("PUT", key, url.Values{"partNumber": {fmt.Sprint(n)}, "uploadId": {uploadID}}, nil, ttl), nil
 }
 
-func (f *fakeStore) PresignPost(_ context.Context, key string, opts backends.PostOptions, ttl time.Duration) (backends.PresignedPost, error) {
+func (f *fakeStore) PresignPost(_ context.Context, key string, opts PostOptions, ttl time.Duration) (PresignedPost, error) {
 	if f.fail != nil {
-		return backends.PresignedPost{}, f.fail
+		return PresignedPost{}, f.fail
 	}
-	return backends.PresignedPost{URL: "http://store.test/bucket", Fields: map[string]string{
+	return PresignedPost{URL: "http://store.test/bucket", Fields: map[string]string{
 		"key": key, "Content-Type": opts.ContentType, "range": fmt.Sprintf("%d..%d", opts.MinSize, opts.MaxSize),
 	}, ExpiresAt: time.Now().Add(ttl)}, nil
 }

@@ -7,7 +7,6 @@ import (
 	"mime"
 	"time"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
 )
@@ -40,7 +39,7 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 		return nil, Errorf(CodeConflict, "upload is %s", st)
 	}
 
-	return s.completeLocked(ctx, id, func(work context.Context, sess *sessions.Session) (backends.ObjectInfo, error) {
+	return s.completeLocked(ctx, id, func(work context.Context, sess *sessions.Session) (ObjectInfo, error) {
 		if req.Parts == nil {
 			claimed = reportedParts(sess)
 		}
@@ -53,7 +52,7 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 // client leaves), it re-reads the session, answers a completed one as it
 // is, marks it completing, runs finish, and records the result — or
 // reverts the mark when finish fails.
-func (s *Service) completeLocked(ctx context.Context, id string, finish func(context.Context, *sessions.Session) (backends.ObjectInfo, error)) (*CompleteResult, error) {
+func (s *Service) completeLocked(ctx context.Context, id string, finish func(context.Context, *sessions.Session) (ObjectInfo, error)) (*CompleteResult, error) {
 	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.complete)
 	defer cancel()
 	token, err := s.lock(ctx, work, id)
@@ -124,17 +123,17 @@ func (s *Service) lock(ctx, work context.Context, id string) (string, error) {
 }
 
 // finish checks the upload in the store and, for multipart, completes it.
-func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed map[int]string) (backends.ObjectInfo, error) {
+func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed map[int]string) (ObjectInfo, error) {
 	store := s.backends[sess.Backend]
 	if sess.Strategy == sessions.StrategyMultipart {
 		stored, err := store.ListParts(ctx, sess.Key, sess.UploadID)
-		if errors.Is(err, backends.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			// Gone from the store: completed by an earlier attempt whose
 			// answer was lost, or purged by the store.
 			return s.checkCompleted(ctx, store, sess, planParts(sess, claimed))
 		}
 		if err != nil {
-			return backends.ObjectInfo{}, s.storeError(err, "list parts")
+			return ObjectInfo{}, s.storeError(err, "list parts")
 		}
 		parts, err := multipart.Check(sessPlan(sess), stored, claimed)
 		if err != nil {
@@ -144,22 +143,22 @@ func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed ma
 					// The store holds a part of another size than planned (the
 					// signed Content-Length should make this impossible): the
 					// upload can never match its declared size.
-					return backends.ObjectInfo{}, &Error{Code: CodeIncomplete, Message: ie.Error() + ": upload aborted", Err: errWrongObject}
+					return ObjectInfo{}, &Error{Code: CodeIncomplete, Message: ie.Error() + ": upload aborted", Err: errWrongObject}
 				}
-				return backends.ObjectInfo{}, Errorf(CodeIncomplete, "%s", ie.Error())
+				return ObjectInfo{}, Errorf(CodeIncomplete, "%s", ie.Error())
 			}
-			return backends.ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")
+			return ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")
 		}
-		if _, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts); err != nil {
+		if _, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts, CompleteOptions{}); err != nil {
 			switch {
-			case errors.Is(err, backends.ErrInvalidPart):
-				return backends.ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
-			case errors.Is(err, backends.ErrNotFound):
+			case errors.Is(err, ErrInvalidPart):
+				return ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
+			case errors.Is(err, ErrNotFound):
 				// An earlier attempt (or the store client's own retry of
 				// this one) completed it and its answer was lost.
 				return s.checkCompleted(ctx, store, sess, parts)
 			}
-			return backends.ObjectInfo{}, s.storeError(err, "complete multipart upload")
+			return ObjectInfo{}, s.storeError(err, "complete multipart upload")
 		}
 	}
 	return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
@@ -174,7 +173,7 @@ func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed ma
 // A store whose ETags are not MD5-based (some encrypt with KMS, some
 // compute their own) gives an ETag of another form: the object is then
 // accepted on its size alone, and a warning logged.
-func (s *Service) checkCompleted(ctx context.Context, store ObjectStore, sess *sessions.Session, parts []multipart.Part) (backends.ObjectInfo, error) {
+func (s *Service) checkCompleted(ctx context.Context, store ObjectStore, sess *sessions.Session, parts []multipart.Part) (ObjectInfo, error) {
 	info, err := s.checkObject(ctx, store, sess, "the store no longer has this multipart upload")
 	if err != nil {
 		return info, err
@@ -215,9 +214,9 @@ func planParts(sess *sessions.Session, claimed map[int]string) []multipart.Part 
 // checkObject checks that the final object exists with the declared size
 // and type. An object of the wrong size is removed and the session
 // aborted: it can never become right.
-func (s *Service) checkObject(ctx context.Context, store ObjectStore, sess *sessions.Session, missing string) (backends.ObjectInfo, error) {
+func (s *Service) checkObject(ctx context.Context, store ObjectStore, sess *sessions.Session, missing string) (ObjectInfo, error) {
 	info, err := store.Stat(ctx, sess.Key)
-	if errors.Is(err, backends.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return info, Errorf(CodeIncomplete, "%s", missing)
 	}
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 )
 
@@ -39,7 +38,7 @@ func TestCompleteRetryAfterLostAnswer(t *testing.T) {
 	ctx := context.Background()
 	id, _, list := uploadAll(t, svc, fs, 12*multipart.MiB)
 
-	fs.lostComplete = fmt.Errorf("%w: timed out", backends.ErrUnavailable)
+	fs.lostComplete = fmt.Errorf("%w: timed out", ErrUnavailable)
 	_, err := svc.Complete(ctx, "alice", id, CompleteRequest{Parts: list})
 	wantCode(t, err, CodeStorageUnavailable)
 	st, err := svc.Status(ctx, "alice", id, false)
@@ -67,7 +66,7 @@ func TestCompleteNoSuchUploadButObjectThere(t *testing.T) {
 	svc, fs := newTestService(t)
 	ctx := context.Background()
 	id, _, list := uploadAll(t, svc, fs, 11*multipart.MiB)
-	fs.lostComplete = backends.ErrNotFound
+	fs.lostComplete = ErrNotFound
 	done, err := svc.Complete(ctx, "alice", id, CompleteRequest{Parts: list})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +87,7 @@ func TestCompleteRetryWrongObjectETag(t *testing.T) {
 	svc, fs := newTestService(t)
 	ctx := context.Background()
 	id, uploadID, list := uploadAll(t, svc, fs, 12*multipart.MiB)
-	fs.lostComplete = fmt.Errorf("%w: connection reset", backends.ErrUnavailable)
+	fs.lostComplete = fmt.Errorf("%w: connection reset", ErrUnavailable)
 	_, err := svc.Complete(ctx, "alice", id, CompleteRequest{Parts: list})
 	wantCode(t, err, CodeStorageUnavailable)
 	fs.lostComplete = nil
@@ -118,7 +117,7 @@ func TestCompleteStoreDown(t *testing.T) {
 	svc, fs := newTestService(t)
 	ctx := context.Background()
 	id, _, list := uploadAll(t, svc, fs, 11*multipart.MiB)
-	fs.fail = fmt.Errorf("%w: connection refused", backends.ErrUnavailable)
+	fs.fail = fmt.Errorf("%w: connection refused", ErrUnavailable)
 	_, err := svc.Complete(ctx, "alice", id, CompleteRequest{Parts: list})
 	wantCode(t, err, CodeStorageUnavailable)
 	if strings.Contains(ErrorMessage(err), "refused") {

@@ -15,7 +15,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
 )
@@ -26,7 +25,7 @@ import (
 type fakeStore struct {
 	mu        sync.Mutex
 	uploads   map[string]*fakeUpload // by upload id
-	objects   map[string]backends.ObjectInfo
+	objects   map[string]ObjectInfo
 	completes atomic.Int32
 	next      int
 	fail      error // returned by every call when set
@@ -42,7 +41,7 @@ type fakeUpload struct {
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{uploads: map[string]*fakeUpload{}, objects: map[string]backends.ObjectInfo{}}
+	return &fakeStore{uploads: map[string]*fakeUpload{}, objects: map[string]ObjectInfo{}}
 }
 
 func etagOf(data []byte) string {
@@ -63,15 +62,15 @@ func (f *fakeStore) putPart(uploadID string, n int, size int64) string {
 func (f *fakeStore) putObject(key string, size int64, ct string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.objects[key] = backends.ObjectInfo{Size: size, ETag: etagOf([]byte(key)), ContentType: ct}
+	f.objects[key] = ObjectInfo{Size: size, ETag: etagOf([]byte(key)), ContentType: ct}
 }
 
-func (f *fakeStore) presigned(method, key string, q url.Values, headers map[string]string, ttl time.Duration) backends.PresignedRequest {
+func (f *fakeStore) presigned(method, key string, q url.Values, headers map[string]string, ttl time.Duration) PresignedRequest {
 	u := url.URL{Scheme: "http", Host: "store.test", Path: "/bucket/" + key, RawQuery: q.Encode()}
-	return backends.PresignedRequest{Method: method, URL: u.String(), Headers: headers, ExpiresAt: time.Now().Add(ttl)}
+	return PresignedRequest{Method: method, URL: u.String(), Headers: headers, ExpiresAt: time.Now().Add(ttl)}
 }
 
-func (f *fakeStore) CreateMultipart(_ context.Context, key string, opts backends.ObjectOptions) (string, error) {
+func (f *fakeStore) CreateMultipart(_ context.Context, key string, opts ObjectOptions) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
@@ -83,27 +82,30 @@ func (f *fakeStore) CreateMultipart(_ context.Context, key string, opts backends
 	return id, nil
 }
 
-func (f *fakeStore) PresignPart(_ context.Context, key, uploadID string, n int, size int64, sum string, ttl time.Duration) (backends.PresignedRequest, error) {
+func (f *fakeStore) PresignPart(_ context.Context, key, uploadID string, n int, opts PartOptions, ttl time.Duration) (PresignedRequest, error) {
 	if f.fail != nil {
-		return backends.PresignedRequest{}, f.fail
+		return PresignedRequest{}, f.fail
 	}
-	h := map[string]string{"Content-Length": fmt.Sprint(size)}
-	if sum != "" {
-		h["x-amz-checksum-sha256"] = sum
+	h := map[string]string{"Content-Length": fmt.Sprint(opts.Size)}
+	if opts.Checksum.Value != "" {
+		h[opts.Checksum.Algorithm.Header()] = opts.Checksum.Value
+	}
+	if opts.ContentType != "" {
+		h["Content-Type"] = opts.ContentType
 	}
 	return f.presigned("PUT", key, url.Values{"partNumber": {fmt.Sprint(n)}, "uploadId": {uploadID}, "X-Amz-Signature": {"secret-sig"}}, h, ttl), nil
 }
 
-func (f *fakeStore) PresignPut(_ context.Context, key string, size int64, opts backends.ObjectOptions, ttl time.Duration) (backends.PresignedRequest, error) {
+func (f *fakeStore) PresignPut(_ context.Context, key string, size int64, opts ObjectOptions, ttl time.Duration) (PresignedRequest, error) {
 	if f.fail != nil {
-		return backends.PresignedRequest{}, f.fail
+		return PresignedRequest{}, f.fail
 	}
 	return f.presigned("PUT", key, url.Values{"X-Amz-Signature": {"secret-sig"}}, map[string]string{"Content-Length": fmt.Sprint(size), "Content-Type": opts.ContentType}, ttl), nil
 }
 
-func (f *fakeStore) PresignGet(_ context.Context, key, _ string, ttl time.Duration) (backends.PresignedRequest, error) {
+func (f *fakeStore) PresignGet(_ context.Context, key, _ string, ttl time.Duration) (PresignedRequest, error) {
 	if f.fail != nil {
-		return backends.PresignedRequest{}, f.fail
+		return PresignedRequest{}, f.fail
 	}
 	return f.presigned("GET", key, url.Values{"X-Amz-Signature": {"secret-sig"}}, nil, ttl), nil
 }
@@ -116,7 +118,7 @@ func (f *fakeStore) ListParts(_ context.Context, _, uploadID string) ([]multipar
 	}
 	u, ok := f.uploads[uploadID]
 	if !ok {
-		return nil, backends.ErrNotFound
+		return nil, ErrNotFound
 	}
 	var out []multipart.Part
 	for _, p := range u.parts {
@@ -126,36 +128,36 @@ func (f *fakeStore) ListParts(_ context.Context, _, uploadID string) ([]multipar
 	return out, nil
 }
 
-func (f *fakeStore) CompleteMultipart(_ context.Context, key, uploadID string, parts []multipart.Part) (string, error) {
+func (f *fakeStore) CompleteMultipart(_ context.Context, key, uploadID string, parts []multipart.Part, _ CompleteOptions) (ObjectInfo, error) {
 	f.completes.Add(1)
 	time.Sleep(20 * time.Millisecond) // widen the window for concurrent completes
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
-		return "", f.fail
+		return ObjectInfo{}, f.fail
 	}
 	u, ok := f.uploads[uploadID]
 	if !ok {
-		return "", backends.ErrNotFound
+		return ObjectInfo{}, ErrNotFound
 	}
 	var size int64
 	for _, p := range parts {
 		sp, ok := u.parts[p.Number]
 		if !ok || !multipart.SameETag(sp.ETag, p.ETag) {
-			return "", backends.ErrInvalidPart
+			return ObjectInfo{}, ErrInvalidPart
 		}
 		size += sp.Size
 	}
 	delete(f.uploads, uploadID)
 	etag, err := multipart.ETag(parts)
 	if err != nil {
-		return "", err
+		return ObjectInfo{}, err
 	}
-	f.objects[key] = backends.ObjectInfo{Size: size, ETag: etag, ContentType: u.ct}
+	f.objects[key] = ObjectInfo{Size: size, ETag: etag, ContentType: u.ct}
 	if f.lostComplete != nil {
-		return "", f.lostComplete
+		return ObjectInfo{}, f.lostComplete
 	}
-	return etag, nil
+	return f.objects[key], nil
 }
 
 func (f *fakeStore) AbortMultipart(_ context.Context, _, uploadID string) error {
@@ -165,21 +167,21 @@ func (f *fakeStore) AbortMultipart(_ context.Context, _, uploadID string) error 
 		return f.fail
 	}
 	if _, ok := f.uploads[uploadID]; !ok {
-		return backends.ErrNotFound
+		return ErrNotFound
 	}
 	delete(f.uploads, uploadID)
 	return nil
 }
 
-func (f *fakeStore) Stat(_ context.Context, key string) (backends.ObjectInfo, error) {
+func (f *fakeStore) Stat(_ context.Context, key string) (ObjectInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
-		return backends.ObjectInfo{}, f.fail
+		return ObjectInfo{}, f.fail
 	}
 	o, ok := f.objects[key]
 	if !ok {
-		return o, backends.ErrNotFound
+		return o, ErrNotFound
 	}
 	return o, nil
 }

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/sessions"
 )
 
@@ -240,7 +239,7 @@ func (s *Service) discardUpload(ctx context.Context, sess *sessions.Session) err
 	case sess.Strategy == sessions.StrategySingle && sess.Size != SizeUnknown:
 		err = store.Remove(ctx, sess.Key)
 	}
-	if err != nil && !errors.Is(err, backends.ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("janitor: discard upload of %s in backend %s: %w", sess.ID, sess.Backend, err)
 	}
 	return nil

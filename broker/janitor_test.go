@@ -11,7 +11,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
 )
@@ -201,10 +200,10 @@ func TestJanitorExpiresOpenSessions(t *testing.T) {
 			t.Errorf("session %s is %s, want expired", id, st)
 		}
 	}
-	if _, err := e.store.ListParts(ctx, mp.Key, upID); !errors.Is(err, backends.ErrNotFound) {
+	if _, err := e.store.ListParts(ctx, mp.Key, upID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("multipart upload still in the store after expiry (ListParts err %v)", err)
 	}
-	if _, err := e.store.Stat(ctx, single.Key); !errors.Is(err, backends.ErrNotFound) {
+	if _, err := e.store.Stat(ctx, single.Key); !errors.Is(err, ErrNotFound) {
 		t.Errorf("single upload's object still in the store after expiry (Stat err %v)", err)
 	}
 	if st := e.state(t, svc, later.ID); st != sessions.StatePending {
@@ -297,7 +296,7 @@ func TestJanitorStoreFailureRetriedNextTick(t *testing.T) {
 	mp := e.createMultipart(t, svc)
 	e.clk.add(2 * time.Hour)
 
-	e.store.setFail(fmt.Errorf("%w: connection refused", backends.ErrUnavailable))
+	e.store.setFail(fmt.Errorf("%w: connection refused", ErrUnavailable))
 	res, err := svc.ExpireDue(ctx, JanitorConfig{Claim: 5 * time.Second})
 	if err != nil || res.Failed != 1 || res.Expired != 0 {
 		t.Fatalf("tick with the store down = %+v, %v; want 1 failed", res, err)

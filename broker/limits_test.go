@@ -9,7 +9,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
 )
@@ -109,7 +108,7 @@ func TestOpenSessionCap(t *testing.T) {
 func TestOpenSessionCapReleasedOnFailedCreate(t *testing.T) {
 	svc, fs, mr := newPolicyService(t)
 	ctx := context.Background()
-	fs.fail = backends.ErrUnavailable
+	fs.fail = ErrUnavailable
 	_, err := svc.Create(ctx, "bob", CreateRequest{Filename: "a.bin", ContentType: "text/plain", Size: sizeOf(10)})
 	if err == nil {
 		t.Fatal("create with a failing store succeeded")

@@ -29,35 +29,12 @@ import (
 
 	"github.com/gabriel-vasile/mimetype"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/sessions"
 )
 
 // SniffBytes is how many leading bytes of an object are sniffed.
 const SniffBytes = 3072
 
-// HeadReader is an optional capability of an ObjectStore: reading the
-// first bytes of an object. backends.S3 has it; a profile with Sniff needs
-// it.
-type HeadReader interface {
-	ReadHead(ctx context.Context, key string, n int64) ([]byte, error)
-}
-
-// canReadHead reports whether store, or a store it wraps (an Unwrap
-// method), reads object heads.
-func canReadHead(store ObjectStore) bool {
-	for store != nil {
-		if _, ok := store.(HeadReader); ok {
-			return true
-		}
-		u, ok := store.(interface{ Unwrap() ObjectStore })
-		if !ok {
-			return false
-		}
-		store = u.Unwrap()
-	}
-	return false
-}
 
 // sniff checks a complete object's first bytes against its declared type
 // when its profile asks for it. On a mismatch the object is removed and
@@ -66,15 +43,15 @@ func (s *Service) sniff(ctx context.Context, store ObjectStore, sess *sessions.S
 	if !s.profiles[sess.Profile].Sniff {
 		return nil
 	}
-	hr, ok := store.(HeadReader)
-	if !ok {
+	hr := s.caps[sess.Backend].Heads
+	if hr == nil {
 		return wrap(CodeInternal, fmt.Errorf("backend %s cannot read object heads", sess.Backend), "Internal error.")
 	}
 	var head []byte
 	if sess.Size != 0 {
 		var err error
 		head, err = hr.ReadHead(ctx, sess.Key, SniffBytes)
-		if errors.Is(err, backends.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			return Errorf(CodeIncomplete, "the object has not been uploaded yet")
 		}
 		if err != nil {

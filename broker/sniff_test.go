@@ -7,7 +7,6 @@ import (
 
 	"github.com/gabriel-vasile/mimetype"
 
-	"github.com/chute-dev/chute/backends"
 )
 
 // headStore is a fakeStore that also reads object heads (HeadReader),
@@ -33,7 +32,7 @@ func (h *headStore) ReadHead(_ context.Context, key string, n int64) ([]byte, er
 	defer h.mu.Unlock()
 	h.reads++
 	if _, ok := h.objects[key]; !ok {
-		return nil, backends.ErrNotFound
+		return nil, ErrNotFound
 	}
 	b := h.data[key]
 	return b[:min(int64(len(b)), n)], nil
@@ -50,6 +49,7 @@ func sniffService(t *testing.T) (*Service, *headStore) {
 	svc, fs := newTestService(t)
 	hs := &headStore{fakeStore: fs}
 	svc.backends["main"] = hs
+	svc.caps["main"] = ResolveCapabilities(hs)
 	p := svc.profiles["default"]
 	p.Sniff = true
 	p.AllowedTypes = append(p.AllowedTypes, "application/zip", "application/json")
@@ -144,6 +144,7 @@ func TestNoSniffByDefault(t *testing.T) {
 	svc, fs := newTestService(t)
 	hs := &headStore{fakeStore: fs}
 	svc.backends["main"] = hs
+	svc.caps["main"] = ResolveCapabilities(hs)
 	ctx := context.Background()
 	res, err := svc.Create(ctx, "alice", CreateRequest{Filename: "a.png", ContentType: "image/png", Size: size(int64(len(zipBytes)))})
 	if err != nil {

@@ -3,7 +3,6 @@ package broker
 import (
 	"time"
 
-	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/multipart"
 )
 
@@ -118,6 +117,6 @@ type CompleteResult struct {
 	Download    *Download `json:"download"`
 }
 
-func partURL(n int, size int64, r backends.PresignedRequest) PartURL {
+func partURL(n int, size int64, r PresignedRequest) PartURL {
 	return PartURL{PartNumber: n, Method: r.Method, URL: r.URL, Headers: r.Headers, Size: size, ExpiresAt: r.ExpiresAt}
 }

@@ -487,7 +487,7 @@ func checkMultipart(ctx context.Context, s3 *backends.S3, hc *http.Client) Resul
 		}
 		_ = s3.Remove(context.WithoutCancel(ctx), key)
 	}()
-	part, err := s3.PresignPart(ctx, key, id, 1, int64(len(data)), "", 5*time.Minute)
+	part, err := s3.PresignPart(ctx, key, id, 1, backends.PartOptions{Size: int64(len(data))}, 5*time.Minute)
 	if err != nil {
 		return Result{Name: name, Status: Fail, Detail: err.Error()}
 	}
@@ -500,7 +500,7 @@ func checkMultipart(ctx context.Context, s3 *backends.S3, hc *http.Client) Resul
 	case etag == "":
 		return Result{Name: name, Status: Fail, Detail: "the part PUT answered no ETag header", Fix: "the store (or a proxy in front of it) must return ETag on part uploads"}
 	}
-	if _, err := s3.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: multipart.NormalizeETag(etag), Size: int64(len(data))}}); err != nil {
+	if _, err := s3.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: multipart.NormalizeETag(etag), Size: int64(len(data))}}, backends.CompleteOptions{}); err != nil {
 		return Result{Name: name, Status: Fail, Detail: err.Error()}
 	}
 	done = true

@@ -26,7 +26,7 @@ type stubStore struct{ err error }
 func (s stubStore) CreateMultipart(context.Context, string, backends.ObjectOptions) (string, error) {
 	return "up1", s.err
 }
-func (s stubStore) PresignPart(context.Context, string, string, int, int64, string, time.Duration) (backends.PresignedRequest, error) {
+func (s stubStore) PresignPart(context.Context, string, string, int, broker.PartOptions, time.Duration) (backends.PresignedRequest, error) {
 	return backends.PresignedRequest{URL: "u"}, s.err
 }
 func (s stubStore) PresignPut(context.Context, string, int64, backends.ObjectOptions, time.Duration) (backends.PresignedRequest, error) {
@@ -38,8 +38,8 @@ func (s stubStore) PresignGet(context.Context, string, string, time.Duration) (b
 func (s stubStore) ListParts(context.Context, string, string) ([]multipart.Part, error) {
 	return []multipart.Part{{Number: 1}}, s.err
 }
-func (s stubStore) CompleteMultipart(context.Context, string, string, []multipart.Part) (string, error) {
-	return "etag", s.err
+func (s stubStore) CompleteMultipart(context.Context, string, string, []multipart.Part, broker.CompleteOptions) (broker.ObjectInfo, error) {
+	return broker.ObjectInfo{ETag: "etag"}, s.err
 }
 func (s stubStore) AbortMultipart(context.Context, string, string) error { return s.err }
 func (s stubStore) Stat(context.Context, string) (backends.ObjectInfo, error) {
@@ -62,10 +62,10 @@ func TestStoreCountsCallsAndErrorKinds(t *testing.T) {
 	m := New()
 	ctx := context.Background()
 	ok := m.Store("main", stubStore{})
-	if _, err := ok.PresignPart(ctx, "k", "u", 1, 5, "", time.Minute); err != nil {
+	if _, err := ok.PresignPart(ctx, "k", "u", 1, broker.PartOptions{Size: 5}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ok.PresignPart(ctx, "k", "u", 2, 5, "", time.Minute); err != nil {
+	if _, err := ok.PresignPart(ctx, "k", "u", 2, broker.PartOptions{Size: 5}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if info, err := ok.Stat(ctx, "k"); err != nil || info.Size != 7 {
@@ -104,7 +104,7 @@ func TestStoreCountsCallsAndErrorKinds(t *testing.T) {
 		t.Errorf("a success counted as an error: %v", got)
 	}
 	// A failed presign is not a signed part.
-	if _, err := m.Store("x", stubStore{err: backends.ErrUnavailable}).PresignPart(ctx, "k", "u", 1, 5, "", time.Minute); err == nil {
+	if _, err := m.Store("x", stubStore{err: backends.ErrUnavailable}).PresignPart(ctx, "k", "u", 1, broker.PartOptions{Size: 5}, time.Minute); err == nil {
 		t.Fatal("want the error")
 	}
 	if got := testutil.ToFloat64(m.partsSigned); got != 2 {
@@ -116,32 +116,6 @@ func TestStoreCountsCallsAndErrorKinds(t *testing.T) {
 	}
 	if n := histCount(t, m, "chute_store_request_duration_seconds", `backend="other",op="stat"`); n != 6 {
 		t.Errorf("stat observations on other = %d, want 6", n)
-	}
-}
-
-func TestStoreKeepsPostCapability(t *testing.T) {
-	m := New()
-	if _, ok := m.Store("main", stubStore{}).(postStore); ok {
-		t.Fatal("a store without PresignPost gained it")
-	}
-	s, ok := m.Store("main", postStub{}).(postStore)
-	if !ok {
-		t.Fatal("the POST capability is hidden by the decorator")
-	}
-	if p, err := s.PresignPost(context.Background(), "k", backends.PostOptions{}, time.Minute); err != nil || p.URL != "p" {
-		t.Fatalf("PresignPost: %+v %v", p, err)
-	}
-	if u, ok := s.(interface{ Unwrap() broker.ObjectStore }); !ok || u.Unwrap() != (postStub{}) {
-		t.Error("Unwrap does not give the instrumented store")
-	}
-	if _, err := s.PresignPartUnsized(context.Background(), "k", "u", 1, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if got := testutil.ToFloat64(m.partsSigned); got != 1 {
-		t.Errorf("parts signed = %v, want 1", got)
-	}
-	if n := histCount(t, m, "chute_store_request_duration_seconds", `backend="main",op="presign_post"`); n != 1 {
-		t.Errorf("presign_post observations = %d, want 1", n)
 	}
 }
 

@@ -3,7 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io"
 	"time"
 
 	"github.com/chute-dev/chute/backends"
@@ -15,38 +15,55 @@ import (
 var storeOps = []string{
 	"create_multipart", "presign_part", "presign_put", "presign_get", "list_parts",
 	"complete_multipart", "abort_multipart", "stat", "remove", "ping",
-	"presign_post", "presign_part_unsized", "read_head",
+	"presign_post", "presign_part_unsized", "read_head", "open", "copy",
 }
 
 // The kind label values of chute_store_errors_total.
 var errorKinds = []string{"not_found", "unavailable", "access_denied", "invalid_part", "other"}
-
-// postStore is the optional capability of the S3 adapter used by the
-// Uppy-compatible routes. Store keeps it visible through the decorator.
-type postStore interface {
-	PresignPost(ctx context.Context, key string, opts backends.PostOptions, ttl time.Duration) (backends.PresignedPost, error)
-	PresignPartUnsized(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (backends.PresignedRequest, error)
-}
 
 // Store returns s instrumented as backend name: every call is timed in
 // chute_store_request_duration_seconds and every failure counted in
 // chute_store_errors_total; every part URL signed counts in
 // chute_parts_signed_total. Errors and results pass through unchanged.
 //
-// If s also presigns POST policies and unsized parts (backends.S3 does),
-// so does the result. Other optional methods of s are hidden: add them
-// here when the broker starts to look for one.
+// The result has only the ObjectStore methods: instrument the backend's
+// optional abilities with Capabilities, each on its own.
 func (m *Metrics) Store(name string, s broker.ObjectStore) broker.ObjectStore {
+	m.touchStore(name)
+	return &instrumentedStore{m: m, name: name, next: s}
+}
+
+// touchStore creates the error series of backend name, so that they read
+// 0 before the first failure.
+func (m *Metrics) touchStore(name string) {
 	for _, op := range storeOps {
 		for _, k := range errorKinds {
 			m.storeErrors.WithLabelValues(name, op, k)
 		}
 	}
-	is := &instrumentedStore{m: m, name: name, next: s}
-	if _, ok := s.(postStore); ok {
-		return &instrumentedPostStore{is}
+}
+
+// Capabilities returns c with each ability instrumented like Store's
+// calls; an absent ability stays absent, a present one stays present.
+func (m *Metrics) Capabilities(name string, c broker.Capabilities) broker.Capabilities {
+	m.touchStore(name)
+	is := &instrumentedStore{m: m, name: name}
+	if c.Heads != nil {
+		c.Heads = headReader{is, c.Heads}
 	}
-	return is
+	if c.Reader != nil {
+		c.Reader = objectReader{is, c.Reader}
+	}
+	if c.Copier != nil {
+		c.Copier = copier{is, c.Copier}
+	}
+	if c.Post != nil {
+		c.Post = postPresigner{is, c.Post}
+	}
+	if c.UnsizedParts != nil {
+		c.UnsizedParts = unsizedPresigner{is, c.UnsizedParts}
+	}
+	return c
 }
 
 type instrumentedStore struct {
@@ -54,9 +71,6 @@ type instrumentedStore struct {
 	name string
 	next broker.ObjectStore
 }
-
-// Unwrap returns the store being instrumented.
-func (s *instrumentedStore) Unwrap() broker.ObjectStore { return s.next }
 
 // observe records one call of op that started at start and ended with err.
 func (s *instrumentedStore) observe(op string, start time.Time, err error) {
@@ -90,9 +104,9 @@ func (s *instrumentedStore) CreateMultipart(ctx context.Context, key string, opt
 	return id, err
 }
 
-func (s *instrumentedStore) PresignPart(ctx context.Context, key, uploadID string, partNumber int, size int64, checksumSHA256 string, ttl time.Duration) (backends.PresignedRequest, error) {
+func (s *instrumentedStore) PresignPart(ctx context.Context, key, uploadID string, partNumber int, opts broker.PartOptions, ttl time.Duration) (backends.PresignedRequest, error) {
 	start := time.Now()
-	r, err := s.next.PresignPart(ctx, key, uploadID, partNumber, size, checksumSHA256, ttl)
+	r, err := s.next.PresignPart(ctx, key, uploadID, partNumber, opts, ttl)
 	s.observe("presign_part", start, err)
 	if err == nil {
 		s.m.partsSigned.Inc()
@@ -121,11 +135,11 @@ func (s *instrumentedStore) ListParts(ctx context.Context, key, uploadID string)
 	return p, err
 }
 
-func (s *instrumentedStore) CompleteMultipart(ctx context.Context, key, uploadID string, parts []multipart.Part) (string, error) {
+func (s *instrumentedStore) CompleteMultipart(ctx context.Context, key, uploadID string, parts []multipart.Part, opts broker.CompleteOptions) (broker.ObjectInfo, error) {
 	start := time.Now()
-	etag, err := s.next.CompleteMultipart(ctx, key, uploadID, parts)
+	info, err := s.next.CompleteMultipart(ctx, key, uploadID, parts, opts)
 	s.observe("complete_multipart", start, err)
-	return etag, err
+	return info, err
 }
 
 func (s *instrumentedStore) AbortMultipart(ctx context.Context, key, uploadID string) error {
@@ -156,39 +170,65 @@ func (s *instrumentedStore) Ping(ctx context.Context) error {
 	return err
 }
 
-// instrumentedPostStore is an instrumentedStore whose store also has the
-// postStore capability.
-type instrumentedPostStore struct {
+type headReader struct {
 	*instrumentedStore
+	next broker.HeadReader
 }
 
-func (s *instrumentedPostStore) PresignPost(ctx context.Context, key string, opts backends.PostOptions, ttl time.Duration) (backends.PresignedPost, error) {
+func (h headReader) ReadHead(ctx context.Context, key string, n int64) ([]byte, error) {
 	start := time.Now()
-	p, err := s.next.(postStore).PresignPost(ctx, key, opts, ttl)
-	s.observe("presign_post", start, err)
-	return p, err
+	b, err := h.next.ReadHead(ctx, key, n)
+	h.observe("read_head", start, err)
+	return b, err
 }
 
-func (s *instrumentedPostStore) PresignPartUnsized(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (backends.PresignedRequest, error) {
+type objectReader struct {
+	*instrumentedStore
+	next broker.ObjectReader
+}
+
+func (r objectReader) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	start := time.Now()
-	r, err := s.next.(postStore).PresignPartUnsized(ctx, key, uploadID, partNumber, ttl)
-	s.observe("presign_part_unsized", start, err)
-	if err == nil {
-		s.m.partsSigned.Inc()
-	}
+	rc, err := r.next.Open(ctx, key)
+	r.observe("open", start, err)
+	return rc, err
+}
+
+type copier struct {
+	*instrumentedStore
+	next broker.Copier
+}
+
+func (c copier) Copy(ctx context.Context, src, dst string, opts broker.CopyOptions) (broker.ObjectInfo, error) {
+	start := time.Now()
+	info, err := c.next.Copy(ctx, src, dst, opts)
+	c.observe("copy", start, err)
+	return info, err
+}
+
+type postPresigner struct {
+	*instrumentedStore
+	next broker.PostPresigner
+}
+
+func (p postPresigner) PresignPost(ctx context.Context, key string, opts broker.PostOptions, ttl time.Duration) (broker.PresignedPost, error) {
+	start := time.Now()
+	r, err := p.next.PresignPost(ctx, key, opts, ttl)
+	p.observe("presign_post", start, err)
 	return r, err
 }
 
-// ReadHead forwards to the store's ReadHead (broker.HeadReader), timed as
-// op read_head; a store without it gives an error wrapping
-// errors.ErrUnsupported.
-func (s *instrumentedStore) ReadHead(ctx context.Context, key string, n int64) ([]byte, error) {
-	hr, ok := s.next.(broker.HeadReader)
-	if !ok {
-		return nil, fmt.Errorf("backend %s cannot read object heads: %w", s.name, errors.ErrUnsupported)
-	}
+type unsizedPresigner struct {
+	*instrumentedStore
+	next broker.UnsizedPartPresigner
+}
+
+func (u unsizedPresigner) PresignPartUnsized(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (broker.PresignedRequest, error) {
 	start := time.Now()
-	b, err := hr.ReadHead(ctx, key, n)
-	s.observe("read_head", start, err)
-	return b, err
+	r, err := u.next.PresignPartUnsized(ctx, key, uploadID, partNumber, ttl)
+	u.observe("presign_part_unsized", start, err)
+	if err == nil {
+		u.m.partsSigned.Inc()
+	}
+	return r, err
 }

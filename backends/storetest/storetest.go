@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/multipart"
 )
 
@@ -202,7 +203,11 @@ func (h *harness) create(t *testing.T, key string, opts backends.ObjectOptions) 
 // presignPart presigns a part or fails.
 func (h *harness) presignPart(t *testing.T, key, id string, n int, size int64, sum string) backends.PresignedRequest {
 	t.Helper()
-	r, err := h.s.PresignPart(context.Background(), key, id, n, size, sum, ttl)
+	opts := backends.PartOptions{Size: size}
+	if sum != "" {
+		opts.Checksum = checksum.Value{Algorithm: checksum.SHA256, Value: sum}
+	}
+	r, err := h.s.PresignPart(context.Background(), key, id, n, opts, ttl)
 	if err != nil {
 		t.Fatalf("PresignPart(%d): %v", n, err)
 	}
@@ -447,7 +452,8 @@ func (h *harness) testMultipart(t *testing.T) {
 	for i := range chunks {
 		report[i] = multipart.Part{Number: i + 1, ETag: etags[i], Size: int64(sizes[i])}
 	}
-	etag, err := h.s.CompleteMultipart(ctx, key, id, report)
+	done, err := h.s.CompleteMultipart(ctx, key, id, report, backends.CompleteOptions{})
+	etag := done.ETag
 	if err != nil {
 		t.Fatalf("CompleteMultipart: %v", err)
 	}
@@ -585,7 +591,7 @@ func (h *harness) testPartChecksum(t *testing.T) {
 	}
 	// The upload completes like any other: the broker completes with the
 	// store's own part list.
-	if _, err := h.s.CompleteMultipart(ctx, key, id, parts); err != nil {
+	if _, err := h.s.CompleteMultipart(ctx, key, id, parts, backends.CompleteOptions{}); err != nil {
 		t.Fatalf("CompleteMultipart of a part sent with a checksum: %v", err)
 	}
 	if got := h.get(t, key); !bytes.Equal(got, data) {
@@ -691,7 +697,7 @@ func (h *harness) testUnknownUpload(t *testing.T) {
 	if err := h.s.AbortMultipart(ctx, key, id); !errors.Is(err, backends.ErrNotFound) {
 		t.Errorf("AbortMultipart of an unknown upload: err %v, want ErrNotFound", err)
 	}
-	_, err := h.s.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: "0123456789abcdef0123456789abcdef"}})
+	_, err := h.s.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: "0123456789abcdef0123456789abcdef"}}, backends.CompleteOptions{})
 	if !errors.Is(err, backends.ErrNotFound) {
 		t.Errorf("CompleteMultipart of an unknown upload: err %v, want ErrNotFound", err)
 	}
@@ -722,11 +728,11 @@ func (h *harness) testCompleteWrongETag(t *testing.T) {
 	etag := h.putPart(t, key, id, 1, data)
 
 	wrong := flipHex(multipart.NormalizeETag(etag))
-	_, err := h.s.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: wrong, Size: int64(len(data))}})
+	_, err := h.s.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: wrong, Size: int64(len(data))}}, backends.CompleteOptions{})
 	if !errors.Is(err, backends.ErrInvalidPart) {
 		t.Errorf("CompleteMultipart with a wrong ETag: err %v, want ErrInvalidPart", err)
 	}
-	_, err = h.s.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: etag}, {Number: 2, ETag: etag}})
+	_, err = h.s.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: etag}, {Number: 2, ETag: etag}}, backends.CompleteOptions{})
 	if !errors.Is(err, backends.ErrInvalidPart) {
 		t.Errorf("CompleteMultipart with a part never sent: err %v, want ErrInvalidPart", err)
 	}
@@ -742,7 +748,7 @@ func (h *harness) testCompletePartTooSmall(t *testing.T) {
 	id := h.create(t, key, backends.ObjectOptions{})
 	e1 := h.putPart(t, key, id, 1, randomBytes(int(multipart.MiB)))
 	e2 := h.putPart(t, key, id, 2, randomBytes(1))
-	_, err := h.s.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: e1}, {Number: 2, ETag: e2}})
+	_, err := h.s.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: e1}, {Number: 2, ETag: e2}}, backends.CompleteOptions{})
 	if !errors.Is(err, backends.ErrInvalidPart) {
 		t.Errorf("CompleteMultipart with a 1 MiB first part: err %v, want ErrInvalidPart", err)
 	}
@@ -763,7 +769,7 @@ func (h *harness) testExpiredURL(t *testing.T) {
 	}
 	checkExpiry(t, r, before, time.Second)
 	id := h.create(t, key, backends.ObjectOptions{})
-	p, err := h.s.PresignPart(ctx, key, id, 1, int64(len(data)), "", time.Second)
+	p, err := h.s.PresignPart(ctx, key, id, 1, backends.PartOptions{Size: int64(len(data))}, time.Second)
 	if err != nil {
 		t.Fatalf("PresignPart: %v", err)
 	}
@@ -787,7 +793,7 @@ func (h *harness) testErrorsHideCredentials(t *testing.T) {
 	errs = append(errs, err)
 	_, err = h.s.ListParts(ctx, key, unknownUploadID())
 	errs = append(errs, err)
-	_, err = h.s.CompleteMultipart(ctx, key, unknownUploadID(), []multipart.Part{{Number: 1, ETag: "abc"}})
+	_, err = h.s.CompleteMultipart(ctx, key, unknownUploadID(), []multipart.Part{{Number: 1, ETag: "abc"}}, backends.CompleteOptions{})
 	errs = append(errs, err)
 	for _, err := range errs {
 		if err == nil {

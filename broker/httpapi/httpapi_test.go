@@ -31,7 +31,7 @@ var errDown = backends.ErrUnavailable
 func (downStore) CreateMultipart(context.Context, string, backends.ObjectOptions) (string, error) {
 	return "", errDown
 }
-func (downStore) PresignPart(context.Context, string, string, int, int64, string, time.Duration) (backends.PresignedRequest, error) {
+func (downStore) PresignPart(context.Context, string, string, int, broker.PartOptions, time.Duration) (backends.PresignedRequest, error) {
 	return backends.PresignedRequest{}, errDown
 }
 func (downStore) PresignPut(context.Context, string, int64, backends.ObjectOptions, time.Duration) (backends.PresignedRequest, error) {
@@ -43,8 +43,8 @@ func (downStore) PresignGet(context.Context, string, string, time.Duration) (bac
 func (downStore) ListParts(context.Context, string, string) ([]multipart.Part, error) {
 	return nil, errDown
 }
-func (downStore) CompleteMultipart(context.Context, string, string, []multipart.Part) (string, error) {
-	return "", errDown
+func (downStore) CompleteMultipart(context.Context, string, string, []multipart.Part, broker.CompleteOptions) (broker.ObjectInfo, error) {
+	return broker.ObjectInfo{}, errDown
 }
 func (downStore) AbortMultipart(context.Context, string, string) error { return errDown }
 func (downStore) Stat(context.Context, string) (backends.ObjectInfo, error) {

@@ -44,6 +44,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	mx := metrics.New() // served at /metrics; the stores below are instrumented
 
 	stores := map[string]broker.ObjectStore{}
+	caps := map[string]broker.Capabilities{}
 	for name, b := range cfg.Backends {
 		s3, err := backends.NewS3(backendConfig(name, b))
 		if err != nil {
@@ -51,6 +52,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			return nil, fmt.Errorf("backends.%s: %w", name, err)
 		}
 		stores[name] = mx.Store(name, s3)
+		caps[name] = mx.Capabilities(name, broker.ResolveCapabilities(s3))
 		warnPreset(log, name, s3.Preset(), time.Duration(cfg.Sessions.TTL))
 	}
 	profiles := map[string]broker.Profile{}
@@ -70,8 +72,9 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		return nil, err
 	}
 	svc, err := broker.New(broker.Config{
-		Profiles: profiles,
-		Backends: stores,
+		Profiles:     profiles,
+		Backends:     stores,
+		Capabilities: caps,
 		Sessions: mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
 			sessions.WithRetention(time.Duration(cfg.Sessions.Retention)))),
 		TTL:    time.Duration(cfg.Sessions.TTL),
