@@ -14,7 +14,7 @@ func id(c *fiber.Ctx) string { return utils.CopyString(c.Params("id")) }
 
 func (s *Server) create(ctx context.Context, c *fiber.Ctx, subject string) (any, error) {
 	var req broker.CreateRequest
-	if err := decode(c, &req, false); err != nil {
+	if err := decodeStrict(c, &req, false); err != nil {
 		return nil, err
 	}
 	req.ClientHeaders = clientHeaders(c, s.svc.ClientHeaderNames())
@@ -35,7 +35,7 @@ func (s *Server) status(ctx context.Context, c *fiber.Ctx, subject string) (any,
 
 func (s *Server) partURLs(ctx context.Context, c *fiber.Ctx, subject string) (any, error) {
 	var req broker.PartURLsRequest
-	if err := decode(c, &req, false); err != nil {
+	if err := decodeStrict(c, &req, false); err != nil {
 		return nil, err
 	}
 	return s.svc.PartURLs(ctx, subject, id(c), req)
@@ -47,7 +47,7 @@ func (s *Server) reportPart(ctx context.Context, c *fiber.Ctx, subject string) (
 		return nil, broker.Errorf(broker.CodeInvalidRequest, "part number must be a whole number from 1 to 10000")
 	}
 	var req broker.ReportRequest
-	if err := decode(c, &req, false); err != nil {
+	if err := decodeStrict(c, &req, false); err != nil {
 		return nil, err
 	}
 	return s.svc.ReportPart(ctx, subject, id(c), n, req)
@@ -55,7 +55,7 @@ func (s *Server) reportPart(ctx context.Context, c *fiber.Ctx, subject string) (
 
 func (s *Server) complete(ctx context.Context, c *fiber.Ctx, subject string) (any, error) {
 	var req broker.CompleteRequest
-	if err := decode(c, &req, true); err != nil {
+	if err := decodeStrict(c, &req, true); err != nil {
 		return nil, err
 	}
 	return s.svc.Complete(ctx, subject, id(c), req)

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -373,9 +374,19 @@ func marshal(v any) ([]byte, error) {
 }
 
 // decode parses a JSON body into v: valid UTF-8, one JSON value, no
-// trailing data. An empty body is allowed only if allowEmpty.
+// trailing data. An empty body is allowed only if allowEmpty. Unknown
+// fields are ignored: the lenient decoding of the Uppy routes.
 func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
-	body := c.Body()
+	return decodeBody(c.Body(), v, allowEmpty, false)
+}
+
+// decodeStrict is decode for /v1 bodies: an unknown field, at any depth,
+// is refused with a message naming it (strict.go).
+func decodeStrict(c *fiber.Ctx, v any, allowEmpty bool) error {
+	return decodeBody(c.Body(), v, allowEmpty, true)
+}
+
+func decodeBody(body []byte, v any, allowEmpty, strict bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		if allowEmpty {
 			return nil
@@ -386,7 +397,17 @@ func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
 		return broker.Errorf(broker.CodeInvalidRequest, "the body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
+		if msg, ok := unknownFieldError(err, body, reflect.TypeOf(v)); ok {
+			return broker.Errorf(broker.CodeInvalidRequest, "%s", msg)
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return broker.Errorf(broker.CodeInvalidRequest, "%s", typeProblem(te))
+		}
 		return broker.Errorf(broker.CodeInvalidRequest, "malformed JSON: %s", jsonProblem(err))
 	}
 	// dec.More is false before a stray '}' or ']': look at the rest.
@@ -401,10 +422,7 @@ func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
-	case errors.As(err, &te):
-		if te.Field != "" {
-			return fmt.Sprintf("field %s must be %s", te.Field, typeName(te.Type.Kind().String()))
-		}
+	case errors.As(err, &te): // with a Field, decodeBody says typeProblem
 		return "the body must be a JSON object"
 	case errors.As(err, &se):
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
@@ -419,6 +437,25 @@ func jsonProblem(err error) string {
 		return "nested too deeply"
 	}
 	return "cannot parse"
+}
+
+// typeProblem says what a field of the wrong JSON type must be, e.g.
+// "size: must be a whole number of bytes ..." for 5.5, 1e20 or "5".
+func typeProblem(te *json.UnmarshalTypeError) string {
+	field := te.Field
+	if len(field) > maxFieldInMessage {
+		field = field[:maxFieldInMessage] + "..."
+	}
+	switch te.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		unit := ""
+		if field == "size" || strings.HasSuffix(field, ".size") {
+			unit = " of bytes"
+		}
+		return fmt.Sprintf("%s: must be a whole number%s, in digits (no fraction or exponent) up to %d",
+			field, unit, uint64(1)<<(te.Type.Bits()-1)-1)
+	}
+	return fmt.Sprintf("%s: must be %s", field, typeName(te.Type.Kind().String()))
 }
 
 func typeName(kind string) string {
