@@ -320,7 +320,7 @@ func BenchmarkPresignPartBatch1000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for n := 1; n <= 1000; n++ {
-			if _, err := s.PresignPart(ctx, "alice/2026/11/27/upl_x.mp4", "upload-123", n, PartOptions{Size: 16<<20}, 15*time.Minute); err != nil {
+			if _, err := s.PresignPart(ctx, "alice/2026/11/27/upl_x.mp4", "upload-123", n, PartOptions{Size: 16 << 20}, 15*time.Minute); err != nil {
 				b.Fatal(err)
 			}
 		}

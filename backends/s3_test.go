@@ -128,7 +128,7 @@ func TestPresignPart(t *testing.T) {
 	s := mustS3(t, testConfig())
 	ctx := context.Background()
 	before := time.Now()
-	r, err := s.PresignPart(ctx, "alice/clip.mp4", "upload-123", 7, PartOptions{Size: 16<<20}, 15*time.Minute)
+	r, err := s.PresignPart(ctx, "alice/clip.mp4", "upload-123", 7, PartOptions{Size: 16 << 20}, 15*time.Minute)
 	if err != nil {
 		t.Fatalf("PresignPart: %v", err)
 	}
@@ -508,7 +508,7 @@ func BenchmarkPresignPart(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if _, err := s.PresignPart(ctx, "alice/2026/11/27/upl_x.mp4", "upload-123", i%multipart.MaxParts+1, PartOptions{Size: 16<<20}, 15*time.Minute); err != nil {
+		if _, err := s.PresignPart(ctx, "alice/2026/11/27/upl_x.mp4", "upload-123", i%multipart.MaxParts+1, PartOptions{Size: 16 << 20}, 15*time.Minute); err != nil {
 			b.Fatal(err)
 		}
 	}

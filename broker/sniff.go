@@ -35,7 +35,6 @@ import (
 // SniffBytes is how many leading bytes of an object are sniffed.
 const SniffBytes = 3072
 
-
 // sniff checks a complete object's first bytes against its declared type
 // when its profile asks for it. On a mismatch the object is removed and
 // the error (415) makes the complete abort the session.

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/gabriel-vasile/mimetype"
-
 )
 
 // headStore is a fakeStore that also reads object heads (HeadReader),
