@@ -10,10 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/config"
+	"github.com/chute-dev/chute/gc"
 	"github.com/chute-dev/chute/sessions"
 )
 
@@ -54,8 +53,8 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Sessions.RedisURL == "" {
-		return errors.New("sessions.redis_url is empty: gc needs the Redis of the sessions to know which uploads are live")
+	if cfg.Sessions.RedisMode() == config.RedisModeNone {
+		return errors.New("sessions.redis_url is empty: gc needs the Redis of the sessions to know which uploads are live (set sessions.redis_url, sessions.redis_cluster or sessions.redis_sentinel)")
 	}
 	names := make([]string, 0, len(cfg.Backends))
 	for n := range cfg.Backends {
@@ -70,94 +69,71 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("no backends configured")
 	}
 	sort.Strings(names)
-
-	ropts, err := redis.ParseURL(cfg.Sessions.RedisURL)
-	if err != nil {
-		return fmt.Errorf("sessions.redis_url: %s", redactedURLError(err))
-	}
-	rc := redis.NewClient(ropts)
-	defer func() { _ = rc.Close() }()
-	rs := sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix))
-
-	// The store listings first, then the sessions: an upload whose session
-	// is created meanwhile is then seen with it.
-	type listed struct {
-		backend string
-		store   *backends.S3
-		uploads []backends.Upload
-	}
-	var lists []listed
-	var failed []error
+	var bs []gc.Backend
 	for _, name := range names {
-		s3, err := gcBackend(name, cfg.Backends[name])
+		s3, err := backends.NewS3(backendConfig(name, cfg.Backends[name]))
 		if err != nil {
 			return fmt.Errorf("backends.%s: %w", name, err)
 		}
-		ups, err := s3.ListUploads(ctx, *prefix)
-		if err != nil {
-			failed = append(failed, fmt.Errorf("backend %s: %w", name, err))
-			continue
-		}
-		lists = append(lists, listed{backend: name, store: s3, uploads: ups})
-	}
-	live := map[string]bool{} // upload ids of live sessions, in any backend
-	if err := rs.ScanUploads(ctx, func(k sessions.KnownUpload) {
-		switch k.State {
-		case sessions.StateCompleted, sessions.StateAborted, sessions.StateExpired:
-		default:
-			if k.UploadID != "" {
-				live[k.UploadID] = true
-			}
-		}
-	}); err != nil {
-		return fmt.Errorf("read sessions: %w", err)
+		bs = append(bs, gc.Backend{Name: name, Store: gcStore{s3}})
 	}
 
-	now := time.Now()
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	found, aborted := 0, 0
-	for _, l := range lists {
-		for _, u := range l.uploads {
-			age := now.Sub(u.Initiated)
-			if live[u.UploadID] || age < *olderThan {
-				continue
-			}
-			found++
-			status := "orphan"
-			if *apply {
-				actx, cancel := context.WithTimeout(ctx, time.Minute)
-				err := l.store.AbortMultipart(actx, u.Key, u.UploadID)
-				cancel()
-				switch {
-				case err == nil || errors.Is(err, backends.ErrNotFound):
-					status = "aborted"
-					aborted++
-				default:
-					status = "abort failed"
-					failed = append(failed, fmt.Errorf("abort %s in backend %s: %w", u.Key, l.backend, err))
-				}
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.backend, u.Key, u.UploadID,
-				u.Initiated.UTC().Format(time.RFC3339), age.Truncate(time.Second), status)
+	// The same Redis client as chute serve's: any Redis mode, with its
+	// timeouts.
+	rc, err := newRedis(cfg.Sessions)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rc.Close() }()
+	rs := sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix))
+
+	res, err := gc.Run(ctx, bs, rs, gc.Options{OlderThan: *olderThan, Prefix: *prefix, Apply: *apply})
+	if err != nil {
+		for _, f := range res.Failures {
+			fmt.Fprintf(stderr, "chute gc: %v\n", f)
 		}
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	for _, o := range res.Orphans {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Backend, o.Key, o.UploadID,
+			o.Initiated.UTC().Format(time.RFC3339), o.Age.Truncate(time.Second), o.Status)
 	}
 	_ = tw.Flush()
 	switch {
 	case *apply:
-		fmt.Fprintf(stdout, "%d orphaned uploads older than %v: %d aborted\n", found, *olderThan, aborted)
+		fmt.Fprintf(stdout, "%d orphaned uploads older than %v: %d aborted\n", len(res.Orphans), *olderThan, res.Aborted)
 	default:
-		fmt.Fprintf(stdout, "%d orphaned uploads older than %v (dry run: pass --apply to abort them)\n", found, *olderThan)
+		fmt.Fprintf(stdout, "%d orphaned uploads older than %v (dry run: pass --apply to abort them)\n", len(res.Orphans), *olderThan)
 	}
-	if len(failed) > 0 {
-		for _, err := range failed {
+	if len(res.Failures) > 0 {
+		for _, err := range res.Failures {
 			fmt.Fprintf(stderr, "chute gc: %v\n", err)
 		}
-		return fmt.Errorf("%d failures", len(failed))
+		return fmt.Errorf("%d failures", len(res.Failures))
 	}
 	return nil
 }
 
-// gcBackend is the store adapter of one backend, as chute serve builds it.
-func gcBackend(name string, b config.Backend) (*backends.S3, error) {
-	return backends.NewS3(backendConfig(name, b))
+// gcStore adapts the S3 adapter to gc.Store.
+type gcStore struct{ s3 *backends.S3 }
+
+func (g gcStore) ListUploads(ctx context.Context, prefix string) ([]gc.Upload, error) {
+	ups, err := g.s3.ListUploads(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gc.Upload, len(ups))
+	for i, u := range ups {
+		out[i] = gc.Upload{Key: u.Key, UploadID: u.UploadID, Initiated: u.Initiated}
+	}
+	return out, nil
+}
+
+func (g gcStore) AbortUpload(ctx context.Context, key, uploadID string) error {
+	err := g.s3.AbortMultipart(ctx, key, uploadID)
+	if errors.Is(err, backends.ErrNotFound) {
+		return fmt.Errorf("%w: %w", gc.ErrGone, err)
+	}
+	return err
 }
