@@ -75,6 +75,18 @@ var errorKinds = map[string]error{
 	"InvalidToken":          ErrAccessDenied,
 	"AccountProblem":        ErrAccessDenied,
 
+	// A conditional write (If-None-Match: *) found an object in the way,
+	// or raced another conditional write of the same key (AWS: 409).
+	"PreconditionFailed":         ErrPrecondition,
+	"ConditionalRequestConflict": ErrPrecondition,
+
+	// The bytes, or the part checksums, do not match a checksum the
+	// store was given: on a part PUT (AWS, versitygw and SeaweedFS answer
+	// BadDigest) or at complete (BadDigest for a whole-object value).
+	"BadDigest":                   ErrBadDigest,
+	"InvalidDigest":               ErrBadDigest,
+	"XAmzContentChecksumMismatch": ErrBadDigest,
+
 	"SlowDown":           ErrUnavailable,
 	"ServiceUnavailable": ErrUnavailable,
 	"InternalError":      ErrUnavailable,
@@ -143,7 +155,7 @@ func translate(err error) error {
 		return nil
 	}
 	if resp := minio.ToErrorResponse(err); resp.Code != "" || resp.StatusCode != 0 {
-		return &storeError{kind: kindOf(resp.Code, resp.StatusCode), msg: describe(resp)}
+		return &storeError{kind: kindOf(resp.Code, resp.StatusCode, resp.Message), msg: describe(resp)}
 	}
 
 	switch {
@@ -168,11 +180,16 @@ func translate(err error) error {
 
 // kindOf returns the package error for an S3 error code, falling back on
 // the HTTP status for codes it does not know.
-func kindOf(code string, status int) error {
+func kindOf(code string, status int, message string) error {
 	if k, ok := errorKinds[code]; ok {
 		return k
 	}
+	if code == "InvalidRequest" && checksumMismatch(message) {
+		return ErrBadDigest
+	}
 	switch {
+	case status == http.StatusPreconditionFailed:
+		return ErrPrecondition
 	case status == http.StatusNotImplemented:
 		return ErrNotSupported
 	case status == http.StatusNotFound:
@@ -183,6 +200,14 @@ func kindOf(code string, status int) error {
 		return ErrUnavailable
 	}
 	return nil
+}
+
+// checksumMismatch reports whether an InvalidRequest message says that a
+// checksum did not match: some stores answer a checksum of the wrong
+// algorithm, or a part checksum that is not the one they keep, that way.
+func checksumMismatch(message string) bool {
+	m := strings.ToLower(message)
+	return strings.Contains(m, "checksum") && (strings.Contains(m, "mismatch") || strings.Contains(m, "did not match") || strings.Contains(m, "does not match"))
 }
 
 // describe renders an S3 error response as "Code (HTTP 404): message".

@@ -310,27 +310,66 @@ func (f *fastSigner) sign(t time.Time, method, encKey string, params []param, hd
 }
 
 // lowerHeader returns the lower-case form of a header name, without
-// allocating for the names Chute signs most.
+// allocating for the names Chute signs most (the checksum headers are
+// already lower case: checksum.Algorithm.Header).
 func lowerHeader(k string) string {
 	switch k {
 	case headerContentLength:
 		return "content-length"
 	case headerContentType:
 		return "content-type"
-	case headerChecksumSHA256:
-		return headerChecksumSHA256
+	case "x-amz-checksum-crc64nvme", "x-amz-checksum-crc32c", "x-amz-checksum-crc32",
+		"x-amz-checksum-sha256", "x-amz-checksum-sha1":
+		return k
 	}
 	return strings.ToLower(k)
 }
 
+// partHeaderLists are the X-Amz-SignedHeaders values of the part URL
+// shapes PresignPart makes: Content-Length, optionally Content-Type, and
+// optionally one checksum header, keyed by the checksum header's name
+// ("" for none) and whether Content-Type is signed.
+var partHeaderLists = func() map[[2]string]string {
+	m := make(map[[2]string]string)
+	for _, c := range []string{"", "x-amz-checksum-crc64nvme", "x-amz-checksum-crc32c", "x-amz-checksum-crc32", "x-amz-checksum-sha256", "x-amz-checksum-sha1"} {
+		for _, ct := range []string{"", "content-type"} {
+			names := []string{"content-length"}
+			if ct != "" {
+				names = append(names, ct)
+			}
+			names = append(names, "host")
+			if c != "" {
+				names = append(names, c)
+			}
+			m[[2]string{c, ct}] = strings.Join(names, ";")
+		}
+	}
+	return m
+}()
+
 // signedHeaderList returns the names of hdrs joined by ";", without
-// allocating for the common part URL shapes.
+// allocating for the part URL shapes (partHeaderLists).
 func signedHeaderList(hdrs []header) string {
-	switch {
-	case len(hdrs) == 2 && hdrs[0].k == "content-length" && hdrs[1].k == "host":
-		return "content-length;host"
-	case len(hdrs) == 3 && hdrs[0].k == "content-length" && hdrs[1].k == "host" && hdrs[2].k == headerChecksumSHA256:
-		return "content-length;host;x-amz-checksum-sha256"
+	if len(hdrs) >= 2 && len(hdrs) <= 4 && hdrs[0].k == "content-length" {
+		var key [2]string
+		rest := hdrs[1:]
+		if rest[0].k == "content-type" {
+			key[1] = "content-type"
+			rest = rest[1:]
+		}
+		if len(rest) >= 1 && rest[0].k == "host" {
+			switch len(rest) {
+			case 1:
+				if v, ok := partHeaderLists[key]; ok {
+					return v
+				}
+			case 2:
+				key[0] = rest[1].k
+				if v, ok := partHeaderLists[key]; ok {
+					return v
+				}
+			}
+		}
 	}
 	var b strings.Builder
 	for i, h := range hdrs {

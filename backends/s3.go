@@ -226,6 +226,14 @@ func (s *S3) Bucket() string { return s.bucket }
 // CreateMultipart starts a multipart upload of key, with opts' content
 // type (application/octet-stream when empty) and metadata set on the
 // object it will build, and returns its upload id.
+//
+// When opts.Checksum names an algorithm it is sent as
+// x-amz-checksum-algorithm, and opts.ChecksumType (when set) as
+// x-amz-checksum-type: on AWS semantics every part must then carry a
+// checksum of that algorithm (PresignPart), the store keeps them
+// (ListParts), and the complete must repeat them (CompleteMultipart).
+// SHA256 and SHA1 have no FULL_OBJECT type, CRC64NVME no COMPOSITE one;
+// asking for them is refused here.
 func (s *S3) CreateMultipart(ctx context.Context, key string, opts ObjectOptions) (string, error) {
 	const op = "create multipart upload"
 	if err := checkKey(key); err != nil {
@@ -234,11 +242,14 @@ func (s *S3) CreateMultipart(ctx context.Context, key string, opts ObjectOptions
 	if err := checkObjectOptions(opts); err != nil {
 		return "", opError(op, err)
 	}
+	if err := checkChecksumChoice(opts.Checksum, opts.ChecksumType); err != nil {
+		return "", opError(op, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{
 		ContentType:  contentType(opts.ContentType),
-		UserMetadata: metaHeaders(opts.Metadata),
+		UserMetadata: createHeaders(opts),
 	})
 	if err != nil {
 		return "", s.fail(op, err)
@@ -250,11 +261,12 @@ func (s *S3) CreateMultipart(ctx context.Context, key string, opts ObjectOptions
 }
 
 // PresignPart returns a presigned PUT for part partNumber (1..10000) of
-// upload uploadID, with Content-Length: size signed in, so the store
-// refuses a body of any other length. When checksumSHA256 (the base64
-// SHA-256 of the part) is not empty it is signed in as
-// x-amz-checksum-sha256 and the store checks the bytes against it. The
-// returned Headers are exactly the headers the client must send.
+// upload uploadID, with Content-Length: opts.Size signed in, so the store
+// refuses a body of any other length. When opts.Checksum has a value it
+// is signed in as its algorithm's x-amz-checksum-* header, and a store
+// that verifies that algorithm (Capabilities) refuses other bytes; when
+// opts.ContentType is set it is signed in as Content-Type. The returned
+// Headers are exactly the headers the client must send.
 //
 // PresignPart does no I/O.
 func (s *S3) PresignPart(ctx context.Context, key, uploadID string, partNumber int, opts PartOptions, ttl time.Duration) (PresignedRequest, error) {
@@ -369,8 +381,10 @@ func expiresAt(u *url.URL, ttl time.Duration) time.Time {
 
 // ListParts returns the parts the store holds for upload uploadID of key,
 // in the store's order (ascending part numbers), reading every page. The
-// ETags are normalised (multipart.NormalizeETag). An unknown upload gives
-// an error wrapping ErrNotFound.
+// ETags are normalised (multipart.NormalizeETag). When the listing names
+// the upload's checksum algorithm, each part's Checksum is its checksum
+// in that algorithm, as the store keeps it. An unknown upload gives an
+// error wrapping ErrNotFound.
 func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]multipart.Part, error) {
 	const op = "list parts"
 	if err := checkKey(key); err != nil {
@@ -390,11 +404,13 @@ func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]multipart.P
 		if err != nil {
 			return nil, s.fail(op, err)
 		}
+		alg := listedAlgorithm(res)
 		for _, p := range res.ObjectParts {
 			parts = append(parts, multipart.Part{
-				Number: p.PartNumber,
-				ETag:   multipart.NormalizeETag(p.ETag),
-				Size:   p.Size,
+				Number:   p.PartNumber,
+				ETag:     multipart.NormalizeETag(p.ETag),
+				Size:     p.Size,
+				Checksum: partChecksum(p, alg),
 			})
 		}
 		if !res.IsTruncated {
@@ -412,10 +428,20 @@ func (s *S3) ListParts(ctx context.Context, key, uploadID string) ([]multipart.P
 }
 
 // CompleteMultipart builds the object from parts (ascending part
-// numbers, ETags quoted or not) and returns its unquoted ETag. A part the
-// store does not hold, a wrong ETag, parts out of order or a too-small
-// part give an error wrapping ErrInvalidPart; an unknown upload one
-// wrapping ErrNotFound.
+// numbers, ETags quoted or not) and returns its unquoted ETag and the
+// checksum the store answered with. A part the store does not hold, a
+// wrong ETag, parts out of order or a too-small part give an error
+// wrapping ErrInvalidPart; an unknown upload one wrapping ErrNotFound.
+//
+// Checksums: a part's Checksum is sent with it as opts.Checksum.Algorithm
+// (which must then be set, the upload's algorithm); opts.Checksum.Value,
+// when set, is sent as the whole object's checksum, with
+// opts.Checksum.Type as x-amz-checksum-type when set. A store that checks
+// them answers a mismatch with an error wrapping ErrBadDigest.
+// opts.IfNoneMatch sends If-None-Match: *: a store that honours it
+// (Capabilities().ConditionalWrites) answers an existing object with an
+// error wrapping ErrPrecondition. After either refusal the upload is
+// still open.
 func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts []multipart.Part, opts CompleteOptions) (ObjectInfo, error) {
 	const op = "complete multipart upload"
 	if err := checkKey(key); err != nil {
@@ -429,6 +455,10 @@ func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts 
 	case len(parts) > multipart.MaxParts:
 		return ObjectInfo{}, opError(op, fmt.Errorf("%w: %d parts, at most %d allowed", ErrInvalidPart, len(parts), multipart.MaxParts))
 	}
+	alg := opts.Checksum.Algorithm
+	if alg != "" && !alg.Valid() {
+		return ObjectInfo{}, opError(op, fmt.Errorf("unknown checksum algorithm %q", alg))
+	}
 	complete := make([]minio.CompletePart, len(parts))
 	for i, p := range parts {
 		etag := multipart.NormalizeETag(p.ETag)
@@ -436,14 +466,31 @@ func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts 
 			return ObjectInfo{}, opError(op, fmt.Errorf("%w: part %d has no ETag", ErrInvalidPart, p.Number))
 		}
 		complete[i] = minio.CompletePart{PartNumber: p.Number, ETag: `"` + etag + `"`}
+		if p.Checksum != "" {
+			if alg == "" {
+				return ObjectInfo{}, opError(op, fmt.Errorf("part %d has a checksum but the options name no algorithm", p.Number))
+			}
+			if err := alg.Check(p.Checksum); err != nil {
+				return ObjectInfo{}, opError(op, fmt.Errorf("part %d: %v", p.Number, err))
+			}
+			setPartChecksum(&complete[i], alg, p.Checksum)
+		}
+	}
+	meta, err := completeHeaders(opts)
+	if err != nil {
+		return ObjectInfo{}, opError(op, err)
+	}
+	putOpts := minio.PutObjectOptions{UserMetadata: meta}
+	if opts.IfNoneMatch {
+		putOpts.SetMatchETagExcept("*")
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	info, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, uploadID, complete, minio.PutObjectOptions{})
+	info, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, uploadID, complete, putOpts)
 	if err != nil {
 		return ObjectInfo{}, s.fail(op, err)
 	}
-	return ObjectInfo{Size: info.Size, ETag: multipart.NormalizeETag(info.ETag)}, nil
+	return ObjectInfo{Size: info.Size, ETag: multipart.NormalizeETag(info.ETag), Checksum: uploadChecksum(info)}, nil
 }
 
 // AbortMultipart aborts upload uploadID of key and frees its parts. An
@@ -493,9 +540,11 @@ func (s *S3) ListUploads(ctx context.Context, prefix string) ([]Upload, error) {
 	return nil, opError(op, errors.New("the store's upload listing does not end"))
 }
 
-// Stat returns what the store knows of object key. Metadata keys are
-// lower case, without the x-amz-meta- prefix. A missing object gives an
-// error wrapping ErrNotFound.
+// Stat returns what the store knows of object key, its checksum
+// included (asked with x-amz-checksum-mode: ENABLED; the zero Value when
+// the store keeps or shows none). Metadata keys are lower case, without
+// the x-amz-meta- prefix. A missing object gives an error wrapping
+// ErrNotFound.
 func (s *S3) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	const op = "stat"
 	if err := checkKey(key); err != nil {
@@ -503,7 +552,7 @@ func (s *S3) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	info, err := s.core.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	info, err := s.core.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{Checksum: true})
 	if err != nil {
 		return ObjectInfo{}, s.fail(op, err)
 	}
@@ -519,6 +568,7 @@ func (s *S3) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 		ETag:        multipart.NormalizeETag(info.ETag),
 		ContentType: info.ContentType,
 		Metadata:    meta,
+		Checksum:    objectChecksum(info),
 	}, nil
 }
 
@@ -600,7 +650,7 @@ func (s *S3) fail(op string, err error) error {
 // argument, an odd answer) in the same shape as a translated store
 // error, keeping the package error that err wraps, if any.
 func opError(op string, err error) error {
-	for _, k := range []error{ErrNotFound, ErrInvalidPart, ErrAccessDenied, ErrUnavailable} {
+	for _, k := range []error{ErrNotFound, ErrInvalidPart, ErrAccessDenied, ErrUnavailable, ErrPrecondition, ErrBadDigest, ErrNotSupported} {
 		if errors.Is(err, k) {
 			return &storeError{op: op, kind: k, msg: strings.TrimPrefix(err.Error(), k.Error()+": ")}
 		}

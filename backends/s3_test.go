@@ -372,6 +372,14 @@ func TestTranslate(t *testing.T) {
 		{"InternalError", minio.ErrorResponse{Code: "InternalError", StatusCode: 500}, ErrUnavailable, nil, ""},
 		{"bare 502", minio.ErrorResponse{StatusCode: 502}, ErrUnavailable, nil, ""},
 		{"429", minio.ErrorResponse{Code: "TooManyRequests", StatusCode: 429}, ErrUnavailable, nil, ""},
+		{"PreconditionFailed", minio.ErrorResponse{Code: "PreconditionFailed", StatusCode: 412}, ErrPrecondition, nil, ""},
+		{"ConditionalRequestConflict", minio.ErrorResponse{Code: "ConditionalRequestConflict", StatusCode: 409}, ErrPrecondition, nil, ""},
+		{"bare 412", minio.ErrorResponse{StatusCode: 412}, ErrPrecondition, nil, ""},
+		{"BadDigest", minio.ErrorResponse{Code: "BadDigest", StatusCode: 400, Message: "The CRC32C you specified did not match the calculated checksum."}, ErrBadDigest, nil, ""},
+		{"InvalidDigest", minio.ErrorResponse{Code: "InvalidDigest", StatusCode: 400}, ErrBadDigest, nil, ""},
+		{"XAmzContentChecksumMismatch", minio.ErrorResponse{Code: "XAmzContentChecksumMismatch", StatusCode: 400}, ErrBadDigest, nil, ""},
+		{"InvalidRequest checksum mismatch", minio.ErrorResponse{Code: "InvalidRequest", StatusCode: 400, Message: "Checksum Type mismatch occurred, expected checksum Type: crc32, actual checksum Type: sha256"}, ErrBadDigest, nil, ""},
+		{"InvalidRequest other", minio.ErrorResponse{Code: "InvalidRequest", StatusCode: 400, Message: "The upload was created using a crc32 checksum. The complete request must include the checksum for each part."}, nil, nil, ""},
 		{"other 400", minio.ErrorResponse{Code: "InvalidArgument", StatusCode: 400, Message: "bad"}, nil, nil,
 			"backends: InvalidArgument (HTTP 400): bad"},
 		{"message with a URL", minio.ErrorResponse{Code: "InternalError", StatusCode: 500, Message: "failed " + presigned},
@@ -386,7 +394,7 @@ func TestTranslate(t *testing.T) {
 		{"plain error with a query", errors.New("odd answer from /uploads/k?uploadId=abc&X-Amz-Signature=ff"), nil, nil,
 			"backends: odd answer from [url]"},
 	}
-	kinds := []error{ErrNotFound, ErrInvalidPart, ErrAccessDenied, ErrUnavailable}
+	kinds := []error{ErrNotFound, ErrInvalidPart, ErrAccessDenied, ErrUnavailable, ErrPrecondition, ErrBadDigest, ErrNotSupported}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := translate(tc.err)

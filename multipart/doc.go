@@ -35,4 +35,9 @@ type Part struct {
 	Number int    `json:"part_number"`
 	ETag   string `json:"etag"`
 	Size   int64  `json:"size"`
+	// Checksum is the part's checksum (base64, x-amz-checksum-* form) in
+	// the algorithm its upload was created with, as the store lists it
+	// and as CompleteMultipartUpload must repeat it; empty when the
+	// upload has no checksum algorithm.
+	Checksum string `json:"checksum,omitempty"`
 }
