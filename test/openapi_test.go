@@ -76,7 +76,23 @@ func responseError(method, path string, status int, header http.Header, body []b
 	route, params, err := apiRouter.FindRoute(req)
 	var re *routers.RouteError // the legacy router returns fresh values, not the sentinels
 	if errors.As(err, &re) && (re.Reason == routers.ErrPathNotFound.Error() || re.Reason == routers.ErrMethodNotAllowed.Error()) {
-		if status != http.StatusNotFound {
+		// The legacy router says "not found" for a documented path under
+		// another method too: ask it with the methods the document uses.
+		otherMethod := false
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+			if _, _, err := apiRouter.FindRoute(httptest.NewRequest(m, path, nil)); err == nil {
+				otherMethod = true
+			}
+		}
+		switch {
+		case otherMethod && status == http.StatusMethodNotAllowed:
+			if header.Get("Allow") == "" {
+				return fmt.Errorf("405 without an Allow header")
+			}
+		case otherMethod && status == http.StatusUnauthorized:
+		case otherMethod:
+			return fmt.Errorf("undocumented method on a documented path answered %d, not 405 (or 401)", status)
+		case status != http.StatusNotFound:
 			return fmt.Errorf("undocumented route answered %d, not 404", status)
 		}
 		var v any
@@ -134,9 +150,15 @@ func TestResponseValidatorRejects(t *testing.T) {
 		"relative url":         {"GET", "/v1/uploads/" + id + "/download-url", 200, `{"url":"/x","expires_at":"2026-01-02T00:00:00Z"}`},
 		"unknown route 200":    {"GET", "/v1/nothing", 200, `{}`},
 		"unknown route shape":  {"GET", "/v1/nothing", 404, `{"message":"no"}`},
+		"wrong method as 404":  {"PATCH", "/v1/uploads/" + id, 404, `{"error":{"code":"not_found","message":"x"}}`},
+		"405 without Allow":    {"PATCH", "/v1/uploads/" + id, 405, `{"error":{"code":"invalid_request","message":"x"}}`},
 	} {
 		if err := responseError(tc.method, tc.path, tc.status, js, []byte(tc.body)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	allow := http.Header{"Content-Type": {"application/json"}, "Allow": {"GET, HEAD, DELETE"}}
+	if err := responseError("PATCH", "/v1/uploads/"+id, 405, allow, []byte(`{"error":{"code":"invalid_request","message":"x"}}`)); err != nil {
+		t.Errorf("a 405 with Allow is refused: %v", err)
 	}
 }

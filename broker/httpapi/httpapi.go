@@ -67,6 +67,8 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	app   *fiber.App
+	// methods lists each route's methods, for the 405s (methods.go).
+	methods []routeMethods
 }
 
 // New returns a Server with its routes installed.
@@ -138,6 +140,9 @@ func (s *Server) routes() {
 	v1.Delete("/uploads/:id", s.handle(s.abort, fiber.StatusOK))
 	v1.Get("/uploads/:id/download-url", s.handle(s.downloadURL, fiber.StatusOK))
 	v1.Use(func(c *fiber.Ctx) error {
+		if err := s.methodNotAllowed(c); err != nil {
+			return err
+		}
 		return broker.Errorf(broker.CodeNotFound, "no such route: %s %s", c.Method(), c.Path())
 	})
 	s.installS3Routes(app) // the Uppy-compatible /s3 routes: s3routes.go
@@ -145,8 +150,12 @@ func (s *Server) routes() {
 		s.staticRoutes(app)
 	}
 	app.Use(func(c *fiber.Ctx) error {
+		if err := s.methodNotAllowed(c); err != nil {
+			return err
+		}
 		return broker.Errorf(broker.CodeNotFound, "no such route")
 	})
+	s.methods = buildMethodTable(app.GetRoutes(true))
 }
 
 // handler is a route's work: parse, call the broker, return the result.
@@ -312,14 +321,22 @@ func Status(code broker.Code) int {
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	var body errorBody
 	var fe *fiber.Error
+	var me *methodError
+	status := 0
 	switch {
+	case errors.As(err, &me): // methods.go
+		body.Error.Code, body.Error.Message = broker.CodeInvalidRequest, me.Error()
+		status = fiber.StatusMethodNotAllowed
+		c.Set(fiber.HeaderAllow, me.allow)
 	case errors.As(err, &fe):
 		body.Error.Code, body.Error.Message = fiberCode(fe)
 	default:
 		body.Error.Code = broker.ErrorCode(err)
 		body.Error.Message = broker.ErrorMessage(err)
 	}
-	status := Status(body.Error.Code)
+	if status == 0 {
+		status = Status(body.Error.Code)
+	}
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", c.Locals(requestIDKey), "route", c.Route().Path,
 			"code", body.Error.Code, "err", err.Error())

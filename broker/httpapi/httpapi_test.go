@@ -132,7 +132,9 @@ func TestErrors(t *testing.T) {
 		{"part number with plus", "PUT", "/v1/uploads/upl_x/parts/+1", "Bearer " + tok, `{}`, 400, "invalid_request"},
 		{"unknown session", "GET", "/v1/uploads/upl_aaaaaaaaaaaaaaaaaaaaaaaaaa", "Bearer " + tok, ``, 404, "not_found"},
 		{"unknown route", "GET", "/nope", "", ``, 404, "not_found"},
-		{"wrong method", "PATCH", "/v1/uploads", "Bearer " + tok, ``, 404, "not_found"},
+		{"wrong method", "PATCH", "/v1/uploads", "Bearer " + tok, ``, 405, "invalid_request"},
+		{"wrong method without a token", "PATCH", "/v1/uploads", "", ``, 401, "unauthorized"},
+		{"unknown /v1 route", "GET", "/v1/uploads/upl_x/nothing", "Bearer " + tok, ``, 404, "not_found"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

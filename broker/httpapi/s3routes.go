@@ -35,6 +35,9 @@ func (s *Server) s3Routes(r fiber.Router) {
 	r.Post("/multipart/:id/complete", s.handle(s.s3Complete, fiber.StatusOK))
 	r.Delete("/multipart/:id", s.handle(s.s3Abort, fiber.StatusOK))
 	r.Use(func(c *fiber.Ctx) error {
+		if err := s.methodNotAllowed(c); err != nil {
+			return err
+		}
 		return broker.Errorf(broker.CodeNotFound, "no such route: %s %s", c.Method(), c.Route().Path)
 	})
 }
