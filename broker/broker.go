@@ -73,6 +73,9 @@ type Config struct {
 	// Events, when set, receives an Event when a session ends
 	// (see events.go).
 	Events EventSink
+	// SignCache tunes the cache that signs part URLs without a session
+	// store read (see signcache.go).
+	SignCache SignCacheConfig
 }
 
 // Service runs the use cases. It is safe for concurrent use and holds no
@@ -92,6 +95,7 @@ type Service struct {
 	authorizer Authorizer
 	headers    []string
 	events     EventSink
+	signs      *signCache
 }
 
 // New checks cfg and returns a Service.
@@ -138,6 +142,7 @@ func New(cfg Config) (*Service, error) {
 		authorizer: cfg.Authorizer,
 		headers:    cfg.AuthorizerHeaders,
 		events:     cfg.Events,
+		signs:      newSignCache(cfg.SignCache),
 	}
 	if s.complete <= 0 {
 		s.complete = 2 * time.Minute
@@ -254,6 +259,7 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 		return nil, s.sessionError(err, "create session")
 	}
 	created = true
+	s.rememberSigning(sess)
 	res.Strategy = string(sess.Strategy)
 	res.PartSize, res.PartCount, res.Parts = plan.PartSize, plan.PartCount, parts
 	return res, nil
@@ -425,7 +431,7 @@ func sessPlan(sess *sessions.Session) multipart.Plan {
 
 // PartURLs presigns the requested parts of an open multipart session.
 func (s *Service) PartURLs(ctx context.Context, subject, id string, req PartURLsRequest) (*PartURLsResult, error) {
-	sess, err := s.loadHead(ctx, subject, id)
+	sess, err := s.signing(ctx, subject, id)
 	if err != nil {
 		return nil, err
 	}

@@ -170,6 +170,7 @@ func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenReques
 		return nil, s.sessionError(err, "create session")
 	}
 	created = true
+	s.rememberSigning(sess)
 	return &OpenUpload{ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend)}, nil
 }
 
@@ -297,7 +298,7 @@ func maxOpenParts(p *Profile) int {
 // of unknown size no Content-Length is signed; for a session created with
 // a size (through /v1) the planned size is.
 func (s *Service) SignPart(ctx context.Context, subject, id, key string, n int) (*PartURL, error) {
-	sess, err := s.loadKeyed(ctx, subject, id, key)
+	sess, err := s.signingKeyed(ctx, subject, id, key)
 	if err != nil {
 		return nil, err
 	}
@@ -553,5 +554,6 @@ func (s *Service) setPlan(ctx context.Context, sess *sessions.Session, plan mult
 		}
 	}
 	sess.Size, sess.PartSize, sess.PartCount = plan.Size, plan.PartSize, plan.PartCount
+	s.forgetSigning(sess.ID)
 	return nil
 }

@@ -67,6 +67,7 @@ func NewEvent(typ string, sess *sessions.Session, bucket string, now time.Time) 
 // configured. A failure is logged, never returned: the session has
 // already ended.
 func (s *Service) emit(ctx context.Context, typ string, sess *sessions.Session) {
+	s.sessionEnded(ctx, sess) // every ending passes here: the signing cache stops signing for it
 	if s.events == nil || sess == nil {
 		return
 	}

@@ -12,8 +12,10 @@ package sessions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -78,13 +80,31 @@ func (r *RedisStore) ReleaseOpen(ctx context.Context, subject, id string) error 
 // RateLimiter is a per-subject request rate limit held in Redis (the
 // generic cell rate algorithm, one Lua script per request), shared by
 // every replica that uses the same Redis and key prefix.
+//
+// The limiter protects the service and must not take it down: a Redis
+// that does not answer within RateLimitWait makes Allow fail (the HTTP
+// layer then lets the request through), and for RateLimitPause after a
+// failure Allow fails at once without asking Redis. So a stopped or
+// blackholed Redis adds at most RateLimitWait to a request, about once a
+// RateLimitPause, instead of the client's I/O timeout to every request —
+// the requests that need no Redis (signing part URLs) keep their pace.
 type RateLimiter struct {
 	client   redis.UniversalClient
 	prefix   string
 	interval float64 // ms between requests at the sustained rate
 	burst    int
 	now      func() time.Time
+	wait     time.Duration
+	pause    time.Duration
+	downTill atomic.Int64 // unix ns: until then Allow fails without asking Redis
 }
+
+// How long the RateLimiter waits for Redis, and how long it stops asking
+// after a failure.
+const (
+	RateLimitWait  = 250 * time.Millisecond
+	RateLimitPause = time.Second
+)
 
 // NewRateLimiter allows each subject rate requests per second on average
 // and bursts of up to burst requests (at least 1). prefix is the key
@@ -94,7 +114,8 @@ func NewRateLimiter(client redis.UniversalClient, prefix string, rate float64, b
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	return &RateLimiter{client: client, prefix: prefix, interval: 1000 / rate, burst: max(burst, 1), now: time.Now}
+	return &RateLimiter{client: client, prefix: prefix, interval: 1000 / rate, burst: max(burst, 1), now: time.Now,
+		wait: RateLimitWait, pause: RateLimitPause}
 }
 
 // gcraScript is one GCRA step. KEYS: state. ARGV: now (unix ms), interval
@@ -117,18 +138,43 @@ return 1
 `)
 
 // Allow takes one request from subject's budget. When the budget is spent
-// it returns false and how long to wait before the next request fits.
+// it returns false and how long to wait before the next request fits. It
+// fails (ErrUnavailable) when Redis does not answer within RateLimitWait,
+// and at once for RateLimitPause after such a failure.
 func (l *RateLimiter) Allow(ctx context.Context, subject string) (bool, time.Duration, error) {
-	key := l.prefix + ":rl:{" + subject + "}"
-	n, err := gcraScript.Run(ctx, l.client, []string{key},
-		strconv.FormatInt(l.now().UnixMilli(), 10),
-		strconv.FormatFloat(l.interval, 'f', 3, 64), strconv.Itoa(l.burst)).Int64()
-	if err != nil {
-		return false, 0, unavailable(err)
+	if time.Now().UnixNano() < l.downTill.Load() {
+		return false, 0, fmt.Errorf("%w: rate limiter paused after a failure", ErrUnavailable)
 	}
-	if n > 0 {
+	key := l.prefix + ":rl:{" + subject + "}"
+	args := []any{strconv.FormatInt(l.now().UnixMilli(), 10), strconv.FormatFloat(l.interval, 'f', 3, 64), strconv.Itoa(l.burst)}
+	type answer struct {
+		n   int64
+		err error
+	}
+	// The script runs apart so that a Redis that hangs holds it, not the
+	// request: it ends at the client's own timeout.
+	done := make(chan answer, 1)
+	go func() {
+		n, err := gcraScript.Run(context.WithoutCancel(ctx), l.client, []string{key}, args...).Int64()
+		done <- answer{n, err}
+	}()
+	timer := time.NewTimer(l.wait)
+	defer timer.Stop()
+	var a answer
+	select {
+	case a = <-done:
+	case <-timer.C:
+		a.err = fmt.Errorf("no answer within %v", l.wait)
+	case <-ctx.Done():
+		a.err = ctx.Err()
+	}
+	if a.err != nil {
+		l.downTill.Store(time.Now().Add(l.pause).UnixNano())
+		return false, 0, unavailable(a.err)
+	}
+	if a.n > 0 {
 		return true, 0, nil
 	}
-	wait := time.Duration(-n) * time.Millisecond
+	wait := time.Duration(-a.n) * time.Millisecond
 	return false, time.Duration(math.Max(float64(wait), float64(time.Millisecond))), nil
 }

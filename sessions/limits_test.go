@@ -2,8 +2,13 @@ package sessions_test
 
 import (
 	"context"
+	"errors"
+	"net"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/chute-dev/chute/sessions"
 )
@@ -129,5 +134,56 @@ func TestReserveOpenPrunesExpired(t *testing.T) {
 	}
 	if ok, _ := st.ReserveOpen(ctx, "alice", "new2", time.Now().Add(time.Hour), 1); ok {
 		t.Fatal("cap 1 with one live member: want refused")
+	}
+}
+
+// TestRateLimiterFailsFastOnAHungRedis: a Redis that accepts connections
+// and never answers (stopped, blackholed) costs a request at most
+// RateLimitWait, and the requests after it nothing for RateLimitPause.
+func TestRateLimiterFailsFastOnAHungRedis(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	client := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ReadTimeout: 3 * time.Second})
+	t.Cleanup(func() { _ = client.Close() })
+	l := sessions.NewRateLimiter(client, "t", 10, 10)
+	start := time.Now()
+	_, _, err = l.Allow(context.Background(), "alice")
+	if !errors.Is(err, sessions.ErrUnavailable) {
+		t.Fatalf("err %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > sessions.RateLimitWait+200*time.Millisecond {
+		t.Fatalf("first request waited %v, want about %v", d, sessions.RateLimitWait)
+	}
+	start = time.Now()
+	for range 100 {
+		if _, _, err := l.Allow(context.Background(), "alice"); !errors.Is(err, sessions.ErrUnavailable) {
+			t.Fatalf("err %v, want ErrUnavailable", err)
+		}
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Fatalf("100 requests in the pause took %v: the limiter asked the hung Redis again", d)
 	}
 }

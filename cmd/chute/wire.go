@@ -33,6 +33,9 @@ type stack struct {
 	janitor func(ctx context.Context) error
 	// deliverer posts events to the webhooks; nil when none is configured.
 	deliverer *events.Deliverer
+	// signCache follows other replicas' session ends for the broker's
+	// signing cache until its context ends.
+	signCache func(ctx context.Context) error
 }
 
 // wire builds the broker, its stores and its HTTP server from cfg.
@@ -86,6 +89,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		AuthorizerHeaders: cfg.Auth.Authorizer.Headers,
 
 		Events: outbox,
+
+		SignCache: broker.SignCacheConfig{Bus: sessions.NewEndBus(rc, cfg.Sessions.KeyPrefix)},
 	})
 	if err != nil {
 		_ = rc.Close()
@@ -108,7 +113,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Metrics:        mx.Handler(),
 		RateLimiter:    rateLimiter(cfg, rc),
 	})
-	st := &stack{server: srv, redis: rc, cfg: cfg, log: log, deliverer: deliverer}
+	st := &stack{server: srv, redis: rc, cfg: cfg, log: log, deliverer: deliverer, signCache: svc.RunSignCache}
 	if cfg.Janitor.Enabled {
 		jc := broker.JanitorConfig{
 			Interval: time.Duration(cfg.Janitor.Interval), Batch: cfg.Janitor.Batch, Observe: mx.JanitorOutcome,
@@ -204,12 +209,14 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 		ready(ln.Addr().String())
 	}
 	stopJanitor := s.startJanitor(ctx)
+	stopSignCache := s.startSignCache(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- s.server.App().Listener(ln) }()
 	stopDeliverer := s.startDeliverer()
 	select {
 	case err := <-errc:
 		stopJanitor()
+		stopSignCache()
 		stopDeliverer()
 		_ = s.redis.Close()
 		return err
@@ -222,6 +229,7 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 		s.log.Warn("shutdown", "err", err)
 	}
 	<-errc
+	stopSignCache()
 	stopDeliverer() // after the server: its last requests may have published events
 	return s.redis.Close()
 }
@@ -241,6 +249,26 @@ func (s *stack) startJanitor(ctx context.Context) (stop func()) {
 		}
 	}()
 	s.log.Info("janitor started", "interval", time.Duration(s.cfg.Janitor.Interval).String(), "batch", s.cfg.Janitor.Batch)
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// startSignCache runs the signing cache's follower in the background; the
+// function returned stops it.
+func (s *stack) startSignCache(ctx context.Context) (stop func()) {
+	if s.signCache == nil {
+		return func() {}
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.signCache(sctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("signing cache follower stopped", "err", err)
+		}
+	}()
 	return func() {
 		cancel()
 		<-done
