@@ -8,6 +8,8 @@ import "github.com/chute-dev/chute/broker"
 func (s *S3) Capabilities() broker.Capabilities {
 	return broker.Capabilities{
 		Heads:        s,
+		Reader:       s,
+		Copier:       s,
 		Post:         s,
 		UnsizedParts: s,
 		PostPolicy:   s.preset.PostPolicy(),

@@ -199,45 +199,44 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	if key, err = grant.applyKey(key); err != nil {
 		return nil, err
 	}
+	alg, whole, err := s.checksumOf(prof.Backend, req.Checksum)
+	if err != nil {
+		return nil, err
+	}
 	sess := &sessions.Session{
 		ID: id, Subject: subject, Profile: name, Backend: prof.Backend, Key: key,
 		State: sessions.StatePending, Filename: req.Filename, ContentType: req.ContentType,
 		Size: *req.Size, Metadata: req.Metadata,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
+		ChecksumAlgorithm: string(alg), Checksum: whole,
 	}
 	if err := s.reserveOpen(ctx, sess, sess.ExpiresAt); err != nil {
 		return nil, err
 	}
 	created := false
 	defer s.releaseUnless(ctx, &created, sess)
-	opts := ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata}
+	opts := ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata, Checksum: alg, ChecksumType: s.checksumType(prof.Backend, alg)}
 	res := &CreateResult{
 		ID: id, Key: key, State: string(sessions.StatePending), Size: sess.Size,
 		ContentType: req.ContentType, ExpiresAt: sess.ExpiresAt,
 	}
 	ttl := s.urlTTL(&prof, sess)
 
-	if sess.Size <= prof.SingleMax && sess.Size <= multipart.MaxSingleSize {
+	// Every native upload is a multipart upload, a single one too (of
+	// one part): ending its upload id in the store (complete, abort,
+	// expiry) kills every URL handed out for it (docs/guarantees.md).
+	single := sess.Size <= prof.SingleMax && sess.Size <= multipart.MaxSingleSize
+	var plan multipart.Plan
+	if single {
 		sess.Strategy = sessions.StrategySingle
-		put, err := store.PresignPut(ctx, key, sess.Size, opts, ttl)
-		if err != nil {
-			return nil, s.storeError(err, "presign upload")
+		plan = multipart.Plan{Size: sess.Size, PartSize: sess.Size, PartCount: 1}
+	} else {
+		if plan, err = multipart.NewPlan(sess.Size, prof.PartSize); err != nil {
+			return nil, Errorf(CodeTooLarge, "size %d is over what S3 allows (%d bytes)", sess.Size, multipart.MaxObjectSize)
 		}
-		if err := s.sessions.Create(ctx, sess); err != nil {
-			return nil, s.sessionError(err, "create session")
-		}
-		created = true
-		res.Strategy = string(sess.Strategy)
-		res.Upload = &Upload{Method: put.Method, URL: put.URL, Headers: put.Headers, ExpiresAt: put.ExpiresAt}
-		return res, nil
+		sess.Strategy = sessions.StrategyMultipart
+		sess.PartSize, sess.PartCount = plan.PartSize, plan.PartCount
 	}
-
-	plan, err := multipart.NewPlan(sess.Size, prof.PartSize)
-	if err != nil {
-		return nil, Errorf(CodeTooLarge, "size %d is over what S3 allows (%d bytes)", sess.Size, multipart.MaxObjectSize)
-	}
-	sess.Strategy = sessions.StrategyMultipart
-	sess.PartSize, sess.PartCount = plan.PartSize, plan.PartCount
 	uploadID, err := store.CreateMultipart(ctx, key, opts)
 	if err != nil {
 		return nil, s.storeError(err, "create multipart upload")
@@ -246,13 +245,21 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	n := min(plan.PartCount, FirstBatch)
 	parts := make([]PartURL, 0, n)
 	for i := 1; i <= n; i++ {
-		size := plan.PartSizeOf(i)
-		r, err := store.PresignPart(ctx, key, uploadID, i, PartOptions{Size: size}, ttl)
+		po := PartOptions{Size: plan.PartSizeOf(i)}
+		if single {
+			// The one URL carries what a plain PUT would sign: the type,
+			// and the whole file's checksum when declared.
+			po.ContentType = req.ContentType
+			if whole != "" {
+				po.Checksum = checksum.Value{Algorithm: alg, Value: whole}
+			}
+		}
+		r, err := store.PresignPart(ctx, key, uploadID, i, po, ttl)
 		if err != nil {
 			s.abandon(store, key, uploadID)
 			return nil, s.storeError(err, "presign part")
 		}
-		parts = append(parts, partURL(i, size, r))
+		parts = append(parts, partURL(i, po.Size, r))
 	}
 	if err := s.sessions.Create(ctx, sess); err != nil {
 		s.abandon(store, key, uploadID)
@@ -261,6 +268,11 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	created = true
 	s.rememberSigning(sess)
 	res.Strategy = string(sess.Strategy)
+	if single {
+		p := parts[0]
+		res.Upload = &Upload{Method: p.Method, URL: p.URL, Headers: p.Headers, ExpiresAt: p.ExpiresAt}
+		return res, nil
+	}
 	res.PartSize, res.PartCount, res.Parts = plan.PartSize, plan.PartCount, parts
 	return res, nil
 }
@@ -354,6 +366,7 @@ func (s *Service) status(sess *sessions.Session) *Status {
 		Size: sess.Size, ContentType: sess.ContentType, PartSize: sess.PartSize, PartCount: sess.PartCount,
 		Parts:     sess.Parts,
 		CreatedAt: sess.CreatedAt, UpdatedAt: sess.UpdatedAt, ExpiresAt: sess.ExpiresAt,
+		Checksum: s.checksumView(sess),
 	}
 	if st.Parts == nil {
 		st.Parts = []multipart.Part{}
@@ -384,12 +397,22 @@ func (s *Service) Status(ctx context.Context, subject, id string, sync bool) (*S
 	store := s.backends[sess.Backend]
 	if sess.Strategy == sessions.StrategySingle {
 		st := s.status(sess)
-		info, err := store.Stat(ctx, sess.Key)
-		switch {
-		case err == nil && info.Size == sess.Size:
+		if sess.UploadID == "" { // an Uppy single upload: staged
+			info, err := store.Stat(ctx, StagingKey(sess.Key, sess.ID))
+			switch {
+			case err == nil && info.Size == sess.Size:
+				st.UploadedBytes = sess.Size
+			case err != nil && !errors.Is(err, ErrNotFound):
+				return nil, s.storeError(err, "stat object")
+			}
+			return st, nil
+		}
+		stored, err := store.ListParts(ctx, sess.Key, sess.UploadID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, s.storeError(err, "list parts")
+		}
+		if _, err := singlePart(sess, stored); err == nil {
 			st.UploadedBytes = sess.Size
-		case err != nil && !errors.Is(err, ErrNotFound):
-			return nil, s.storeError(err, "stat object")
 		}
 		return st, nil
 	}
@@ -453,16 +476,9 @@ func (s *Service) PartURLs(ctx context.Context, subject, id string, req PartURLs
 			return nil, Errorf(CodeInvalidRequest, "part_numbers: %d is out of range 1..%d", n, plan.PartCount)
 		}
 	}
-	sums := make(map[int]string, len(req.ChecksumsSHA256))
-	for k, v := range req.ChecksumsSHA256 {
-		n, err := parsePartNumber(k)
-		if err != nil || !plan.Valid(n) {
-			return nil, Errorf(CodeInvalidRequest, "checksums_sha256: %q is not a part number in 1..%d", truncate(k, 20), plan.PartCount)
-		}
-		if !validSHA256(v) {
-			return nil, Errorf(CodeInvalidRequest, "checksums_sha256: part %d: want the base64 of a 32-byte SHA-256", n)
-		}
-		sums[n] = v
+	alg, sums, err := partChecksums(sess, plan, &req)
+	if err != nil {
+		return nil, err
 	}
 	prof := s.profiles[sess.Profile]
 	ttl := s.urlTTL(&prof, sess)
@@ -470,7 +486,11 @@ func (s *Service) PartURLs(ctx context.Context, subject, id string, req PartURLs
 	out := make([]PartURL, 0, len(req.PartNumbers))
 	for _, n := range req.PartNumbers {
 		size := plan.PartSizeOf(n)
-		r, err := store.PresignPart(ctx, sess.Key, sess.UploadID, n, PartOptions{Size: size, Checksum: checksum.Value{Algorithm: checksum.SHA256, Value: sums[n]}}, ttl)
+		po := PartOptions{Size: size}
+		if v, ok := sums[n]; ok {
+			po.Checksum = checksum.Value{Algorithm: alg, Value: v}
+		}
+		r, err := store.PresignPart(ctx, sess.Key, sess.UploadID, n, po, ttl)
 		if err != nil {
 			return nil, s.storeError(err, "presign part")
 		}
@@ -572,10 +592,13 @@ func (s *Service) Abort(ctx context.Context, subject, id string) (*Status, error
 	s.releaseOpen(ctx, sess)
 	s.emit(ctx, EventAborted, updated)
 	store := s.backends[sess.Backend]
-	if sess.Strategy == sessions.StrategyMultipart {
+	switch {
+	case sess.UploadID != "":
+		// Ending the upload id kills every URL handed out for it.
 		err = store.AbortMultipart(ctx, sess.Key, sess.UploadID)
-	} else {
-		err = store.Remove(ctx, sess.Key)
+	default:
+		// An Uppy single upload: its staged object, if sent, goes.
+		err = store.Remove(ctx, StagingKey(sess.Key, sess.ID))
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		// The session is aborted; the store's lifecycle rule (or chute gc)

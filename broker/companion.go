@@ -196,7 +196,7 @@ func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest)
 	}
 	created := false
 	defer s.releaseUnless(ctx, &created, sess)
-	post, err := pp.PresignPost(ctx, sess.Key, PostOptions{
+	post, err := pp.PresignPost(ctx, StagingKey(sess.Key, sess.ID), PostOptions{
 		ContentType: sess.ContentType, Metadata: sess.Metadata,
 		MinSize: prof.MinSize, MaxSize: min(prof.MaxSize, multipart.MaxSingleSize),
 	}, s.urlTTL(&prof, sess))
@@ -259,7 +259,7 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 	}
 	created := false
 	defer s.releaseUnless(ctx, &created, sess)
-	put, err := s.backends[prof.Backend].PresignPut(ctx, sess.Key, size, ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata}, ttl)
+	put, err := s.backends[prof.Backend].PresignPut(ctx, StagingKey(sess.Key, sess.ID), size, ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata}, ttl)
 	if err != nil {
 		return nil, s.storeError(err, "presign put")
 	}
@@ -481,23 +481,7 @@ func PlanFromParts(stored []multipart.Part, n int) (multipart.Plan, error) {
 func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *Profile, claimed map[int]string) (ObjectInfo, error) {
 	store := s.backends[sess.Backend]
 	if sess.Strategy != sessions.StrategyMultipart {
-		info, err := store.Stat(ctx, sess.Key)
-		if errors.Is(err, ErrNotFound) {
-			return info, Errorf(CodeIncomplete, "the object has not been uploaded yet")
-		}
-		if err != nil {
-			return info, s.storeError(err, "stat object")
-		}
-		if info.Size > prof.MaxSize {
-			if rerr := store.Remove(ctx, sess.Key); rerr != nil {
-				s.log.Warn("remove object over max_size", "id", sess.ID, "err", rerr)
-			}
-			return info, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the object is %d bytes, over the profile's limit of %d: upload aborted", info.Size, prof.MaxSize), Err: errWrongObject}
-		}
-		if err := s.setPlan(ctx, sess, multipart.Plan{Size: info.Size}); err != nil {
-			return info, err
-		}
-		return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
+		return s.finishStaged(ctx, sess, prof)
 	}
 	stored, err := store.ListParts(ctx, sess.Key, sess.UploadID)
 	if errors.Is(err, ErrNotFound) {
@@ -529,10 +513,12 @@ func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *
 	if err := s.setPlan(ctx, sess, plan); err != nil {
 		return ObjectInfo{}, err
 	}
-	if _, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts, CompleteOptions{}); err != nil {
+	if _, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts, CompleteOptions{IfNoneMatch: s.noOverwrite(sess)}); err != nil {
 		switch {
 		case errors.Is(err, ErrInvalidPart):
 			return ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
+		case errors.Is(err, ErrPrecondition):
+			return ObjectInfo{}, &Error{Code: CodeConflict, Message: "an object already exists at this upload's key and is not replaced: upload aborted", Err: errors.Join(errWrongObject, err)}
 		case errors.Is(err, ErrNotFound):
 			return s.checkCompleted(ctx, store, sess, parts)
 		}

@@ -168,16 +168,31 @@ func TestSignPostAndLazyComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if post.Fields["key"] != post.Key || post.Fields["Content-Type"] != "text/plain" || post.Fields["range"] != fmt.Sprint("0..", 5*multipart.GiB) {
+	staged := StagingKey(post.Key, post.ID)
+	if post.Fields["key"] != staged || post.Fields["Content-Type"] != "text/plain" || post.Fields["range"] != fmt.Sprint("0..", 5*multipart.GiB) {
 		t.Fatalf("%+v", post)
 	}
 	// Not uploaded yet: incomplete, and the session stays open.
 	_, err = svc.Complete(ctx, "alice", post.ID, CompleteRequest{})
 	wantCode(t, err, CodeIncomplete)
-	fs.putObject(post.Key, 11, "text/plain")
+	fs.putObject(staged, 11, "text/plain")
 	done, err := svc.Complete(ctx, "alice", post.ID, CompleteRequest{})
 	if err != nil || done.Size != 11 || done.State != "completed" {
 		t.Fatalf("%+v %v", done, err)
+	}
+	if o, ok := fs.objects[post.Key]; !ok || o.Size != 11 {
+		t.Fatalf("object at the key: %+v %v", o, ok)
+	}
+	if _, ok := fs.objects[staged]; ok {
+		t.Fatal("staged object left after complete")
+	}
+	// The form, posted again after complete, writes the staging key only.
+	fs.putObject(staged, 5, "text/plain")
+	if o := fs.objects[post.Key]; o.Size != 11 {
+		t.Fatalf("a late post replaced the completed object: %+v", o)
+	}
+	if again, err := svc.Complete(ctx, "alice", post.ID, CompleteRequest{}); err != nil || again.Size != 11 {
+		t.Fatalf("complete again: %+v %v", again, err)
 	}
 	_, err = svc.Complete(ctx, "bob", post.ID, CompleteRequest{})
 	wantCode(t, err, CodeNotFound)

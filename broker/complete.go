@@ -7,6 +7,7 @@ import (
 	"mime"
 	"time"
 
+	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
 )
@@ -93,6 +94,7 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 		From:      []sessions.State{sessions.StateCompleting},
 		To:        sessions.StateCompleted,
 		ETag:      info.ETag,
+		Checksum:  info.Checksum.Value,
 		ExpiresAt: s.now().Add(s.ttl),
 	})
 	if err != nil {
@@ -122,46 +124,138 @@ func (s *Service) lock(ctx, work context.Context, id string) (string, error) {
 	}
 }
 
-// finish checks the upload in the store and, for multipart, completes it.
+// finish checks the upload in the store, completes it, and checks the
+// object (size, type, sniffing, checksum). The returned info carries the
+// verified checksum, if any.
 func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed map[int]string) (ObjectInfo, error) {
 	store := s.backends[sess.Backend]
-	if sess.Strategy == sessions.StrategyMultipart {
-		stored, err := store.ListParts(ctx, sess.Key, sess.UploadID)
-		if errors.Is(err, ErrNotFound) {
-			// Gone from the store: completed by an earlier attempt whose
-			// answer was lost, or purged by the store.
-			return s.checkCompleted(ctx, store, sess, planParts(sess, claimed))
-		}
+	if sess.UploadID == "" {
+		// A single upload of the Uppy routes: staged (staging.go).
+		prof := s.profiles[sess.Profile]
+		return s.finishStaged(ctx, sess, &prof)
+	}
+	stored, err := store.ListParts(ctx, sess.Key, sess.UploadID)
+	if errors.Is(err, ErrNotFound) {
+		// Gone from the store: completed by an earlier attempt whose
+		// answer was lost, or purged by the store.
+		info, err := s.checkCompleted(ctx, store, sess, planParts(sess, claimed))
 		if err != nil {
-			return ObjectInfo{}, s.storeError(err, "list parts")
+			return info, err
 		}
-		parts, err := multipart.Check(sessPlan(sess), stored, claimed)
-		if err != nil {
-			var ie *multipart.IncompleteError
-			if errors.As(err, &ie) {
-				if len(ie.WrongSize) > 0 {
-					// The store holds a part of another size than planned (the
-					// signed Content-Length should make this impossible): the
-					// upload can never match its declared size.
-					return ObjectInfo{}, &Error{Code: CodeIncomplete, Message: ie.Error() + ": upload aborted", Err: errWrongObject}
-				}
-				return ObjectInfo{}, Errorf(CodeIncomplete, "%s", ie.Error())
+		sum, err := s.verifyChecksum(ctx, sess, info, nil)
+		info.Checksum.Value = sum
+		return info, err
+	}
+	if err != nil {
+		return ObjectInfo{}, s.storeError(err, "list parts")
+	}
+	var parts []multipart.Part
+	if sess.Strategy == sessions.StrategySingle {
+		parts, err = singlePart(sess, stored)
+	} else {
+		parts, err = multipart.Check(sessPlan(sess), stored, claimed)
+	}
+	if err != nil {
+		var ie *multipart.IncompleteError
+		if errors.As(err, &ie) {
+			if len(ie.WrongSize) > 0 {
+				// The store holds a part of another size than planned (the
+				// signed Content-Length should make this impossible): the
+				// upload can never match its declared size.
+				return ObjectInfo{}, &Error{Code: CodeIncomplete, Message: ie.Error() + ": upload aborted", Err: errWrongObject}
 			}
-			return ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")
+			return ObjectInfo{}, Errorf(CodeIncomplete, "%s", ie.Error())
 		}
-		if _, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts, CompleteOptions{}); err != nil {
-			switch {
-			case errors.Is(err, ErrInvalidPart):
-				return ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
-			case errors.Is(err, ErrNotFound):
-				// An earlier attempt (or the store client's own retry of
-				// this one) completed it and its answer was lost.
-				return s.checkCompleted(ctx, store, sess, parts)
+		var ce *Error
+		if errors.As(err, &ce) {
+			return ObjectInfo{}, err
+		}
+		return ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")
+	}
+	withChecksums(parts, stored)
+	done, err := store.CompleteMultipart(ctx, sess.Key, sess.UploadID, parts, CompleteOptions{
+		Checksum:    s.wholeChecksum(sess),
+		IfNoneMatch: s.noOverwrite(sess),
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrInvalidPart):
+			return ObjectInfo{}, wrap(CodeIncomplete, err, "the store refused the part list")
+		case errors.Is(err, ErrBadDigest):
+			// The store refused the declared whole checksum: no object.
+			return ObjectInfo{}, &Error{Code: CodeIncomplete, Message: fmt.Sprintf("the uploaded bytes do not match the declared %s checksum: upload aborted", sess.ChecksumAlgorithm), Err: errors.Join(errWrongObject, err)}
+		case errors.Is(err, ErrPrecondition):
+			// Another object holds the key: never replace it.
+			return ObjectInfo{}, &Error{Code: CodeConflict, Message: "an object already exists at this upload's key and is not replaced: upload aborted", Err: errors.Join(errWrongObject, err)}
+		case errors.Is(err, ErrNotFound):
+			// An earlier attempt (or the store client's own retry of
+			// this one) completed it and its answer was lost.
+			info, err := s.checkCompleted(ctx, store, sess, parts)
+			if err != nil {
+				return info, err
 			}
-			return ObjectInfo{}, s.storeError(err, "complete multipart upload")
+			sum, err := s.verifyChecksum(ctx, sess, info, parts)
+			info.Checksum.Value = sum
+			return info, err
+		}
+		return ObjectInfo{}, s.storeError(err, "complete multipart upload")
+	}
+	info, err := s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
+	if err != nil {
+		return info, err
+	}
+	if info.Checksum.Value == "" {
+		info.Checksum = done.Checksum
+	}
+	sum, err := s.verifyChecksum(ctx, sess, info, parts)
+	if err != nil {
+		if errors.Is(err, errWrongObject) {
+			if rerr := store.Remove(ctx, sess.Key); rerr != nil {
+				s.log.Warn("remove object of the wrong checksum", "id", sess.ID, "err", rerr)
+			}
+		}
+		return info, err
+	}
+	info.Checksum = checksum.Value{Algorithm: checksum.Algorithm(sess.ChecksumAlgorithm), Value: sum}
+	return info, nil
+}
+
+// singlePart returns the one part of a single upload as the store lists
+// it: part 1, of the declared size.
+func singlePart(sess *sessions.Session, stored []multipart.Part) ([]multipart.Part, error) {
+	for _, p := range stored {
+		if p.Number != 1 {
+			continue
+		}
+		if p.Size != sess.Size {
+			return nil, &Error{Code: CodeIncomplete, Message: fmt.Sprintf("the object is %d bytes, declared %d: upload aborted", p.Size, sess.Size), Err: errWrongObject}
+		}
+		return []multipart.Part{p}, nil
+	}
+	return nil, Errorf(CodeIncomplete, "the object has not been uploaded yet")
+}
+
+// withChecksums copies the store's part checksums onto parts (the
+// complete request must repeat them when the upload has an algorithm).
+func withChecksums(parts, stored []multipart.Part) {
+	byNum := make(map[int]string, len(stored))
+	for _, p := range stored {
+		if p.Checksum != "" {
+			byNum[p.Number] = p.Checksum
 		}
 	}
-	return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
+	for i := range parts {
+		if c, ok := byNum[parts[i].Number]; ok {
+			parts[i].Checksum = c
+		}
+	}
+}
+
+// noOverwrite reports whether a complete of sess must not replace an
+// existing object: always, where the store honours If-None-Match, unless
+// the profile allows overwriting.
+func (s *Service) noOverwrite(sess *sessions.Session) bool {
+	return s.caps[sess.Backend].ConditionalWrites && !s.profiles[sess.Profile].Overwrite
 }
 
 // checkCompleted decides whether a multipart upload the store no longer
@@ -280,6 +374,7 @@ func (s *Service) completed(ctx context.Context, sess *sessions.Session) (*Compl
 	return &CompleteResult{
 		ID: sess.ID, Key: sess.Key, State: string(sessions.StateCompleted), Size: sess.Size,
 		ContentType: sess.ContentType, ETag: multipart.NormalizeETag(sess.ETag), Download: dl,
+		Checksum: s.checksumView(sess),
 	}, nil
 }
 

@@ -58,10 +58,18 @@ func (f *fakeStore) putPart(uploadID string, n int, size int64) string {
 	return etag
 }
 
-// putObject stands for a client PUT to a presigned single URL.
+// putObject stands for a client PUT to a presigned single URL: part 1 of
+// the key's open multipart upload (every native upload has one), or, for
+// a key without one (an Uppy POST form), the object itself.
 func (f *fakeStore) putObject(key string, size int64, ct string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for _, u := range f.uploads {
+		if u.key == key {
+			u.parts[1] = multipart.Part{Number: 1, ETag: etagOf([]byte(key)), Size: size}
+			return
+		}
+	}
 	f.objects[key] = ObjectInfo{Size: size, ETag: etagOf([]byte(key)), ContentType: ct}
 }
 
@@ -197,6 +205,25 @@ func (f *fakeStore) Remove(_ context.Context, key string) error {
 }
 
 func (f *fakeStore) Ping(context.Context) error { return f.fail }
+
+// Copy copies an object; with IfNoneMatch it refuses an existing dst.
+func (f *fakeStore) Copy(_ context.Context, src, dst string, opts CopyOptions) (ObjectInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return ObjectInfo{}, f.fail
+	}
+	o, ok := f.objects[src]
+	if !ok {
+		return ObjectInfo{}, ErrNotFound
+	}
+	if _, exists := f.objects[dst]; exists && opts.IfNoneMatch {
+		return ObjectInfo{}, ErrPrecondition
+	}
+	o.ContentType = opts.ContentType
+	f.objects[dst] = o
+	return o, nil
+}
 
 // newTestService returns a Service on a fake store and a miniredis
 // session store.

@@ -222,11 +222,11 @@ func (s *Service) forget(ctx context.Context, exp sessions.Expirer, id string) (
 	return visitForgotten, nil
 }
 
-// discardUpload removes what an expired session left in its store: the
-// multipart upload, or a single upload's object. An upload the store no
-// longer has is fine. A POST policy session of the Uppy routes (single, of
-// unknown size) is never completed through Chute, so its object, if the
-// browser sent it, is the user's upload: it is kept.
+// discardUpload removes what an expired session left in its store: its
+// multipart upload (every native upload has one, a single upload too),
+// or the staged object of an Uppy single upload. An upload the store no
+// longer has is fine. It never deletes the object at a session's key, so
+// never one another session may own.
 func (s *Service) discardUpload(ctx context.Context, sess *sessions.Session) error {
 	store, ok := s.backends[sess.Backend]
 	if !ok {
@@ -234,10 +234,10 @@ func (s *Service) discardUpload(ctx context.Context, sess *sessions.Session) err
 	}
 	var err error
 	switch {
-	case sess.Strategy == sessions.StrategyMultipart && sess.UploadID != "":
+	case sess.UploadID != "":
 		err = store.AbortMultipart(ctx, sess.Key, sess.UploadID)
-	case sess.Strategy == sessions.StrategySingle && sess.Size != SizeUnknown:
-		err = store.Remove(ctx, sess.Key)
+	case sess.Strategy == sessions.StrategySingle:
+		err = store.Remove(ctx, StagingKey(sess.Key, sess.ID))
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("janitor: discard upload of %s in backend %s: %w", sess.ID, sess.Backend, err)

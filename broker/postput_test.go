@@ -14,16 +14,6 @@ import (
 	"github.com/chute-dev/chute/sessions"
 )
 
-// noPostStore is a store without POST policy uploads (as R2 and B2 are).
-type noPostStore struct{ *fakeStore }
-
-func (noPostStore) PostPolicy() bool { return false }
-
-// wrapped hides its store behind Unwrap, as the metrics wrapper does.
-type wrapped struct{ ObjectStore }
-
-func (w wrapped) Unwrap() ObjectStore { return w.ObjectStore }
-
 func newNoPostService(t *testing.T) (*Service, *fakeStore) {
 	t.Helper()
 	mr := miniredis.RunT(t)
@@ -36,7 +26,9 @@ func newNoPostService(t *testing.T) (*Service, *fakeStore) {
 				SingleMax: 5 * multipart.MiB, AllowedTypes: []string{"text/plain"}, MinSize: 2,
 				URLTTL: 15 * time.Minute, KeyTemplate: "{subject}/{id}{ext}"},
 		},
-		Backends: map[string]ObjectStore{"main": wrapped{noPostStore{fs}}},
+		Backends: map[string]ObjectStore{"main": fs},
+		// A store without POST policy uploads (as R2 and B2 are).
+		Capabilities: map[string]Capabilities{"main": {Copier: fs, PostPolicy: false}},
 		Sessions: sessions.NewRedisStore(rc),
 		TTL:      time.Hour,
 	})
@@ -72,7 +64,7 @@ func TestSignPostWithoutPostPolicy(t *testing.T) {
 		t.Fatalf("answer %+v, want a PUT with Content-Length 11 signed", put)
 	}
 	// The session is sized: complete checks the object against it.
-	fs.putObject(put.Key, 12, "text/plain")
+	fs.putObject(StagingKey(put.Key, put.ID), 12, "text/plain")
 	_, err = svc.Complete(ctx, "alice", put.ID, CompleteRequest{})
 	if err == nil {
 		t.Fatal("complete accepted an object of the wrong size")
@@ -81,7 +73,7 @@ func TestSignPostWithoutPostPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs.putObject(put.Key, 11, "text/plain")
+	fs.putObject(StagingKey(put.Key, put.ID), 11, "text/plain")
 	done, err := svc.Complete(ctx, "alice", put.ID, CompleteRequest{})
 	if err != nil || done.Size != 11 || done.State != "completed" {
 		t.Fatalf("%+v %v", done, err)

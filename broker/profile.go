@@ -24,6 +24,10 @@ type Profile struct {
 	URLTTL time.Duration
 	// KeyTemplate names the object; see RenderKey.
 	KeyTemplate string
+	// Overwrite lets a completed upload replace an object already at its
+	// key. Without it, Chute completes with If-None-Match: * on stores
+	// that honour it, so a verified object is never replaced.
+	Overwrite bool
 	// Sniff checks the first bytes of a completed object against the
 	// declared content type (see sniff.go).
 	Sniff bool

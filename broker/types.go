@@ -14,9 +14,26 @@ type CreateRequest struct {
 	Size        *int64            `json:"size"`
 	Profile     string            `json:"profile,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
+	// Checksum asks the store to verify the bytes: Algorithm for every
+	// part (and Value, when given, for the whole file).
+	Checksum *ChecksumRequest `json:"checksum,omitempty"`
 	// ClientHeaders are the request headers the HTTP layer passes on to
 	// the Authorizer (those named in its allowlist); never JSON.
 	ClientHeaders map[string]string `json:"-"`
+}
+
+// ChecksumRequest names a checksum algorithm and, optionally, the whole
+// file's checksum (base64).
+type ChecksumRequest struct {
+	Algorithm string `json:"algorithm"`
+	Value     string `json:"value,omitempty"`
+}
+
+// Checksum is a verified (or declared) whole-object checksum, as the API
+// shows it.
+type Checksum struct {
+	Algorithm string `json:"algorithm"`
+	Value     string `json:"value"`
 }
 
 // PartURL is a presigned request for one part.
@@ -55,8 +72,12 @@ type CreateResult struct {
 // PartURLsRequest asks for presigned part URLs.
 type PartURLsRequest struct {
 	PartNumbers []int `json:"part_numbers"`
-	// ChecksumsSHA256 maps a part number (as a string) to the base64
-	// SHA-256 of its bytes, signed into that part's URL.
+	// Checksums maps a part number (as a string) to the base64 checksum
+	// of its bytes under the session's algorithm, signed into that part's
+	// URL.
+	Checksums map[string]string `json:"checksums,omitempty"`
+	// ChecksumsSHA256 is the older spelling of Checksums for SHA256 (on a
+	// session created with SHA256, or with no algorithm).
 	ChecksumsSHA256 map[string]string `json:"checksums_sha256,omitempty"`
 }
 
@@ -95,6 +116,7 @@ type Status struct {
 	PartCount     int              `json:"part_count,omitempty"`
 	Parts         []multipart.Part `json:"parts"`
 	UploadedBytes int64            `json:"uploaded_bytes"`
+	Checksum      *Checksum        `json:"checksum,omitempty"`
 	CreatedAt     time.Time        `json:"created_at"`
 	UpdatedAt     time.Time        `json:"updated_at"`
 	ExpiresAt     time.Time        `json:"expires_at"`
@@ -114,6 +136,7 @@ type CompleteResult struct {
 	Size        int64     `json:"size"`
 	ContentType string    `json:"content_type"`
 	ETag        string    `json:"etag"`
+	Checksum    *Checksum `json:"checksum,omitempty"`
 	Download    *Download `json:"download"`
 }
 

@@ -126,6 +126,11 @@ type Session struct {
 	PartCount   int   // 0 for single
 	Metadata    map[string]string
 	ETag        string // final object's ETag, once completed
+	// ChecksumAlgorithm is the checksum algorithm asked for at create
+	// (empty: none), and Checksum the whole object's checksum: the value
+	// declared at create, then the one verified at complete.
+	ChecksumAlgorithm string
+	Checksum          string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ExpiresAt   time.Time
@@ -139,6 +144,9 @@ type Change struct {
 	To   State
 	// ETag, when not empty, is stored as the session's final ETag.
 	ETag string
+	// Checksum, when not empty, is stored as the session's whole-object
+	// checksum.
+	Checksum string
 	// ExpiresAt, when not zero, replaces the session's expiry (and the
 	// retention of its keys).
 	ExpiresAt time.Time

@@ -42,6 +42,8 @@ const (
 	fieldCreatedAt   = "created_at"
 	fieldUpdatedAt   = "updated_at"
 	fieldExpiresAt   = "expires_at"
+	fieldChecksumAlg = "checksum_alg"
+	fieldChecksum    = "checksum"
 )
 
 // Status codes the scripts return as the first element of their reply.
@@ -87,14 +89,15 @@ return {2, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 // transitionScript is a compare-and-set on the state.
 // KEYS: session, parts. ARGV: new state, etag (may be empty), expiry (unix
 // ms, may be empty), now (unix ms), key expiry (unix ms: expiry plus the
-// retention, empty when expiry is), then the accepted current states.
+// retention, empty when expiry is), checksum (may be empty), then the
+// accepted current states.
 var transitionScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then
   return {0}
 end
 local ok = false
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   if ARGV[i] == st then
     ok = true
     break
@@ -109,6 +112,9 @@ if ARGV[2] ~= '' then
 end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'expires_at', ARGV[3])
+end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'checksum', ARGV[6])
 end
 local s = redis.call('HGETALL', KEYS[1])
 local p = redis.call('HGETALL', KEYS[2])
@@ -272,8 +278,8 @@ func (r *RedisStore) Transition(ctx context.Context, id string, c Change) (*Sess
 		expires = strconv.FormatInt(c.ExpiresAt.UnixMilli(), 10)
 		keyExpires = r.keyExpiry(c.ExpiresAt.UnixMilli())
 	}
-	args := make([]any, 0, 5+len(c.From))
-	args = append(args, string(c.To), c.ETag, expires, nowMillis(), keyExpires)
+	args := make([]any, 0, 6+len(c.From))
+	args = append(args, string(c.To), c.ETag, expires, nowMillis(), keyExpires, c.Checksum)
 	for _, f := range c.From {
 		args = append(args, string(f))
 	}
@@ -461,6 +467,8 @@ func encodeSession(s *Session) ([]any, error) {
 		fieldCreatedAt, encodeTime(s.CreatedAt),
 		fieldUpdatedAt, encodeTime(s.UpdatedAt),
 		fieldExpiresAt, encodeTime(s.ExpiresAt),
+		fieldChecksumAlg, s.ChecksumAlgorithm,
+		fieldChecksum, s.Checksum,
 	}, nil
 }
 
@@ -478,6 +486,9 @@ func decodeSession(f, parts map[string]string) (*Session, error) {
 		Filename:    f[fieldFilename],
 		ContentType: f[fieldContentType],
 		ETag:        f[fieldETag],
+
+		ChecksumAlgorithm: f[fieldChecksumAlg],
+		Checksum:          f[fieldChecksum],
 	}
 	var err error
 	num := func(name string) int64 {

@@ -82,9 +82,10 @@ func TestS3RoutesAuthAndErrors(t *testing.T) {
 	}{
 		{"no token", "GET", "/s3/params?filename=a.txt&type=text/plain", "", ``, 401, "unauthorized"},
 		{"bad path token", "GET", "/t/nope/s3/params?filename=a.txt&type=text/plain", "", ``, 401, "unauthorized"},
-		// downStore has neither optional capability: past auth, a 500.
+		// downStore has no optional ability: past auth, a 500 (no unsized
+		// parts) or a 400 (no POST policies: a PUT needs size=).
 		{"path token, no capability", "POST", "/t/" + tok + "/s3/multipart", "", `{"filename":"a.bin","type":"application/octet-stream"}`, 500, "internal"},
-		{"header token, no capability", "GET", "/s3/params?filename=a.txt&type=text/plain", "Bearer " + tok, ``, 500, "internal"},
+		{"header token, no POST policies and no size", "GET", "/s3/params?filename=a.txt&type=text/plain", "Bearer " + tok, ``, 400, "invalid_request"},
 		{"type not allowed before the store", "GET", "/s3/params?filename=a.txt&type=bogus", "Bearer " + tok, ``, 400, "invalid_request"},
 		{"size not a number", "GET", "/s3/params?filename=a.txt&type=text/plain&size=12x", "Bearer " + tok, ``, 400, "invalid_request"},
 		{"size negative", "GET", "/s3/params?filename=a.txt&type=text/plain&size=-1", "Bearer " + tok, ``, 400, "invalid_request"},
