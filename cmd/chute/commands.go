@@ -39,7 +39,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return st.run(ctx, func(addr string) {
-		log.Info("chute serving", "version", version, "listen", addr, "public_url", cfg.Server.PublicURL,
+		log.Info("chute serving", "version", versionString(), "listen", addr, "public_url", cfg.Server.PublicURL,
 			"auth", cfg.Auth.Mode, "backends", len(cfg.Backends), "profiles", len(cfg.Profiles))
 	})
 }
@@ -114,7 +114,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
   S3 store   %s  bucket %q
   data       %s
 Stop with Ctrl-C.
-`, version, authNote, addr, addr, addr, emb.S3Endpoint, emb.Bucket, emb.DataDir)
+`, versionString(), authNote, addr, addr, addr, emb.S3Endpoint, emb.Bucket, emb.DataDir)
 	})
 }
 

@@ -21,9 +21,6 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 const usage = `Chute is an upload broker: clients upload straight to S3-compatible storage
 through short-lived presigned URLs, while Chute checks who they are and what
 they may upload, and tracks every upload session in Redis.
@@ -45,8 +42,8 @@ Usage:
   chute gc --config FILE [--older-than 48h] [--apply]
                               list (and with --apply abort) store uploads no
                               session knows
-  chute version               print the version
-  chute help [COMMAND]        show help
+  chute version               print the version, commit and its date
+  chute help [COMMAND]        show help (also: chute COMMAND -h)
 
 Every config key can be set from the environment: CHUTE_ + the upper-cased
 path joined with _ (CHUTE_SERVER_LISTEN, CHUTE_BACKENDS_MAIN_SECRET_KEY, ...).
@@ -62,12 +59,42 @@ func main() {
 
 // run is main without the process: it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	if topic, rest, ok := helpRequest(args); ok {
+		return help(topic, rest, stdout, stderr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := "dev"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
+	err := dispatch(ctx, cmd, args, stdout, stderr)
+	if errors.Is(err, errUnknownCommand) {
+		fmt.Fprintf(stderr, "chute: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	stderrLog.Flush() // the buffered log first, then any error below
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "chute %s: %s\n", cmd, ue.msg)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "chute %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// errUnknownCommand is dispatch's answer for no such command.
+var errUnknownCommand = errors.New("unknown command")
+
+// dispatch runs command cmd. It never handles help itself (help does,
+// through it), so help cannot recurse.
+func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
 	var err error
 	switch cmd {
 	case "dev":
@@ -89,30 +116,68 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "gc":
 		err = cmdGC(ctx, args, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "chute %s\n", version)
-	case "help", "-h", "--help":
-		if len(args) > 0 {
-			return run([]string{args[0], "--help"}, stdout, stderr)
-		}
-		fmt.Fprint(stdout, usage)
+		err = cmdVersion(args, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "chute: unknown command %q\n\n%s", cmd, usage)
-		return 2
+		return errUnknownCommand
 	}
-	stderrLog.Flush() // the buffered log first, then any error below
-	if errors.Is(err, flag.ErrHelp) {
+	return err
+}
+
+// isHelpWord reports whether an argument asks for help.
+func isHelpWord(a string) bool {
+	return a == "help" || a == "-h" || a == "--help" || a == "-help"
+}
+
+// helpRequest reports whether args ask for help: a help word (help, -h,
+// --help) anywhere before a "--". topic is the first other word (the
+// command to explain; "" for the overview) and rest the words after it.
+// A file or value literally named "help" is written ./help or --flag=help.
+func helpRequest(args []string) (topic string, rest []string, ok bool) {
+	var words []string
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelpWord(a) {
+			ok = true
+			continue
+		}
+		words = append(words, a)
+	}
+	if !ok {
+		return "", nil, false
+	}
+	if len(words) == 0 {
+		return "", nil, true
+	}
+	return words[0], words[1:], true
+}
+
+// help prints the overview (topic "") or a command's usage, by running
+// the command with --help (its flag set prints the usage and returns
+// flag.ErrHelp before doing anything). The command gets a cancelled
+// context, so even one that ignored --help could not start work.
+func help(topic string, rest []string, stdout, stderr io.Writer) int {
+	if topic == "" {
+		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "chute %s: %s\n", cmd, ue.msg)
+	args := []string{"--help"}
+	if topic == "config" && len(rest) > 0 && (rest[0] == "print" || rest[0] == "check") {
+		args = []string{rest[0], "--help"}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := dispatch(ctx, topic, args, stdout, stderr)
+	switch {
+	case errors.Is(err, errUnknownCommand):
+		fmt.Fprintf(stderr, "chute: unknown command %q\n\n%s", topic, usage)
 		return 2
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "chute %s: %v\n", cmd, err)
-		return 1
-	}
-	return 0
+	fmt.Fprintf(stderr, "chute %s: %v\n", topic, err)
+	return 2
 }
 
 // usageError is a wrong command line: exit code 2.
