@@ -71,6 +71,21 @@ func (p Problems) Error() string {
 // CHUTE_WEBHOOKS_0_SECRET is webhooks[0].secret (CHUTE_WEBHOOKS_0_SECRET_FILE
 // reads it from a file); the index one past the file's last entry adds one.
 func Load(path string, environ []string) (*Config, error) {
+	c, err := LoadUnchecked(path, environ)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadUnchecked is Load without Validate: the configuration the file and
+// the environment make, with the defaults filled in, even if it could not
+// run yet (`chute config print` with no file shows the defaults). Unknown
+// keys and malformed values are still errors.
+func LoadUnchecked(path string, environ []string) (*Config, error) {
 	c := Default()
 	c.Server.PublicURL = "" // derived again below, from the final listen
 	if path != "" {
@@ -86,9 +101,6 @@ func Load(path string, environ []string) (*Config, error) {
 		return nil, errs
 	}
 	c.fillDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
 	return &c, nil
 }
 

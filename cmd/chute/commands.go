@@ -139,21 +139,31 @@ func cmdConfig(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	cfg, err := config.Load(configPath(*path), os.Environ())
-	if err != nil {
-		return err
-	}
 	if sub == "check" {
+		if _, err := config.Load(configPath(*path), os.Environ()); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "configuration is valid")
 		return nil
+	}
+	// print shows the configuration even when it could not run yet (no
+	// file at all: the defaults), and says so on stderr.
+	cfg, err := config.LoadUnchecked(configPath(*path), os.Environ())
+	if err != nil {
+		return err
 	}
 	red := cfg.Redacted()
 	out, err := red.YAML()
 	if err != nil {
 		return err
 	}
-	_, err = stdout.Write(out)
-	return err
+	if _, err := stdout.Write(out); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "chute config print: not valid for chute serve yet (chute config check lists why): %v\n", err)
+	}
+	return nil
 }
 
 func cmdToken(args []string, stdout, stderr io.Writer) error {

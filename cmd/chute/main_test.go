@@ -65,3 +65,29 @@ func TestConfigCommands(t *testing.T) {
 		t.Fatalf("missing file: %d %q", code, errs)
 	}
 }
+
+// TestConfigPrintWithoutFile: with no config file, print shows the
+// defaults (and the environment), secrets redacted, exit 0, and says on
+// stderr that it could not serve yet; check still fails.
+func TestConfigPrintWithoutFile(t *testing.T) {
+	t.Setenv("CHUTE_CONFIG", "")
+	t.Setenv("CHUTE_AUTH_MODE", "jwt")
+	t.Setenv("CHUTE_AUTH_JWT_SECRET", "a-jwt-secret-that-must-not-print-0123")
+	code, out, errs := runCmd(t, "config", "print")
+	if code != 0 || !strings.Contains(out, "listen: 127.0.0.1:8080") || !strings.Contains(out, "max_size: 5GiB") || !strings.Contains(out, "mode: jwt") {
+		t.Fatalf("config print without a file: %d\n%s%s", code, out, errs)
+	}
+	if strings.Contains(out+errs, "a-jwt-secret-that-must-not-print") || !strings.Contains(out, "REDACTED") {
+		t.Fatalf("the secret is not redacted:\n%s", out)
+	}
+	if !strings.Contains(errs, "backends: at least one backend is required") {
+		t.Errorf("print does not say the config cannot serve yet: %q", errs)
+	}
+	if code, _, errs := runCmd(t, "config", "check"); code != 1 || !strings.Contains(errs, "backend") {
+		t.Errorf("config check without a file: %d %q", code, errs)
+	}
+	t.Setenv("CHUTE_SERVER_LISSTEN", "x")
+	if code, _, errs := runCmd(t, "config", "print"); code != 1 || !strings.Contains(errs, "CHUTE_SERVER_LISSTEN") {
+		t.Errorf("an unknown variable: %d %q", code, errs)
+	}
+}
