@@ -187,12 +187,9 @@ func LiveUploads(ctx context.Context, ss Sessions) (map[string]bool, error) {
 }
 
 // Live reports whether a session in state s may still use its upload:
-// every state but completed, aborted and expired (an unknown state
-// counts as live, so that gc never aborts what a newer Chute uses).
+// every state but the terminal ones (sessions.State.Terminal: completed,
+// aborted, expired, rejected); an unknown state counts as live, so that gc
+// never aborts what a newer Chute uses.
 func Live(s sessions.State) bool {
-	switch s {
-	case sessions.StateCompleted, sessions.StateAborted, sessions.StateExpired:
-		return false
-	}
-	return true
+	return !s.Terminal()
 }

@@ -92,6 +92,7 @@ func TestRunFindsOrphans(t *testing.T) {
 		up("a/completed", "u4", old),
 		up("a/aborted", "u5", old),
 		up("a/expired", "u6", old),
+		up("a/rejected", "u10", old),
 		up("a/unknown-to-redis", "u7", old),
 		up("a/young", "u8", time.Hour),
 		up("b/future-state", "u9", old),
@@ -103,6 +104,7 @@ func TestRunFindsOrphans(t *testing.T) {
 		{ID: "upl_4", UploadID: "u4", State: sessions.StateCompleted},
 		{ID: "upl_5", UploadID: "u5", State: sessions.StateAborted},
 		{ID: "upl_6", UploadID: "u6", State: sessions.StateExpired},
+		{ID: "upl_10", UploadID: "u10", State: sessions.StateRejected},
 		{ID: "upl_9", UploadID: "u9", State: "paused"}, // a state this gc does not know: live
 		{ID: "upl_s", UploadID: "", State: sessions.StatePending},
 	}}
@@ -110,7 +112,7 @@ func TestRunFindsOrphans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"main:u4:orphan", "main:u5:orphan", "main:u6:orphan", "main:u7:orphan"}
+	want := []string{"main:u4:orphan", "main:u5:orphan", "main:u6:orphan", "main:u10:orphan", "main:u7:orphan"}
 	if got := keys(res.Orphans); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("orphans %v, want %v", got, want)
 	}
@@ -123,7 +125,7 @@ func TestRunFindsOrphans(t *testing.T) {
 
 	// OlderThan 0: the young upload is an orphan too.
 	res, err = Run(context.Background(), []Backend{{"main", main}}, ss, Options{Now: func() time.Time { return now }})
-	if err != nil || len(res.Orphans) != 5 || res.Orphans[4].UploadID != "u8" {
+	if err != nil || len(res.Orphans) != 6 || res.Orphans[5].UploadID != "u8" {
 		t.Fatalf("OlderThan 0: %v %v", keys(res.Orphans), err)
 	}
 }

@@ -81,7 +81,7 @@ func New() *Metrics {
 	})
 	m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "chute_sessions_state_transitions_total",
-		Help: "Sessions entering a state through an explicit change: pending at create, then completing, completed, aborted, or uploading after a failed complete.",
+		Help: "Sessions entering a state through an explicit change: pending at create, then completing, completed, aborted, rejected (by the verify hook), or uploading after a failed complete.",
 	}, []string{"to"})
 	m.bytesDone = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "chute_bytes_completed_total",
@@ -134,7 +134,7 @@ func New() *Metrics {
 		m.created.WithLabelValues(s)
 		m.completed.WithLabelValues(s)
 	}
-	for _, st := range []string{"pending", "uploading", "completing", "completed", "aborted"} {
+	for _, st := range []string{"pending", "uploading", "completing", "completed", "aborted", "rejected"} {
 		m.transitions.WithLabelValues(st)
 	}
 	for _, op := range sessionOps {

@@ -10,8 +10,9 @@
 //	<prefix>:{<id>}:s  hash of the session's fields: id, subject, profile,
 //	                   backend, key, upload_id, strategy, state, filename,
 //	                   content_type, size, part_size, part_count, etag,
-//	                   metadata (a JSON object, written once at create, ""
-//	                   when empty), created_at, updated_at, expires_at
+//	                   reason (set when rejected), metadata (a JSON
+//	                   object, written once at create, "" when empty),
+//	                   created_at, updated_at, expires_at
 //	                   (unix milliseconds, "" for a zero time)
 //	<prefix>:{<id>}:p  hash of reported parts: part number -> "<size> <etag>"
 //	<prefix>:{<id>}:l  the lock: a random token, SET NX PX
@@ -36,8 +37,8 @@
 // The index is therefore written by a second command right after the
 // session's script succeeds: Create adds the id (ZADD, score ExpiresAt), a
 // Transition with an ExpiresAt moves its score, a Transition to a terminal
-// state (completed, aborted, expired) removes it (ZREM). If the process
-// dies, or Redis fails, between the two commands:
+// state (completed, aborted, expired, rejected) removes it (ZREM). If the
+// process dies, or Redis fails, between the two commands:
 //
 //   - after a terminal Transition, a stale entry stays: the janitor finds
 //     the session terminal (or gone) and drops the entry;
@@ -97,7 +98,16 @@ const (
 	StateCompleted  State = "completed"
 	StateAborted    State = "aborted"
 	StateExpired    State = "expired"
+	// StateRejected: the profile's verify hook refused the finished
+	// upload; its object was removed. Reason holds the hook's reason.
+	StateRejected State = "rejected"
 )
+
+// Terminal reports whether st ends a session: completed, aborted,
+// expired or rejected. A terminal session never changes again.
+func (st State) Terminal() bool {
+	return st == StateCompleted || st == StateAborted || st == StateExpired || st == StateRejected
+}
 
 // Strategy is how the bytes reach the store.
 type Strategy string
@@ -126,15 +136,16 @@ type Session struct {
 	PartCount   int   // 0 for single
 	Metadata    map[string]string
 	ETag        string // final object's ETag, once completed
+	Reason      string // why the session was rejected (StateRejected)
 	// ChecksumAlgorithm is the checksum algorithm asked for at create
 	// (empty: none), and Checksum the whole object's checksum: the value
 	// declared at create, then the one verified at complete.
 	ChecksumAlgorithm string
 	Checksum          string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	ExpiresAt   time.Time
-	Parts       []multipart.Part
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	ExpiresAt         time.Time
+	Parts             []multipart.Part
 }
 
 // Change is an atomic state transition: it applies only when the current
@@ -144,6 +155,8 @@ type Change struct {
 	To   State
 	// ETag, when not empty, is stored as the session's final ETag.
 	ETag string
+	// Reason, when not empty, is stored as the session's Reason.
+	Reason string
 	// Checksum, when not empty, is stored as the session's whole-object
 	// checksum.
 	Checksum string

@@ -25,8 +25,8 @@ const DefaultRetention = 24 * time.Hour
 // that will need the janitor once past their expiry. RedisStore has it.
 //
 // Create adds a session to the index; a Transition that moves ExpiresAt
-// moves its entry; a Transition to a terminal state (completed, aborted,
-// expired) removes it. The index is kept beside the session, not in the
+// moves its entry; a Transition to a terminal state (State.Terminal)
+// removes it. The index is kept beside the session, not in the
 // same atomic step (see the package doc), so a caller must cope with ids
 // whose session is gone or already terminal.
 type Expirer interface {
@@ -83,9 +83,7 @@ func (r *RedisStore) keyExpiry(expiresMs int64) string {
 }
 
 // terminal reports whether st ends a session.
-func terminal(st State) bool {
-	return st == StateCompleted || st == StateAborted || st == StateExpired
-}
+func terminal(st State) bool { return st.Terminal() }
 
 // indexAfter updates the expiry index after a successful change of sess.
 func (r *RedisStore) indexAfter(ctx context.Context, sess *Session) error {

@@ -39,6 +39,7 @@ const (
 	fieldPartCount   = "part_count"
 	fieldMetadata    = "metadata"
 	fieldETag        = "etag"
+	fieldReason      = "reason"
 	fieldCreatedAt   = "created_at"
 	fieldUpdatedAt   = "updated_at"
 	fieldExpiresAt   = "expires_at"
@@ -89,15 +90,15 @@ return {2, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 // transitionScript is a compare-and-set on the state.
 // KEYS: session, parts. ARGV: new state, etag (may be empty), expiry (unix
 // ms, may be empty), now (unix ms), key expiry (unix ms: expiry plus the
-// retention, empty when expiry is), checksum (may be empty), then the
-// accepted current states.
+// retention, empty when expiry is), checksum (may be empty), reason (may
+// be empty), then the accepted current states.
 var transitionScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then
   return {0}
 end
 local ok = false
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   if ARGV[i] == st then
     ok = true
     break
@@ -115,6 +116,9 @@ if ARGV[3] ~= '' then
 end
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[1], 'checksum', ARGV[6])
+end
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[1], 'reason', ARGV[7])
 end
 local s = redis.call('HGETALL', KEYS[1])
 local p = redis.call('HGETALL', KEYS[2])
@@ -278,8 +282,8 @@ func (r *RedisStore) Transition(ctx context.Context, id string, c Change) (*Sess
 		expires = strconv.FormatInt(c.ExpiresAt.UnixMilli(), 10)
 		keyExpires = r.keyExpiry(c.ExpiresAt.UnixMilli())
 	}
-	args := make([]any, 0, 6+len(c.From))
-	args = append(args, string(c.To), c.ETag, expires, nowMillis(), keyExpires, c.Checksum)
+	args := make([]any, 0, 7+len(c.From))
+	args = append(args, string(c.To), c.ETag, expires, nowMillis(), keyExpires, c.Checksum, c.Reason)
 	for _, f := range c.From {
 		args = append(args, string(f))
 	}
@@ -464,6 +468,7 @@ func encodeSession(s *Session) ([]any, error) {
 		fieldPartCount, strconv.Itoa(s.PartCount),
 		fieldMetadata, meta,
 		fieldETag, s.ETag,
+		fieldReason, s.Reason,
 		fieldCreatedAt, encodeTime(s.CreatedAt),
 		fieldUpdatedAt, encodeTime(s.UpdatedAt),
 		fieldExpiresAt, encodeTime(s.ExpiresAt),
@@ -486,6 +491,7 @@ func decodeSession(f, parts map[string]string) (*Session, error) {
 		Filename:    f[fieldFilename],
 		ContentType: f[fieldContentType],
 		ETag:        f[fieldETag],
+		Reason:      f[fieldReason],
 
 		ChecksumAlgorithm: f[fieldChecksumAlg],
 		Checksum:          f[fieldChecksum],

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessions.Store) {
 		{"PutPartWrongState", testPutPartWrongState},
 		{"Transition", testTransition},
 		{"TransitionConcurrent", testTransitionConcurrent},
+		{"TransitionRejected", testTransitionRejected},
 		{"Lock", testLock},
 		{"LockExpiry", testLockExpiry},
 		{"Expiry", testExpiry},
@@ -160,6 +161,7 @@ func checkFields(t *testing.T, what string, got, want *sessions.Session) {
 		{"Filename", got.Filename, want.Filename},
 		{"ContentType", got.ContentType, want.ContentType},
 		{"ETag", got.ETag, want.ETag},
+		{"Reason", got.Reason, want.Reason},
 	}
 	for _, f := range str {
 		if f.got != f.want {
@@ -402,6 +404,47 @@ func testTransition(t *testing.T, s sessions.Store) {
 		t.Fatalf("Transition completed to completed: %v", err)
 	}
 	checkFields(t, "Transition without ETag and ExpiresAt", got, want)
+}
+
+// testTransitionRejected: a rejection keeps its reason, is terminal (it
+// leaves the expiry index, when the store has one) and takes no parts.
+func testTransitionRejected(t *testing.T, s sessions.Store) {
+	ctx := testContext(t)
+	want := singleSession(newID(t))
+	mustCreate(t, s, want)
+	if _, err := s.Transition(ctx, want.ID, sessions.Change{
+		From: []sessions.State{sessions.StatePending}, To: sessions.StateCompleting,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	expiry := time.Now().Add(time.Hour)
+	got, err := s.Transition(ctx, want.ID, sessions.Change{
+		From: []sessions.State{sessions.StateCompleting}, To: sessions.StateRejected,
+		Reason: "video is 12 minutes long; at most 10 allowed", ExpiresAt: expiry,
+	})
+	if err != nil {
+		t.Fatalf("Transition to rejected: %v", err)
+	}
+	want.State, want.Reason, want.ExpiresAt = sessions.StateRejected, "video is 12 minutes long; at most 10 allowed", expiry
+	checkFields(t, "Transition to rejected", got, want)
+	checkFields(t, "Get after rejected", mustGet(t, s, want.ID), want)
+	if !sessions.StateRejected.Terminal() {
+		t.Errorf("rejected is not terminal")
+	}
+
+	// A later change without a reason keeps it.
+	if _, err := s.Transition(ctx, want.ID, sessions.Change{
+		From: []sessions.State{sessions.StateRejected}, To: sessions.StateRejected,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkFields(t, "Get after a change without reason", mustGet(t, s, want.ID), want)
+
+	_, err = s.PutPart(ctx, want.ID, multipart.Part{Number: 1, ETag: `"x"`, Size: 1})
+	checkStateError(t, "PutPart on a rejected session", err, sessions.StateRejected)
+	if e, ok := s.(sessions.Expirer); ok && dueHas(t, e, time.Now().Add(48*time.Hour), want.ID) {
+		t.Errorf("a rejected session is still in the expiry index")
+	}
 }
 
 func testTransitionConcurrent(t *testing.T, s sessions.Store) {
