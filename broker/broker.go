@@ -76,6 +76,9 @@ type Config struct {
 	// SignCache tunes the cache that signs part URLs without a session
 	// store read (see signcache.go).
 	SignCache SignCacheConfig
+	// Verifier asks the profiles' verify hooks (see verify.go); required
+	// when a profile has one.
+	Verifier Verifier
 }
 
 // Service runs the use cases. It is safe for concurrent use and holds no
@@ -96,6 +99,7 @@ type Service struct {
 	headers    []string
 	events     EventSink
 	signs      *signCache
+	verifier   Verifier
 }
 
 // New checks cfg and returns a Service.
@@ -143,9 +147,13 @@ func New(cfg Config) (*Service, error) {
 		headers:    cfg.AuthorizerHeaders,
 		events:     cfg.Events,
 		signs:      newSignCache(cfg.SignCache),
+		verifier:   cfg.Verifier,
 	}
 	if s.complete <= 0 {
 		s.complete = 2 * time.Minute
+	}
+	if err := checkVerify(cfg.Profiles, cfg.Verifier, s.complete); err != nil {
+		return nil, err
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -364,7 +372,7 @@ func (s *Service) status(sess *sessions.Session) *Status {
 	st := &Status{
 		ID: sess.ID, Key: sess.Key, Strategy: string(sess.Strategy), State: string(s.state(sess)),
 		Size: sess.Size, ContentType: sess.ContentType, PartSize: sess.PartSize, PartCount: sess.PartCount,
-		Parts:     sess.Parts,
+		Parts: sess.Parts, Reason: sess.Reason,
 		CreatedAt: sess.CreatedAt, UpdatedAt: sess.UpdatedAt, ExpiresAt: sess.ExpiresAt,
 		Checksum: s.checksumView(sess),
 	}

@@ -76,6 +76,8 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 		return s.completed(work, sess)
 	case sessions.StateAborted, sessions.StateExpired:
 		return nil, Errorf(CodeConflict, "upload is %s", st)
+	case sessions.StateRejected:
+		return nil, rejectedError(sess)
 	}
 	// A session left in completing by a replica that died holds no lock
 	// any more: taking over is safe.
@@ -88,6 +90,9 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 	info, err := finish(work, sess)
 	if err != nil {
 		s.revert(work, sess, err)
+		return nil, err
+	}
+	if err := s.verifyUpload(work, sess, info); err != nil { // verify.go
 		return nil, err
 	}
 	done, err := s.sessions.Transition(work, id, sessions.Change{

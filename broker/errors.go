@@ -19,6 +19,7 @@ const (
 	CodeTooLarge           Code = "too_large"
 	CodeUnsupportedType    Code = "unsupported_type"
 	CodeIncomplete         Code = "incomplete"
+	CodeRejected           Code = "rejected"
 	CodeRateLimited        Code = "rate_limited"
 	CodeStorageUnavailable Code = "storage_unavailable"
 	CodeInternal           Code = "internal"

@@ -13,6 +13,9 @@ const (
 	EventCompleted = "upload.completed"
 	EventAborted   = "upload.aborted"
 	EventExpired   = "upload.expired"
+	// EventRejected: the profile's verify hook rejected the upload (see
+	// verify.go); Upload.Reason says why.
+	EventRejected = "upload.rejected"
 )
 
 // Event is what the broker announces when a session ends. ID is stable
@@ -39,6 +42,8 @@ type EventUpload struct {
 	Size        int64             `json:"size"`
 	ETag        string            `json:"etag,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
+	// Reason is the verify hook's reason, for upload.rejected.
+	Reason string `json:"reason,omitempty"`
 }
 
 // EventSink receives the broker's events (package events keeps them in a
@@ -58,7 +63,7 @@ func NewEvent(typ string, sess *sessions.Session, bucket string, now time.Time) 
 		Upload: EventUpload{
 			ID: sess.ID, Subject: sess.Subject, Profile: sess.Profile, Backend: sess.Backend,
 			Bucket: bucket, Key: sess.Key, Filename: sess.Filename, ContentType: sess.ContentType,
-			Size: sess.Size, ETag: sess.ETag, Metadata: sess.Metadata,
+			Size: sess.Size, ETag: sess.ETag, Metadata: sess.Metadata, Reason: sess.Reason,
 		},
 	}
 }

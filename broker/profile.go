@@ -39,6 +39,9 @@ type Profile struct {
 	// MaxMetadataBytes bounds the user metadata, keys plus values
 	// (0: MaxMetadataBytes).
 	MaxMetadataBytes int
+	// Verify, when set, is asked to accept or reject every finished
+	// upload of the profile (see verify.go).
+	Verify *VerifyHook
 }
 
 // SubjectAllowed reports whether subject may use the profile.

@@ -120,6 +120,8 @@ type Status struct {
 	CreatedAt     time.Time        `json:"created_at"`
 	UpdatedAt     time.Time        `json:"updated_at"`
 	ExpiresAt     time.Time        `json:"expires_at"`
+	// Reason is why the verify hook rejected the upload (state rejected).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Download is a presigned GET.

@@ -60,15 +60,15 @@ type Config struct {
 	// the store (see docs/lifecycle.md).
 	Janitor Janitor `yaml:"janitor"`
 	// Webhooks receive an event when an upload ends (completed, aborted,
-	// expired), at least once, from an outbox in the sessions Redis (see
-	// docs/webhooks.md). Default [] (no events are kept).
+	// expired, rejected), at least once, from an outbox in the sessions
+	// Redis (see docs/webhooks.md). Default [] (no events are kept).
 	Webhooks []Webhook `yaml:"webhooks"`
 	// WebhookDelivery tunes the delivery to every webhook.
 	WebhookDelivery WebhookDelivery `yaml:"webhook_delivery"`
 }
 
 // Event types a webhook may take (as broker.Event.Type).
-var WebhookEvents = []string{"upload.completed", "upload.aborted", "upload.expired"}
+var WebhookEvents = []string{"upload.completed", "upload.aborted", "upload.expired", "upload.rejected"}
 
 // Webhook is one receiver of events.
 type Webhook struct {
@@ -325,6 +325,27 @@ type Profile struct {
 	// MaxMetadataBytes bounds the user metadata of an upload, keys plus
 	// values, 1..2048 (what S3 stores). Default 2048.
 	MaxMetadataBytes int `yaml:"max_metadata_bytes"`
+	// Verify, when its URL is set, is the application's verify hook: at
+	// complete, after Chute's own checks, it accepts or rejects the
+	// upload (docs/verify.md).
+	Verify Verify `yaml:"verify"`
+}
+
+// Verify is a profile's verify hook. Complete POSTs the finished upload
+// (with a presigned download_url) to URL; the answer {"accept": true}
+// completes it, {"accept": false, "reason": "..."} removes the object and
+// ends the session as rejected, anything else (or no answer within
+// Timeout) answers 503 and leaves the session open.
+type Verify struct {
+	// URL is the hook's http(s) URL. Default "" (no hook). Its query
+	// string is printed redacted.
+	URL string `yaml:"url"`
+	// Secret, when set, signs each request as webhooks are signed:
+	// X-Chute-Signature is "sha256=" and the hex HMAC-SHA256 of
+	// X-Chute-Timestamp + "." + body. Default ""; printed redacted.
+	Secret string `yaml:"secret"`
+	// Timeout bounds one call, at most 1m. Default 30s.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Log is the server log.
@@ -372,6 +393,14 @@ const (
 	defaultWebhookBackoff  = Duration(time.Second)
 	defaultWebhookMaxWait  = Duration(time.Hour)
 	defaultWebhookMaxLen   = 100000
+)
+
+// defaultVerifyTimeout is the default of profiles.<name>.verify.timeout;
+// MaxVerifyTimeout its upper bound (a complete must end well within the
+// broker's two-minute budget for it).
+const (
+	defaultVerifyTimeout = Duration(30 * time.Second)
+	MaxVerifyTimeout     = Duration(time.Minute)
 )
 
 // defaultAuthorizerTimeout is the default of auth.authorizer.timeout.
@@ -476,6 +505,9 @@ func (c *Config) fillDefaults() {
 		}
 		if len(p.Subjects) == 0 {
 			p.Subjects = nil // [] and no key alike: every subject
+		}
+		if p.Verify.Timeout == 0 {
+			p.Verify.Timeout = defaultVerifyTimeout
 		}
 		c.Profiles[name] = p
 	}

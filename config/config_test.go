@@ -82,6 +82,7 @@ func TestDefault(t *testing.T) {
 			Backend: "main", MaxSize: 5 << 30, PartSize: 16 << 20, SingleMax: 16 << 20,
 			AllowedTypes: []string{"*/*"}, URLTTL: Duration(15 * time.Minute),
 			KeyTemplate: "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}", MaxMetadataBytes: 2048,
+			Verify: Verify{Timeout: Duration(30 * time.Second)},
 		}},
 		{"log", c.Log, Log{Level: "info", Format: "json"}},
 		{"limits", c.Limits, Limits{Rate: 50, Burst: 100, MaxOpenSessions: 100}},
@@ -183,6 +184,7 @@ log:
 		Backend: "archive", MaxSize: 1 << 20, PartSize: 16 << 20, SingleMax: 1 << 20,
 		AllowedTypes: []string{"*/*"}, URLTTL: Duration(time.Hour),
 		KeyTemplate: "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}", MaxMetadataBytes: 2048,
+		Verify: Verify{Timeout: Duration(30 * time.Second)},
 	}
 	if !reflect.DeepEqual(tiny, want) {
 		t.Errorf("profiles.tiny = %+v, want %+v (per-entry defaults)", tiny, want)

@@ -15,7 +15,8 @@ const Redaction = "REDACTED"
 // Redacted returns a deep copy of c in which every secret that is set is
 // replaced by Redaction: auth.jwt.secret, every auth.api_keys[].key, every
 // backend's secret_key, every webhooks[].secret and the query string of
-// its url, and the password in sessions.redis_url. It is what
+// its url, every profile's verify.secret and the query string of its
+// verify.url, and the password in sessions.redis_url. It is what
 // may be printed or logged.
 func (c *Config) Redacted() Config {
 	r := *c
@@ -64,6 +65,13 @@ func (c *Config) Redacted() Config {
 		r.Profiles = maps.Clone(c.Profiles)
 		for name, p := range r.Profiles {
 			p.AllowedTypes = slices.Clone(p.AllowedTypes)
+			p.Subjects = slices.Clone(p.Subjects)
+			if p.Verify.Secret != "" {
+				p.Verify.Secret = Redaction
+			}
+			if p.Verify.URL != "" {
+				p.Verify.URL = redactQuery(p.Verify.URL)
+			}
 			r.Profiles[name] = p
 		}
 	}

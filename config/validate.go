@@ -271,6 +271,7 @@ func (c *Config) Validate() error {
 		if pr.MaxMetadataBytes < 1 || pr.MaxMetadataBytes > MaxMetadataBytes {
 			add(key+".max_metadata_bytes", "%d is not between 1 and %d (what S3 stores as user metadata)", pr.MaxMetadataBytes, MaxMetadataBytes)
 		}
+		validateVerify(&pr.Verify, key+".verify", add)
 	}
 
 	// limits
@@ -431,4 +432,18 @@ func listOrNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
+}
+
+// validateVerify checks a profile's verify hook (at key).
+func validateVerify(v *Verify, key string, add func(key, format string, args ...any)) {
+	if v.URL == "" {
+		if v.Secret != "" {
+			add(key+".url", "required when verify.secret is set (no hook is asked without one)")
+		}
+	} else if msg := checkHTTPURL(v.URL); msg != "" {
+		add(key+".url", "%s", msg)
+	}
+	if v.Timeout <= 0 || v.Timeout > MaxVerifyTimeout {
+		add(key+".timeout", "%s is not between 0 and %s", v.Timeout, MaxVerifyTimeout)
+	}
 }

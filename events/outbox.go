@@ -1,6 +1,6 @@
 // Package events delivers the broker's events (broker.Event: an upload
-// completed, aborted or expired) to the application's webhooks, at least
-// once, through an outbox kept in a Redis Stream.
+// completed, aborted, expired or rejected) to the application's webhooks,
+// at least once, through an outbox kept in a Redis Stream.
 //
 // The Outbox is the broker's EventSink: Publish appends one stream entry
 // per (event, webhook) pair to PREFIX:events, in one MULTI, so that each
@@ -40,7 +40,7 @@ import (
 )
 
 // AllTypes are the event types a webhook gets when it names none.
-var AllTypes = []string{broker.EventCompleted, broker.EventAborted, broker.EventExpired}
+var AllTypes = []string{broker.EventCompleted, broker.EventAborted, broker.EventExpired, broker.EventRejected}
 
 // Webhook is one receiver of events.
 type Webhook struct {

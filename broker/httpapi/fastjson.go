@@ -157,5 +157,11 @@ func appendStatus(b []byte, st *broker.Status) ([]byte, bool) {
 		b = t.v.AppendFormat(b, time.RFC3339Nano)
 		b = append(b, '"')
 	}
+	if st.Reason != "" {
+		str(`,"reason":`, st.Reason)
+		if !ok {
+			return b, false
+		}
+	}
 	return append(b, '}'), true
 }

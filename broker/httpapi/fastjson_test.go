@@ -103,6 +103,8 @@ func TestMarshalStatusSameAsEncodingJSON(t *testing.T) {
 		"nil parts, zero times": {ID: "upl_z"},
 		"unicode key":           {ID: "upl_u", Key: "alice/é/\u2028<&>.mp4", Parts: []multipart.Part{{Number: 1, ETag: "a\"b", Size: 1}}},
 		"quoted etag":           {ID: "upl_q", Parts: []multipart.Part{{Number: 1, ETag: `"x"`, Size: 1}}},
+		"rejected":              {ID: "upl_r", State: "rejected", Reason: "video is 12 minutes long; at most 10 allowed", CreatedAt: now},
+		"rejected, unicode":     {ID: "upl_r", State: "rejected", Reason: "vidéo \"trop\" longue <10 min>"},
 	}
 	for name, st := range cases {
 		t.Run(name, func(t *testing.T) {

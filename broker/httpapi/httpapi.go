@@ -305,7 +305,7 @@ func Status(code broker.Code) int {
 		return fiber.StatusRequestEntityTooLarge
 	case broker.CodeUnsupportedType:
 		return fiber.StatusUnsupportedMediaType
-	case broker.CodeIncomplete:
+	case broker.CodeIncomplete, broker.CodeRejected:
 		return fiber.StatusUnprocessableEntity
 	case broker.CodeRateLimited:
 		return fiber.StatusTooManyRequests

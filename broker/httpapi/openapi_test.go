@@ -72,9 +72,9 @@ func TestOpenAPISchemasAreStrict(t *testing.T) {
 		return out
 	}
 	for name, want := range map[string][]string{
-		"State":     {"aborted", "completed", "completing", "expired", "pending", "uploading"},
+		"State":     {"aborted", "completed", "completing", "expired", "pending", "rejected", "uploading"},
 		"Strategy":  {"multipart", "single"},
-		"ErrorCode": {"conflict", "forbidden", "incomplete", "internal", "invalid_request", "not_found", "rate_limited", "storage_unavailable", "too_large", "unauthorized", "unsupported_type"},
+		"ErrorCode": {"conflict", "forbidden", "incomplete", "internal", "invalid_request", "not_found", "rate_limited", "rejected", "storage_unavailable", "too_large", "unauthorized", "unsupported_type"},
 	} {
 		if got := enum(name); strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s enum = %v, want %v", name, got, want)
@@ -101,6 +101,14 @@ func TestOpenAPISchemasAreStrict(t *testing.T) {
 		if err := status.VisitJSON(v, opt); err == nil {
 			t.Errorf("a status with %s=%v validates", field, bad)
 		}
+	}
+	rejected := map[string]any{}
+	for k, x := range good {
+		rejected[k] = x
+	}
+	rejected["state"], rejected["reason"] = "rejected", "video is too long"
+	if err := status.VisitJSON(rejected, opt); err != nil {
+		t.Errorf("a rejected status with its reason does not validate: %v", err)
 	}
 	delete(good, "uploaded_bytes")
 	if err := status.VisitJSON(good, opt); err == nil {

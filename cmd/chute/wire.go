@@ -16,6 +16,7 @@ import (
 	"github.com/chute-dev/chute/broker"
 	"github.com/chute-dev/chute/broker/auth"
 	"github.com/chute-dev/chute/broker/httpapi"
+	"github.com/chute-dev/chute/broker/verifyhttp"
 	"github.com/chute-dev/chute/config"
 	"github.com/chute-dev/chute/events"
 	"github.com/chute-dev/chute/metrics"
@@ -59,6 +60,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		warnPreset(log, name, s3.Preset(), time.Duration(cfg.Sessions.TTL))
 	}
 	profiles := map[string]broker.Profile{}
+	var verifier broker.Verifier
 	for name, p := range cfg.Profiles {
 		profiles[name] = broker.Profile{
 			Name: name, Backend: p.Backend, MaxSize: int64(p.MaxSize), PartSize: int64(p.PartSize),
@@ -66,6 +68,10 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			KeyTemplate: p.KeyTemplate,
 			Sniff:       p.Sniff,
 			MinSize:     int64(p.MinSize), Subjects: p.Subjects, MaxMetadataBytes: p.MaxMetadataBytes,
+			Verify: verifyHook(p.Verify),
+		}
+		if p.Verify.URL != "" && verifier == nil {
+			verifier = verifyhttp.New(nil)
 		}
 	}
 	outbox, deliverer := webhooks(cfg, rc, log, mx)
@@ -88,7 +94,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Authorizer:        authz,
 		AuthorizerHeaders: cfg.Auth.Authorizer.Headers,
 
-		Events: outbox,
+		Events:   outbox,
+		Verifier: verifier,
 
 		SignCache: broker.SignCacheConfig{Bus: sessions.NewEndBus(rc, cfg.Sessions.KeyPrefix)},
 	})
@@ -140,6 +147,15 @@ func webhooks(cfg *config.Config, rc redis.UniversalClient, log *slog.Logger, mx
 		Backoff: time.Duration(wd.Backoff), MaxBackoff: time.Duration(wd.MaxBackoff),
 	}, log, mx.Webhooks())
 	return outbox, d
+}
+
+// verifyHook is the broker's view of a profile's verify hook; nil when
+// it has no URL.
+func verifyHook(v config.Verify) *broker.VerifyHook {
+	if v.URL == "" {
+		return nil
+	}
+	return &broker.VerifyHook{URL: v.URL, Secret: v.Secret, Timeout: time.Duration(v.Timeout)}
 }
 
 // backendConfig is the adapter configuration of backend b: chute serve,

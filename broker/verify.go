@@ -1,0 +1,240 @@
+package broker
+
+// The verify hook: a profile may name an application endpoint that
+// accepts or rejects every finished upload of the profile (API.md,
+// "Verify hook"). At complete, once Chute's own checks passed (parts,
+// size, sniffing), the broker asks it, under the session lock, with the
+// session in completing:
+//
+//   - accept: the complete goes on to completed;
+//   - reject: the object is removed, the session ends as rejected (with
+//     the hook's reason), upload.rejected is announced, and the complete
+//     answers CodeRejected with the reason as its message;
+//   - no verdict (an error, a timeout, an answer that is not a verdict):
+//     the session goes back to where it was, the complete answers
+//     CodeStorageUnavailable, and a retried complete asks again.
+//
+// The broker only decides; the Verifier port carries the question (package
+// broker/verifyhttp asks over HTTP, signed as webhooks are).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/chute-dev/chute/checksum"
+	"github.com/chute-dev/chute/multipart"
+	"github.com/chute-dev/chute/sessions"
+)
+
+// EventVerify is the type of a verify request (its body's "type" and its
+// X-Chute-Event header).
+const EventVerify = "upload.verify"
+
+// DefaultVerifyTimeout is how long the hook is waited for when a
+// VerifyHook names no timeout.
+const DefaultVerifyTimeout = 30 * time.Second
+
+// MaxReasonBytes bounds a rejection's reason as stored and shown; a longer
+// one is cut (at a character boundary) and ends in "…".
+const MaxReasonBytes = 1024
+
+// verifyURLGrace is how much longer than the hook's timeout the
+// download_url it is given stays valid (clock skew, a slow first byte).
+const verifyURLGrace = time.Minute
+
+// VerifyHook is a profile's verify hook: where the application is asked,
+// the key its requests are signed with, and how long it may take.
+type VerifyHook struct {
+	// URL is the application's http(s) endpoint.
+	URL string
+	// Secret, when set, signs each request as webhooks are signed.
+	Secret string
+	// Timeout bounds one question (0: DefaultVerifyTimeout).
+	Timeout time.Duration
+}
+
+// timeout is h's timeout, or the default.
+func (h *VerifyHook) timeout() time.Duration {
+	if h.Timeout > 0 {
+		return h.Timeout
+	}
+	return DefaultVerifyTimeout
+}
+
+// VerifyRequest is the question put to a verify hook, as its JSON body.
+type VerifyRequest struct {
+	// Type is always EventVerify.
+	Type   string       `json:"type"`
+	Upload VerifyUpload `json:"upload"`
+}
+
+// VerifyUpload is the finished upload a VerifyRequest asks about.
+type VerifyUpload struct {
+	ID          string            `json:"id"`
+	Subject     string            `json:"subject"`
+	Key         string            `json:"key"`
+	Size        int64             `json:"size"`
+	ContentType string            `json:"content_type"`
+	Metadata    map[string]string `json:"metadata"`
+	// ETag is the stored object's ETag, unquoted.
+	ETag string `json:"etag"`
+	// Checksum is the whole object's checksum, when the store keeps one.
+	Checksum *checksum.Value `json:"checksum,omitempty"`
+	// DownloadURL is a presigned GET of the object, valid for at least
+	// the hook's timeout. It is a bearer credential: never log it.
+	DownloadURL string `json:"download_url"`
+}
+
+// Verdict is a verify hook's answer.
+type Verdict struct {
+	Accept bool
+	// Reason says why a rejected upload was rejected; it is shown to the
+	// client.
+	Reason string
+}
+
+// Verifier puts a VerifyRequest to a profile's hook (package
+// broker/verifyhttp does it over HTTP). It returns an error when it got
+// no verdict: a transport failure, ctx's deadline (the hook's timeout)
+// passing, or an answer that is not a verdict. Errors must not hold the
+// hook's secret, its URL's query string, or the download URL.
+type Verifier interface {
+	Verify(ctx context.Context, hook VerifyHook, req VerifyRequest) (Verdict, error)
+}
+
+// checkVerify checks the verify hooks of profiles against the Service's
+// wiring: a hook needs a Verifier, and must give its verdict well within
+// the complete's own time budget.
+func checkVerify(profiles map[string]Profile, v Verifier, complete time.Duration) error {
+	for name, p := range profiles {
+		if p.Verify == nil {
+			continue
+		}
+		if v == nil {
+			return fmt.Errorf("broker: profile %q has a verify hook, but no Verifier is configured", name)
+		}
+		if p.Verify.URL == "" {
+			return fmt.Errorf("broker: profile %q: verify hook without a URL", name)
+		}
+		if t := p.Verify.timeout(); t >= complete {
+			return fmt.Errorf("broker: profile %q: verify timeout %v must be shorter than the complete timeout %v", name, t, complete)
+		}
+	}
+	return nil
+}
+
+// verifyUpload asks the verify hook of sess's profile, if it has one,
+// about the object finish left at sess's key (info). sess is in
+// completing, under the session lock; sess.State is the state before. A
+// nil error lets the complete go on; otherwise the session has been
+// reverted (no verdict) or rejected, and the error is the answer.
+func (s *Service) verifyUpload(ctx context.Context, sess *sessions.Session, info ObjectInfo) error {
+	prof := s.profiles[sess.Profile]
+	hook := prof.Verify
+	if hook == nil {
+		return nil
+	}
+	timeout := hook.timeout()
+	store := s.backends[sess.Backend]
+	get, err := store.PresignGet(ctx, sess.Key, sess.Filename, timeout+verifyURLGrace)
+	if err != nil {
+		s.revert(ctx, sess, err)
+		return s.storeError(err, "presign download for the verify hook")
+	}
+	req := VerifyRequest{Type: EventVerify, Upload: VerifyUpload{
+		ID: sess.ID, Subject: sess.Subject, Key: sess.Key, Size: sess.Size, ContentType: sess.ContentType,
+		Metadata: sess.Metadata, ETag: multipart.NormalizeETag(info.ETag), DownloadURL: get.URL,
+	}}
+	if req.Upload.Metadata == nil {
+		req.Upload.Metadata = map[string]string{}
+	}
+	if req.Upload.Size < 0 { // never learned (see companion.go): the store's is the size
+		req.Upload.Size = info.Size
+	}
+	if !info.Checksum.IsZero() && info.Checksum.Value != "" {
+		sum := info.Checksum
+		req.Upload.Checksum = &sum
+	}
+
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	start := time.Now()
+	verdict, err := s.verifier.Verify(hctx, *hook, req)
+	late := errors.Is(hctx.Err(), context.DeadlineExceeded)
+	cancel()
+	if err != nil {
+		why := "did not give a verdict"
+		if late {
+			why = fmt.Sprintf("did not answer within %v", timeout)
+		}
+		s.log.Warn("verify hook gave no verdict; the upload stays open", "id", sess.ID, "profile", sess.Profile,
+			"took", time.Since(start).Round(time.Millisecond).String(), "err", err)
+		s.revert(ctx, sess, err)
+		return wrap(CodeStorageUnavailable, err, "the upload could not be verified: the application's verify hook %s; retry the complete", why)
+	}
+	if verdict.Accept {
+		return nil
+	}
+	return s.reject(ctx, sess, verdict.Reason)
+}
+
+// reject ends a completing session as rejected: its object is removed
+// first (so that a failure leaves the session open, to be asked again),
+// then the state is written with the reason and upload.rejected is
+// announced.
+func (s *Service) reject(ctx context.Context, sess *sessions.Session, reason string) error {
+	reason = cleanReason(reason)
+	if err := s.backends[sess.Backend].Remove(ctx, sess.Key); err != nil && !errors.Is(err, ErrNotFound) {
+		s.revert(ctx, sess, err)
+		return s.storeError(err, "remove rejected object")
+	}
+	done, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
+		From:      []sessions.State{sessions.StateCompleting},
+		To:        sessions.StateRejected,
+		Reason:    reason,
+		ExpiresAt: s.now().Add(s.ttl),
+	})
+	if err != nil {
+		_, terr := s.transitionError(err, "mark rejected")
+		return terr
+	}
+	s.log.Info("upload rejected by the verify hook", "id", sess.ID, "profile", sess.Profile)
+	s.releaseOpen(ctx, done)
+	s.emit(ctx, EventRejected, done)
+	return rejectedError(done)
+}
+
+// rejectedError is the answer to completing the rejected session sess:
+// CodeRejected, with the hook's reason as the message.
+func rejectedError(sess *sessions.Session) error {
+	msg := sess.Reason
+	if msg == "" {
+		msg = "the application rejected the upload"
+	}
+	return &Error{Code: CodeRejected, Message: msg}
+}
+
+// cleanReason makes a hook's reason safe to store and show: valid UTF-8,
+// no control characters, trimmed, at most MaxReasonBytes.
+func cleanReason(r string) string {
+	r = strings.ToValidUTF8(r, "\uFFFD")
+	r = strings.Map(func(c rune) rune {
+		if unicode.IsControl(c) {
+			return ' '
+		}
+		return c
+	}, r)
+	r = strings.TrimSpace(r)
+	if len(r) <= MaxReasonBytes {
+		return r
+	}
+	cut := MaxReasonBytes - len("…")
+	for cut > 0 && !utf8.RuneStart(r[cut]) {
+		cut--
+	}
+	return r[:cut] + "…"
+}
