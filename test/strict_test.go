@@ -91,6 +91,7 @@ func TestStrictRequestBodies(t *testing.T) {
 			"sizee":           `{"filename":"a.bin","content_type":"application/octet-stream","sizee":20971520}`,
 			"checksum_sha256": `{"filename":"a.bin","content_type":"application/octet-stream","size":20971520,"checksum_sha256":"x"}`,
 			"Metadata2":       `{"filename":"a.txt","content_type":"text/plain","size":3,"Metadata2":{}}`,
+			"checksum.algo":   `{"filename":"a.bin","content_type":"application/octet-stream","size":20971520,"checksum":{"algorithm":"SHA256","algo":"CRC32"}}`,
 		} {
 			refused(t, tg.call(t, tok, "POST", "/v1/uploads", body), field)
 		}

@@ -29,6 +29,7 @@ func TestStrictBodies(t *testing.T) {
 		{"create", "POST", "/v1/uploads", `{"filename":"a.txt","content_type":"text/plain","sizee":5}`, "sizee", 0},
 		{"create after known fields", "POST", "/v1/uploads", `{"filename":"a.txt","content_type":"text/plain","size":5,"metdata":{"a":"b"}}`, "metdata", 0},
 		{"create metadata keys are free", "POST", "/v1/uploads", `{"filename":"a.txt","content_type":"text/plain","size":5,"metadata":{"anything":"b"}}`, "", 503},
+		{"create nested", "POST", "/v1/uploads", `{"filename":"a.txt","content_type":"text/plain","size":5,"checksum":{"algorithm":"SHA256","algo":"SHA256"}}`, "checksum.algo", 0},
 		{"part-urls", "POST", sess + "/part-urls", `{"part_numbers":[1],"part_number":2}`, "part_number", 0},
 		{"report part", "PUT", sess + "/parts/1", `{"etag":"\"abc\"","size":5,"checksum":"x"}`, "checksum", 0},
 		{"complete", "POST", sess + "/complete", `{"parts":[],"force":true}`, "force", 0},
