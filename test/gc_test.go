@@ -27,19 +27,7 @@ func TestGCOnRedisCluster(t *testing.T) {
 	containers.RequireDocker(t)
 	s3 := containers.StartStore(t, "uploads")
 	addr := freeAddr(t)
-	env := []string{
-		"CHUTE_SERVER_LISTEN=" + addr,
-		"CHUTE_SERVER_PUBLIC_URL=http://" + addr,
-		"CHUTE_SESSIONS_REDIS_CLUSTER_ADDRS=" + strings.Join(cl.Addrs, ","),
-		"CHUTE_AUTH_MODE=jwt",
-		"CHUTE_AUTH_JWT_SECRET=" + jwtSecret,
-		"CHUTE_BACKENDS_MAIN_ENDPOINT=http://" + s3.Endpoint,
-		"CHUTE_BACKENDS_MAIN_REGION=" + s3.Region,
-		"CHUTE_BACKENDS_MAIN_BUCKET=" + s3.Bucket,
-		"CHUTE_BACKENDS_MAIN_ACCESS_KEY=" + s3.AccessKey,
-		"CHUTE_BACKENDS_MAIN_SECRET_KEY=" + s3.SecretKey,
-		"CHUTE_BACKENDS_MAIN_PATH_STYLE=true",
-	}
+	env := append(brokerEnv(addr, s3), "CHUTE_SESSIONS_REDIS_CLUSTER_ADDRS="+strings.Join(cl.Addrs, ","))
 	path := filepath.Join(t.TempDir(), "chute.yaml")
 	if err := os.WriteFile(path, []byte("profiles:\n  default:\n    max_size: 1GiB\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -90,7 +78,7 @@ func TestGCOnRedisCluster(t *testing.T) {
 	// The orphan must be older than --older-than 0s by the store's clock.
 	time.Sleep(1500 * time.Millisecond)
 
-	gcEnv := env[2:] // the Redis and the backend; no server settings needed
+	gcEnv := env // gc reads the same config as serve
 	orphanLines := func(out string) []string {
 		var keys []string
 		for _, line := range strings.Split(out, "\n") {

@@ -48,6 +48,12 @@ func newRedis(s config.Sessions) (redis.UniversalClient, error) {
 			Username: c.Username, Password: c.Password, DB: c.DB,
 			DialTimeout: redisDialTimeout, ReadTimeout: redisIOTimeout, WriteTimeout: redisIOTimeout,
 			PoolTimeout: redisPoolTimeout, PoolSize: redisPoolSize,
+			// Every dial of the master asks the sentinels first, and each
+			// of those lookups is a command with its own retries: with
+			// go-redis's default of 5 dial attempts the two multiply, and
+			// a command took ~40 s to fail with every sentinel down. The
+			// command retries (MaxRetries) are enough.
+			DialerRetries: 1,
 		}
 		if c.TLS {
 			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -44,12 +43,7 @@ func (c *RedisCluster) Client(t testing.TB) *redis.ClusterClient {
 // CHUTE_REQUIRE_DOCKER=1 (CI) and is skipped otherwise.
 func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	t.Helper()
-	if _, err := os.Stat(RedisServerPath); err != nil {
-		if os.Getenv("CHUTE_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("redis-server is required (CHUTE_REQUIRE_DOCKER=1) but %s is missing; run ./scripts/test.sh", RedisServerPath)
-		}
-		t.Skipf("%s is missing; run ./scripts/test.sh, which installs it", RedisServerPath)
-	}
+	requireRedisServer(t)
 	ports := freePorts(t, 2*masters) // a client port and a bus port per node
 	dir := t.TempDir()
 	c := &RedisCluster{}
