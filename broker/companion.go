@@ -207,6 +207,7 @@ func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest)
 		return nil, s.sessionError(err, "create session")
 	}
 	created = true
+	s.stage(ctx, sess.ID, post.ExpiresAt)
 	return &PostUpload{
 		ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend), Method: "POST",
 		URL: post.URL, Fields: post.Fields, ExpiresAt: post.ExpiresAt,
@@ -267,6 +268,7 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 		return nil, s.sessionError(err, "create session")
 	}
 	created = true
+	s.stage(ctx, sess.ID, put.ExpiresAt)
 	return &PostUpload{
 		ID: sess.ID, Key: sess.Key, Bucket: s.bucketOf(prof.Backend), Method: "PUT",
 		URL: put.URL, Fields: map[string]string{}, Headers: put.Headers, ExpiresAt: put.ExpiresAt,

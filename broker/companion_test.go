@@ -216,3 +216,46 @@ func TestAbortKeyed(t *testing.T) {
 	_, err = svc.SignPart(ctx, "alice", up.ID, up.Key, 1)
 	wantCode(t, err, CodeConflict)
 }
+
+func TestPromoterCompletesStagedForms(t *testing.T) {
+	svc, fs := newTestService(t)
+	ctx := context.Background()
+	post, err := svc.SignPost(ctx, "alice", OpenRequest{Filename: "a.txt", ContentType: "text/plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, err := svc.SignPost(ctx, "alice", OpenRequest{Filename: "b.txt", ContentType: "text/plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing posted yet: both wait.
+	res, err := svc.PromoteStaged(ctx)
+	if err != nil || res.Seen != 2 || res.Waiting != 2 || res.Promoted != 0 {
+		t.Fatalf("first pass: %+v %v", res, err)
+	}
+	fs.putObject(StagingKey(post.Key, post.ID), 11, "text/plain")
+	res, err = svc.PromoteStaged(ctx)
+	if err != nil || res.Promoted != 1 || res.Waiting != 1 {
+		t.Fatalf("second pass: %+v %v", res, err)
+	}
+	st, err := svc.Status(ctx, "alice", post.ID, false)
+	if err != nil || st.State != "completed" || st.Size != 11 {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	if _, ok := fs.objects[post.Key]; !ok {
+		t.Fatal("no object at the key after promotion")
+	}
+	if _, ok := fs.objects[StagingKey(post.Key, post.ID)]; ok {
+		t.Fatal("staged object left after promotion")
+	}
+	// Its form expired unused: the entry goes (the janitor ends the session).
+	svc.now = func() time.Time { return time.Now().Add(time.Hour) }
+	res, err = svc.PromoteStaged(ctx)
+	if err != nil || res.Seen != 1 || res.Forgotten != 1 {
+		t.Fatalf("pass after the form expired: %+v %v", res, err)
+	}
+	if res, _ = svc.PromoteStaged(ctx); res.Seen != 0 {
+		t.Fatalf("index not emptied: %+v", res)
+	}
+	_ = idle
+}

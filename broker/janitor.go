@@ -42,6 +42,10 @@ type JanitorConfig struct {
 	// Observe, when set, is told the outcome of each visit that expired a
 	// session or failed (for metrics).
 	Observe func(outcome string)
+	// PromoteInterval is the period of the promoter of staged Uppy single
+	// uploads (promoter.go), run beside the janitor (default
+	// DefaultPromoteInterval; negative: off).
+	PromoteInterval time.Duration
 }
 
 func (c JanitorConfig) withDefaults() JanitorConfig {
@@ -53,6 +57,9 @@ func (c JanitorConfig) withDefaults() JanitorConfig {
 	}
 	if c.Claim <= 0 {
 		c.Claim = max(c.Interval/2, time.Second)
+	}
+	if c.PromoteInterval == 0 {
+		c.PromoteInterval = DefaultPromoteInterval
 	}
 	return c
 }
@@ -83,6 +90,18 @@ func (s *Service) RunJanitor(ctx context.Context, cfg JanitorConfig) error {
 		return errNoExpirer
 	}
 	cfg = cfg.withDefaults()
+	if cfg.PromoteInterval > 0 {
+		done := make(chan struct{})
+		pctx, cancel := context.WithCancel(ctx)
+		go func() {
+			defer close(done)
+			s.runPromoter(pctx, cfg.PromoteInterval)
+		}()
+		defer func() {
+			cancel()
+			<-done
+		}()
+	}
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()
 	for {

@@ -29,8 +29,8 @@ func newNoPostService(t *testing.T) (*Service, *fakeStore) {
 		Backends: map[string]ObjectStore{"main": fs},
 		// A store without POST policy uploads (as R2 and B2 are).
 		Capabilities: map[string]Capabilities{"main": {Copier: fs, PostPolicy: false}},
-		Sessions: sessions.NewRedisStore(rc),
-		TTL:      time.Hour,
+		Sessions:     sessions.NewRedisStore(rc),
+		TTL:          time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"time"
 
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
@@ -78,4 +79,17 @@ func (s *Service) finishStaged(ctx context.Context, sess *sessions.Session, prof
 		s.log.Warn("remove staged object after copy", "id", sess.ID, "err", err)
 	}
 	return s.checkObject(ctx, store, sess, "the object has not been uploaded yet")
+}
+
+// stage puts a new form session in the promoter's index. A failure is
+// logged, not returned: the session can still be completed by a complete
+// call, and expires otherwise.
+func (s *Service) stage(ctx context.Context, id string, until time.Time) {
+	st, ok := sessions.AsStager(s.sessions)
+	if !ok {
+		return
+	}
+	if err := st.Stage(ctx, id, until); err != nil {
+		s.log.Warn("promoter index: staged upload not recorded", "id", id, "err", err)
+	}
 }

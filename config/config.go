@@ -109,6 +109,10 @@ type Janitor struct {
 	Interval Duration `yaml:"interval"`
 	// Batch is the most sessions one run handles. Default 100.
 	Batch int `yaml:"batch"`
+	// PromoteInterval is how often the promoter looks for finished Uppy
+	// single (form) uploads to complete, which Uppy never reports.
+	// Default 2s; it runs with the janitor.
+	PromoteInterval Duration `yaml:"promote_interval"`
 }
 
 // Limits are per-subject limits; 0 turns each one off.
@@ -426,7 +430,7 @@ func Default() Config {
 		Profiles: map[string]Profile{DefaultProfile: {}},
 		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
 		Limits:   Limits{Rate: defaultRate, Burst: defaultBurst, MaxOpenSessions: defaultMaxOpen},
-		Janitor:  Janitor{Enabled: true, Interval: defaultJanitorTick, Batch: defaultJanitorBatch},
+		Janitor:  Janitor{Enabled: true, Interval: defaultJanitorTick, Batch: defaultJanitorBatch, PromoteInterval: Duration(2 * time.Second)},
 		WebhookDelivery: WebhookDelivery{
 			Timeout: defaultWebhookTimeout, MaxAttempts: defaultWebhookAttempts, MaxAge: defaultWebhookMaxAge,
 			Backoff: defaultWebhookBackoff, MaxBackoff: defaultWebhookMaxWait, StreamMaxLen: defaultWebhookMaxLen,

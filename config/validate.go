@@ -112,6 +112,9 @@ func (c *Config) Validate() error {
 	if c.Sessions.Retention < 0 {
 		add("sessions.retention", "must not be negative")
 	}
+	if c.Janitor.PromoteInterval <= 0 {
+		add("janitor.promote_interval", "must be positive")
+	}
 	if c.Janitor.Interval <= 0 {
 		add("janitor.interval", "must be positive")
 	}

@@ -200,7 +200,9 @@ func start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.oldWD, err = os.Getwd(); err != nil {
 		return nil, fmt.Errorf("embedded: working directory: %w", err)
 	}
-	be, err := posix.New(root, ms, posix.PosixOpts{SideCarDir: sidecar, ValidateBucketNames: true})
+	// CopyObjectThreshold: S3's 5 GiB; the zero value refuses every copy, and
+	// staged single uploads are copied into place (broker/staging.go).
+	be, err := posix.New(root, ms, posix.PosixOpts{SideCarDir: sidecar, ValidateBucketNames: true, CopyObjectThreshold: 5 << 30})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: object store backend: %w", err)
 	}

@@ -124,6 +124,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	if cfg.Janitor.Enabled {
 		jc := broker.JanitorConfig{
 			Interval: time.Duration(cfg.Janitor.Interval), Batch: cfg.Janitor.Batch, Observe: mx.JanitorOutcome,
+			PromoteInterval: time.Duration(cfg.Janitor.PromoteInterval),
 		}
 		st.janitor = func(ctx context.Context) error { return svc.RunJanitor(ctx, jc) }
 	}

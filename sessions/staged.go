@@ -1,0 +1,79 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Stager is an optional capability of a Store: an index of the staged
+// single uploads of the Uppy routes, which the promoter watches (a form
+// upload never calls complete). RedisStore has it.
+type Stager interface {
+	// Stage adds id to the index until the time its form can be used.
+	Stage(ctx context.Context, id string, until time.Time) error
+	// Staged returns at most limit entries, the oldest form first.
+	Staged(ctx context.Context, limit int) ([]StagedUpload, error)
+	// Unstage removes id from the index (a no-op when it is not there).
+	Unstage(ctx context.Context, id string) error
+}
+
+// StagedUpload is one entry of the staged index.
+type StagedUpload struct {
+	ID    string
+	Until time.Time // when its form (or PUT URL) stops working
+}
+
+var _ Stager = (*RedisStore)(nil)
+
+// AsStager returns the Stager behind s, looking through wrappers as
+// AsExpirer does.
+func AsStager(s Store) (Stager, bool) {
+	for s != nil {
+		if st, ok := s.(Stager); ok {
+			return st, true
+		}
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return nil, false
+		}
+		s = u.Unwrap()
+	}
+	return nil, false
+}
+
+// stagedKey is the index: a sorted set of ids scored by form expiry. Like
+// the expiry index it is one key of its own (its own Cluster slot).
+func (r *RedisStore) stagedKey() string { return r.prefix + ":staged" }
+
+// Stage implements Stager with ZADD.
+func (r *RedisStore) Stage(ctx context.Context, id string, until time.Time) error {
+	if id == "" {
+		return errors.New("sessions: empty session id")
+	}
+	return unavailable(r.client.ZAdd(ctx, r.stagedKey(), redis.Z{Score: float64(until.UnixMilli()), Member: id}).Err())
+}
+
+// Staged implements Stager with ZRANGE WITHSCORES.
+func (r *RedisStore) Staged(ctx context.Context, limit int) ([]StagedUpload, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	zs, err := r.client.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: r.stagedKey(), Start: 0, Stop: int64(limit - 1)}).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]StagedUpload, 0, len(zs))
+	for _, z := range zs {
+		id, _ := z.Member.(string)
+		out = append(out, StagedUpload{ID: id, Until: time.UnixMilli(int64(z.Score)).UTC()})
+	}
+	return out, nil
+}
+
+// Unstage implements Stager with ZREM.
+func (r *RedisStore) Unstage(ctx context.Context, id string) error {
+	return unavailable(r.client.ZRem(ctx, r.stagedKey(), id).Err())
+}
