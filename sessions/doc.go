@@ -142,10 +142,13 @@ type Session struct {
 	// declared at create, then the one verified at complete.
 	ChecksumAlgorithm string
 	Checksum          string
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	ExpiresAt         time.Time
-	Parts             []multipart.Part
+	// EventPending is the type of the event that ended the session while
+	// it is not yet known to be published (see Change.Event), else empty.
+	EventPending string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ExpiresAt    time.Time
+	Parts        []multipart.Part
 }
 
 // Change is an atomic state transition: it applies only when the current
@@ -163,6 +166,16 @@ type Change struct {
 	// ExpiresAt, when not zero, replaces the session's expiry (and the
 	// retention of its keys).
 	ExpiresAt time.Time
+	// Token, when not empty, fences the change: it applies only while the
+	// session's lock (TryLock) holds this token, and fails with
+	// ErrLockLost otherwise, so that a holder whose lock ran out cannot
+	// overwrite what the next holder wrote.
+	Token string
+	// Event, when not empty, is the type of the event the change ends the
+	// session with: it is recorded as the session's EventPending in the
+	// same atomic step, and stays until EventDone clears it (see
+	// EventMarker).
+	Event string
 }
 
 // Errors returned by a Store.
@@ -170,6 +183,10 @@ var (
 	ErrNotFound = errors.New("sessions: not found")
 	ErrExists   = errors.New("sessions: id already exists")
 	ErrConflict = errors.New("sessions: wrong state")
+	// ErrLockLost is returned by a Transition fenced with a Token the
+	// session's lock no longer holds (it ran out, and maybe another
+	// process took it). Nothing was changed.
+	ErrLockLost = errors.New("sessions: the session lock is no longer held by this token")
 )
 
 // StateError is returned (wrapping ErrConflict) when a change or a part

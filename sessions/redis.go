@@ -45,6 +45,7 @@ const (
 	fieldExpiresAt   = "expires_at"
 	fieldChecksumAlg = "checksum_alg"
 	fieldChecksum    = "checksum"
+	fieldEvent       = "event_pending"
 )
 
 // Status codes the scripts return as the first element of their reply.
@@ -52,6 +53,7 @@ const (
 	replyNotFound = 0 // the session hash does not exist
 	replyState    = 1 // wrong state; the second element is the current state
 	replyOK       = 2 // the second and third elements are HGETALL of the session and parts hashes
+	replyLockLost = 3 // the change was fenced by a lock token the lock no longer holds
 )
 
 // createScript stores a new session unless its hash exists.
@@ -87,18 +89,23 @@ end
 return {2, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 `)
 
-// transitionScript is a compare-and-set on the state.
-// KEYS: session, parts. ARGV: new state, etag (may be empty), expiry (unix
-// ms, may be empty), now (unix ms), key expiry (unix ms: expiry plus the
-// retention, empty when expiry is), checksum (may be empty), reason (may
-// be empty), then the accepted current states.
+// transitionScript is a compare-and-set on the state, optionally fenced
+// by the session lock and marking the session's event as pending.
+// KEYS: session, parts, lock. ARGV: new state, etag (may be empty), expiry
+// (unix ms, may be empty), now (unix ms), key expiry (unix ms: expiry plus
+// the retention, empty when expiry is), checksum (may be empty), reason
+// (may be empty), lock token (empty: not fenced), event type (empty:
+// none), then the accepted current states.
 var transitionScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then
   return {0}
 end
+if ARGV[8] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[8] then
+  return {3}
+end
 local ok = false
-for i = 8, #ARGV do
+for i = 10, #ARGV do
   if ARGV[i] == st then
     ok = true
     break
@@ -119,6 +126,9 @@ if ARGV[6] ~= '' then
 end
 if ARGV[7] ~= '' then
   redis.call('HSET', KEYS[1], 'reason', ARGV[7])
+end
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[1], 'event_pending', ARGV[9])
 end
 local s = redis.call('HGETALL', KEYS[1])
 local p = redis.call('HGETALL', KEYS[2])
@@ -282,13 +292,13 @@ func (r *RedisStore) Transition(ctx context.Context, id string, c Change) (*Sess
 		expires = strconv.FormatInt(c.ExpiresAt.UnixMilli(), 10)
 		keyExpires = r.keyExpiry(c.ExpiresAt.UnixMilli())
 	}
-	args := make([]any, 0, 7+len(c.From))
-	args = append(args, string(c.To), c.ETag, expires, nowMillis(), keyExpires, c.Checksum, c.Reason)
+	args := make([]any, 0, 9+len(c.From))
+	args = append(args, string(c.To), c.ETag, expires, nowMillis(), keyExpires, c.Checksum, c.Reason, c.Token, c.Event)
 	for _, f := range c.From {
 		args = append(args, string(f))
 	}
-	sk, pk, _ := r.keys(id)
-	sess, err := r.runSession(ctx, transitionScript, []string{sk, pk}, args...)
+	sk, pk, lk := r.keys(id)
+	sess, err := r.runSession(ctx, transitionScript, []string{sk, pk, lk}, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -365,6 +375,8 @@ func (r *RedisStore) runSession(ctx context.Context, sc *redis.Script, keys []st
 	switch {
 	case code == replyNotFound:
 		return nil, ErrNotFound
+	case code == replyLockLost:
+		return nil, ErrLockLost
 	case code == replyState && len(reply) == 2:
 		st, ok := reply[1].(string)
 		if !ok {
@@ -495,6 +507,7 @@ func decodeSession(f, parts map[string]string) (*Session, error) {
 
 		ChecksumAlgorithm: f[fieldChecksumAlg],
 		Checksum:          f[fieldChecksum],
+		EventPending:      f[fieldEvent],
 	}
 	var err error
 	num := func(name string) int64 {

@@ -46,6 +46,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sessions.Store) {
 		{"Ping", testPing},
 		{"ExpiryIndex", testExpiryIndex},
 		{"ExpiryClaim", testExpiryClaim},
+		{"TransitionFenced", testTransitionFenced},
+		{"EventMark", testEventMark},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -787,5 +789,146 @@ func testExpiryClaim(t *testing.T, s sessions.Store) {
 	}
 	if ok, err := e.ClaimExpiry(ctx, id, time.Minute); ok || err != nil {
 		t.Errorf("claim while another holds it = %v, %v; want false, nil", ok, err)
+	}
+}
+
+// testTransitionFenced: a Transition fenced with a lock token applies only
+// while the lock holds that token; a stale token (the lock ran out and
+// another holder took it) changes nothing.
+func testTransitionFenced(t *testing.T, s sessions.Store) {
+	ctx := testContext(t)
+	want := multipartSession(newID(t))
+	mustCreate(t, s, want)
+	toCompleting := sessions.Change{
+		From: []sessions.State{sessions.StatePending, sessions.StateUploading},
+		To:   sessions.StateCompleting,
+	}
+
+	// No lock at all: a fenced change is refused.
+	c := toCompleting
+	c.Token = "nobody-holds-this"
+	if _, err := s.Transition(ctx, want.ID, c); !errors.Is(err, sessions.ErrLockLost) {
+		t.Fatalf("fenced Transition without a lock: %v, want ErrLockLost", err)
+	}
+
+	// The first holder's lock runs out; a second holder takes it.
+	stale := mustTryLock(t, s, want.ID, 200*time.Millisecond, true)
+	var fresh string
+	deadline := time.Now().Add(5 * time.Second)
+	for fresh == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("a lock with a 200ms ttl was still held after 5s")
+		}
+		time.Sleep(25 * time.Millisecond)
+		tok, ok, err := s.TryLock(ctx, want.ID, 10*time.Second)
+		if err != nil {
+			t.Fatalf("TryLock: %v", err)
+		}
+		if ok {
+			fresh = tok
+		}
+	}
+	c.Token = stale
+	if _, err := s.Transition(ctx, want.ID, c); !errors.Is(err, sessions.ErrLockLost) {
+		t.Fatalf("Transition fenced with a stale token: %v, want ErrLockLost", err)
+	}
+	checkFields(t, "Get after a stale token's Transition", mustGet(t, s, want.ID), want)
+
+	// The holder's token applies; an unfenced change still works as before.
+	c.Token = fresh
+	got, err := s.Transition(ctx, want.ID, c)
+	if err != nil {
+		t.Fatalf("Transition fenced with the holder's token: %v", err)
+	}
+	if got.State != sessions.StateCompleting {
+		t.Fatalf("state %q after the fenced Transition, want completing", got.State)
+	}
+	// The stale holder cannot write a result over the new holder's.
+	_, err = s.Transition(ctx, want.ID, sessions.Change{
+		From: []sessions.State{sessions.StateCompleting}, To: sessions.StateCompleted, ETag: `"stale"`, Token: stale,
+	})
+	if !errors.Is(err, sessions.ErrLockLost) {
+		t.Fatalf("stale token completing: %v, want ErrLockLost", err)
+	}
+	if got := mustGet(t, s, want.ID); got.State != sessions.StateCompleting || got.ETag != want.ETag {
+		t.Fatalf("after the stale complete: state %q etag %q", got.State, got.ETag)
+	}
+	mustUnlock(t, s, want.ID, fresh)
+}
+
+// testEventMark: a Change with an Event marks the session in the same
+// step; EventDone clears the mark only if it is still of that type; a
+// store that is an EventMarker lists the marks left.
+func testEventMark(t *testing.T, s sessions.Store) {
+	ctx := testContext(t)
+	id, other := newID(t), newID(t)
+	mustCreate(t, s, multipartSession(id))
+	mustCreate(t, s, multipartSession(other))
+	if got := mustGet(t, s, id); got.EventPending != "" {
+		t.Fatalf("a new session has the event mark %q", got.EventPending)
+	}
+	got, err := s.Transition(ctx, id, sessions.Change{
+		From: []sessions.State{sessions.StatePending}, To: sessions.StateAborted, Event: "upload.aborted",
+	})
+	if err != nil {
+		t.Fatalf("Transition with an Event: %v", err)
+	}
+	if got.EventPending != "upload.aborted" || mustGet(t, s, id).EventPending != "upload.aborted" {
+		t.Fatalf("event mark %q after the Transition, want upload.aborted", got.EventPending)
+	}
+	// A refused change marks nothing.
+	if _, err := s.Transition(ctx, other, sessions.Change{
+		From: []sessions.State{sessions.StateCompleting}, To: sessions.StateCompleted, Event: "upload.completed",
+	}); err == nil {
+		t.Fatal("a Transition from the wrong state applied")
+	}
+	if got := mustGet(t, s, other); got.EventPending != "" {
+		t.Fatalf("a refused Transition left the mark %q", got.EventPending)
+	}
+
+	em, ok := sessions.AsEventMarker(s)
+	if !ok {
+		return // the marks are still written and read through Get
+	}
+	found := func() map[string]string {
+		m := map[string]string{}
+		if err := em.PendingEvents(ctx, func(sid, typ string, changed time.Time) {
+			if sid == id || sid == other {
+				m[sid] = typ
+				if time.Since(changed) > time.Minute || changed.After(time.Now().Add(time.Minute)) {
+					t.Errorf("mark of %s changed at %v", sid, changed)
+				}
+			}
+		}); err != nil {
+			t.Fatalf("PendingEvents: %v", err)
+		}
+		return m
+	}
+	if m := found(); len(m) != 1 || m[id] != "upload.aborted" {
+		t.Fatalf("PendingEvents found %v, want only %s", m, id)
+	}
+	// A mark of another type is not cleared.
+	if err := em.EventDone(ctx, id, "upload.completed"); err != nil {
+		t.Fatalf("EventDone: %v", err)
+	}
+	if mustGet(t, s, id).EventPending != "upload.aborted" {
+		t.Fatal("EventDone of another type cleared the mark")
+	}
+	if err := em.EventDone(ctx, id, "upload.aborted"); err != nil {
+		t.Fatalf("EventDone: %v", err)
+	}
+	if got := mustGet(t, s, id); got.EventPending != "" || got.State != sessions.StateAborted {
+		t.Fatalf("after EventDone: mark %q state %q", got.EventPending, got.State)
+	}
+	if m := found(); len(m) != 0 {
+		t.Fatalf("PendingEvents after EventDone found %v", m)
+	}
+	// One pass claim at a time.
+	if ok, err := em.ClaimEventPass(ctx, 10*time.Second); err != nil {
+		t.Fatalf("ClaimEventPass: %v", err)
+	} else if ok {
+		if again, err := em.ClaimEventPass(ctx, 10*time.Second); err != nil || again {
+			t.Fatalf("second ClaimEventPass: %v %v, want refused", again, err)
+		}
 	}
 }
