@@ -314,9 +314,15 @@ type Profile struct {
 	AllowedTypes []string `yaml:"allowed_types"`
 	// URLTTL is how long a presigned URL stays valid, 1s..7d. Default 15m.
 	URLTTL Duration `yaml:"url_ttl"`
-	// KeyTemplate names the object. It must contain {id}; placeholders are
-	// those in KeyPlaceholders. Default "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}".
+	// KeyTemplate names the object. It must contain {id} unless Overwrite
+	// is set; placeholders are those in KeyPlaceholders. Default
+	// "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}".
 	KeyTemplate string `yaml:"key_template"`
+	// Overwrite lets a completed upload replace an object already at its
+	// key. Without it (the default), Chute completes with If-None-Match: *
+	// on stores that honour it, so a verified object is never replaced;
+	// a key template without {id} needs it. Default false.
+	Overwrite bool `yaml:"overwrite"`
 	// Sniff, when true, checks a completed object's first bytes (magic
 	// numbers) against its declared content type; a mismatch removes the
 	// object and aborts the upload (415). Default false.

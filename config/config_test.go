@@ -566,6 +566,9 @@ func TestValidateAcceptsVariants(t *testing.T) {
 	b := c.Backends["main"]
 	b.Endpoint = "https://s3.example.com/"
 	c.Backends["main"] = b
+	avatar := c.Profiles["default"]
+	avatar.KeyTemplate, avatar.Overwrite = "avatars/{subject}{ext}", true // no {id}: overwrite says so
+	c.Profiles["avatar"] = avatar
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

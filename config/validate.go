@@ -259,7 +259,7 @@ func (c *Config) Validate() error {
 				add(key+".url_ttl", "%s is longer than backend %s (provider %s) accepts for a presigned URL (%s)", pr.URLTTL, pr.Backend, preset.Name, Duration(preset.PresignLimit()))
 			}
 		}
-		checkTemplate(pr.KeyTemplate, key+".key_template", add)
+		checkTemplate(pr.KeyTemplate, pr.Overwrite, key+".key_template", add)
 		switch {
 		case pr.MinSize < 0:
 			add(key+".min_size", "must not be negative")
@@ -350,9 +350,9 @@ func (c *Config) Validate() error {
 	return p
 }
 
-func checkTemplate(t, key string, add func(key, format string, args ...any)) {
-	if !strings.Contains(t, "{id}") {
-		add(key, "must contain {id} (so that every upload gets its own key)")
+func checkTemplate(t string, overwrite bool, key string, add func(key, format string, args ...any)) {
+	if !strings.Contains(t, "{id}") && !overwrite {
+		add(key, "must contain {id} (so that every upload gets its own key), or the profile must set overwrite: true (a later upload then replaces the object at the same key)")
 	}
 	if strings.HasPrefix(t, "/") {
 		add(key, "must not start with /")

@@ -3,6 +3,8 @@ package test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"net/url"
 	"strings"
 	"testing"
@@ -245,4 +247,84 @@ func uppyFormAbort(t *testing.T, tg *target) {
 	if keys := tg.objects(t, st.Key); len(keys) != 0 {
 		t.Fatalf("objects at the key after a refused complete: %v", keys)
 	}
+}
+
+// conditionalStores are the CI stores that honour If-None-Match on
+// CompleteMultipartUpload (docs/compatibility.md, measured by the store
+// conformance suite).
+var conditionalStores = map[string]bool{"": true, "versitygw": true, "seaweedfs": false}
+
+// TestNeverOverwrite: an object already at a session's key (put there by
+// another writer) is not replaced by the session's complete where the
+// store honours conditional writes; a profile with overwrite: true
+// replaces it.
+func TestNeverOverwrite(t *testing.T) {
+	tg := startServeYAML(t, guaranteesYAML+`  replace:
+    backend: main
+    max_size: 1GiB
+    allowed_types: ["*/*"]
+    single_max: 5MiB
+    key_template: "shared/{subject}{ext}"
+    overwrite: true
+`)
+	tok := tg.token(t, "alice")
+	conditional := conditionalStores[os.Getenv("CHUTE_TEST_STORE")]
+	for _, size := range []int64{100, 6 * mib} {
+		t.Run(fmt.Sprintf("%d bytes", size), func(t *testing.T) {
+			c := create(t, tg, tok, "n.bin", "application/octet-stream", size)
+			theirs := []byte("someone else's object")
+			if _, err := tg.store.PutObject(context.Background(), tg.bucket, c.Key, bytes.NewReader(theirs), int64(len(theirs)), minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			data := randomBytes(t, size)
+			if c.Upload != nil {
+				if st, _ := put(t, c.Upload.Method, c.Upload.URL, c.Upload.Headers, data); st != 200 {
+					t.Fatalf("PUT: %d", st)
+				}
+			} else {
+				uploadParts(t, tg, tok, c, data, c.Parts, 2, true)
+			}
+			r := tg.call(t, tok, "POST", "/v1/uploads/"+c.ID+"/complete", nil)
+			if !conditional {
+				if r.status != 200 {
+					t.Fatalf("complete on a store without conditional writes: %d %s", r.status, r.body)
+				}
+				return
+			}
+			if r.status != 409 || r.errCode(t) != "conflict" {
+				t.Fatalf("complete onto an existing object: %d %s", r.status, r.body)
+			}
+			if got := tg.storedBytes(t, c.Key); !bytes.Equal(got, theirs) {
+				t.Fatalf("the existing object was replaced (%d bytes)", len(got))
+			}
+			var st status
+			tg.call(t, tok, "GET", "/v1/uploads/"+c.ID, nil).decode(t, &st)
+			if st.State != "aborted" || len(tg.incomplete(t, c.Key)) != 0 {
+				t.Fatalf("after the refused complete: state %s, %d uploads left", st.State, len(tg.incomplete(t, c.Key)))
+			}
+		})
+	}
+	t.Run("overwrite: true replaces", func(t *testing.T) {
+		var first string
+		for i, data := range [][]byte{[]byte("first version"), []byte("second version!")} {
+			r := tg.call(t, tok, "POST", "/v1/uploads", map[string]any{"filename": "me.txt", "content_type": "text/plain", "size": len(data), "profile": "replace"})
+			if r.status != 201 {
+				t.Fatalf("create: %d %s", r.status, r.body)
+			}
+			var c created
+			r.decode(t, &c)
+			if i == 0 {
+				first = c.Key
+			} else if c.Key != first {
+				t.Fatalf("keys differ: %s, %s", first, c.Key)
+			}
+			if st, _ := put(t, c.Upload.Method, c.Upload.URL, c.Upload.Headers, data); st != 200 {
+				t.Fatalf("PUT: %d", st)
+			}
+			completeOK(t, tg, tok, c.ID, nil)
+			if got := tg.storedBytes(t, c.Key); !bytes.Equal(got, data) {
+				t.Fatalf("version %d: stored %q", i+1, got)
+			}
+		}
+	})
 }

@@ -66,6 +66,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			Name: name, Backend: p.Backend, MaxSize: int64(p.MaxSize), PartSize: int64(p.PartSize),
 			SingleMax: int64(p.SingleMax), AllowedTypes: p.AllowedTypes, URLTTL: time.Duration(p.URLTTL),
 			KeyTemplate: p.KeyTemplate,
+			Overwrite:   p.Overwrite,
 			Sniff:       p.Sniff,
 			MinSize:     int64(p.MinSize), Subjects: p.Subjects, MaxMetadataBytes: p.MaxMetadataBytes,
 			Verify: verifyHook(p.Verify),
