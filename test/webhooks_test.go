@@ -32,6 +32,8 @@ type hookEvent struct {
 		Key  string `json:"key"`
 		Size int64  `json:"size"`
 		ETag string `json:"etag"`
+		// Reason is set for upload.rejected (verify_test.go).
+		Reason string `json:"reason"`
 	} `json:"upload"`
 }
 

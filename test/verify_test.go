@@ -1,0 +1,348 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+)
+
+const verifySecret = "verify-hook-secret-7"
+
+// verifyBody is a verify request as the application decodes it.
+type verifyBody struct {
+	Type   string `json:"type"`
+	Upload struct {
+		ID          string            `json:"id"`
+		Subject     string            `json:"subject"`
+		Key         string            `json:"key"`
+		Size        int64             `json:"size"`
+		ContentType string            `json:"content_type"`
+		Metadata    map[string]string `json:"metadata"`
+		ETag        string            `json:"etag"`
+		DownloadURL string            `json:"download_url"`
+	} `json:"upload"`
+}
+
+// verifyApp is the application's verify hook. It checks each request's
+// signature as a receiver would, downloads the object through the
+// download_url it was given, and answers as its mode says.
+type verifyApp struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	mode   string // accept, reject, 500, drop (close the connection), hang
+	reason string
+	asked  map[string]int        // upload id → requests
+	last   map[string]verifyBody // upload id → last request
+	got    map[string][]byte     // upload id → bytes read from download_url
+	bad    []string
+}
+
+func newVerifyApp(t *testing.T) *verifyApp {
+	a := &verifyApp{mode: "accept", asked: map[string]int{}, last: map[string]verifyBody{}, got: map[string][]byte{}}
+	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *verifyApp) set(mode, reason string) {
+	a.mu.Lock()
+	a.mode, a.reason = mode, reason
+	a.mu.Unlock()
+}
+
+func (a *verifyApp) count(id string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.asked[id]
+}
+
+func (a *verifyApp) serve(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	ts := r.Header.Get("X-Chute-Timestamp")
+	mac := hmac.New(sha256.New, []byte(verifySecret))
+	mac.Write([]byte(ts + "." + string(raw)))
+	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	var body verifyBody
+	err := json.Unmarshal(raw, &body)
+	a.mu.Lock()
+	switch {
+	case !hmac.Equal([]byte(r.Header.Get("X-Chute-Signature")), []byte(want)):
+		a.bad = append(a.bad, "bad signature")
+	case r.Header.Get("X-Chute-Event") != "upload.verify" || r.URL.Query().Get("token") != "v-token":
+		a.bad = append(a.bad, "wrong X-Chute-Event or URL")
+	case err != nil || body.Type != "upload.verify" || body.Upload.ID == "":
+		a.bad = append(a.bad, fmt.Sprintf("body %s: %v", raw, err))
+	}
+	a.asked[body.Upload.ID]++
+	a.last[body.Upload.ID] = body
+	mode, reason := a.mode, a.reason
+	a.mu.Unlock()
+
+	// What an application does with download_url: read the object.
+	if resp, err := http.Get(body.Upload.DownloadURL); err == nil {
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			a.mu.Lock()
+			a.got[body.Upload.ID] = data
+			a.mu.Unlock()
+		}
+	}
+
+	switch mode {
+	case "accept":
+		_, _ = io.WriteString(w, `{"accept": true}`)
+	case "reject":
+		_ = json.NewEncoder(w).Encode(map[string]any{"accept": false, "reason": reason})
+	case "500":
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"accept": true}`)
+	case "drop": // the hook's process dies mid-request
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	case "hang":
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
+}
+
+func (a *verifyApp) check(t *testing.T) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.bad) > 0 {
+		t.Fatalf("the verify hook refused requests: %v", a.bad)
+	}
+}
+
+// TestVerifyHook runs the verify hook contract against chute serve with
+// Redis and the run's store: accept, reject (object gone, state rejected,
+// 422, upload.rejected delivered), no verdict (503, session open, a retry
+// asks again), and a completed session is never asked again.
+func TestVerifyHook(t *testing.T) {
+	app := newVerifyApp(t)
+	rcv := newHookReceiver(t)
+	env, cfgPath, store := webhookEnv(t, fmt.Sprintf(`profiles:
+  default:
+    part_size: 5MiB
+    single_max: 1MiB
+    verify: { url: %q, timeout: 2s }
+webhooks:
+  - url: %q
+    events: ["upload.rejected"]
+webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms }
+`, app.srv.URL+"/verify?token=v-token", rcv.srv.URL+"/hook?token=q-secret"))
+	// The hook's secret comes from the environment.
+	env = append(env, "CHUTE_PROFILES_DEFAULT_VERIFY_SECRET="+verifySecret)
+	p := launchServe(t, env, cfgPath, store)
+	tg := p.tg
+	tok := tg.token(t, "alice")
+	ctx := context.Background()
+
+	// single creates and PUTs a single upload; it returns it and its bytes.
+	single := func(t *testing.T) (created, []byte) {
+		t.Helper()
+		data := randomBytes(t, 64<<10)
+		r := tg.call(t, tok, "POST", "/v1/uploads", map[string]any{
+			"filename": "clip.mp4", "content_type": "video/mp4", "size": len(data), "metadata": map[string]string{"title": "holiday"},
+		})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		var c created
+		r.decode(t, &c)
+		if st, _ := put(t, c.Upload.Method, c.Upload.URL, c.Upload.Headers, data); st != 200 {
+			t.Fatalf("PUT: %d", st)
+		}
+		return c, data
+	}
+	complete := func(t *testing.T, id string) reply {
+		t.Helper()
+		return tg.call(t, tok, "POST", "/v1/uploads/"+id+"/complete", nil)
+	}
+	state := func(t *testing.T, id string) map[string]any {
+		t.Helper()
+		r := tg.call(t, tok, "GET", "/v1/uploads/"+id, nil)
+		if r.status != 200 {
+			t.Fatalf("status: %d %s", r.status, r.body)
+		}
+		var st map[string]any
+		r.decode(t, &st)
+		return st
+	}
+	stored := func(t *testing.T, key string) bool {
+		t.Helper()
+		_, err := tg.store.StatObject(ctx, tg.bucket, key, minio.StatObjectOptions{})
+		if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" {
+			t.Fatalf("stat %s: %v", key, err)
+		}
+		return err == nil
+	}
+
+	t.Run("accept", func(t *testing.T) {
+		app.set("accept", "")
+		c, data := single(t)
+		r := complete(t, c.ID)
+		if r.status != 200 {
+			t.Fatalf("complete: %d %s", r.status, r.body)
+		}
+		var done completed
+		r.decode(t, &done)
+		app.check(t)
+		if done.State != "completed" || app.count(c.ID) != 1 {
+			t.Fatalf("complete %+v, hook asked %d times", done, app.count(c.ID))
+		}
+		app.mu.Lock()
+		body, got := app.last[c.ID], app.got[c.ID]
+		app.mu.Unlock()
+		u := body.Upload
+		if u.Subject != "alice" || u.Key != c.Key || u.Size != int64(len(data)) || u.ContentType != "video/mp4" ||
+			u.Metadata["title"] != "holiday" || u.ETag == "" || strings.Trim(u.ETag, `"`) != strings.Trim(done.ETag, `"`) {
+			t.Fatalf("verify request %+v, completed %+v", u, done)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("the hook read %d bytes through download_url, want the %d uploaded", len(got), len(data))
+		}
+		// Completing again answers from the session: the hook is not asked.
+		for range 2 {
+			if r := complete(t, c.ID); r.status != 200 {
+				t.Fatalf("complete again: %d %s", r.status, r.body)
+			}
+		}
+		if n := app.count(c.ID); n != 1 {
+			t.Fatalf("a completed session asked the hook %d times", n)
+		}
+		if !stored(t, c.Key) || state(t, c.ID)["state"] != "completed" {
+			t.Fatal("accepted upload not completed in the store")
+		}
+	})
+
+	t.Run("reject", func(t *testing.T) {
+		const reason = "video is 12 minutes long; at most 10 allowed"
+		app.set("reject", reason)
+		c, data := single(t)
+		r := complete(t, c.ID)
+		if r.status != http.StatusUnprocessableEntity || r.errCode(t) != "rejected" {
+			t.Fatalf("complete: %d %s, want 422 rejected", r.status, r.body)
+		}
+		var e struct{ Error struct{ Message string } }
+		r.decode(t, &e)
+		if e.Error.Message != reason {
+			t.Fatalf("message %q, want the reason %q", e.Error.Message, reason)
+		}
+		app.check(t)
+		if stored(t, c.Key) || len(tg.objects(t, c.Key)) != 0 || len(tg.incomplete(t, c.Key)) != 0 {
+			t.Fatal("a rejected upload left something in the store")
+		}
+		if st := state(t, c.ID); st["state"] != "rejected" || st["reason"] != reason {
+			t.Fatalf("status %v", st)
+		}
+		ev := rcv.wait(t, c.ID+":upload.rejected")
+		if ev.Type != "upload.rejected" || ev.Upload.ID != c.ID || ev.Upload.Key != c.Key || ev.Upload.Reason != reason {
+			t.Fatalf("event %+v", ev)
+		}
+		// Complete again: the same answer, without asking the hook.
+		if r := complete(t, c.ID); r.status != 422 || r.errCode(t) != "rejected" || !strings.Contains(string(r.body), reason) {
+			t.Fatalf("complete again: %d %s", r.status, r.body)
+		}
+		if n := app.count(c.ID); n != 1 {
+			t.Fatalf("hook asked %d times, want 1", n)
+		}
+		// The session's URL died with it: the old PUT leaves nothing.
+		if st, _ := put(t, c.Upload.Method, c.Upload.URL, c.Upload.Headers, data); st == 200 {
+			t.Errorf("the rejected upload's URL still takes a PUT")
+		}
+		if stored(t, c.Key) {
+			t.Fatal("an object is back at a rejected upload's key")
+		}
+		if r := tg.call(t, tok, "GET", "/v1/uploads/"+c.ID+"/download-url", nil); r.status != 409 {
+			t.Fatalf("download-url of a rejected upload: %d %s", r.status, r.body)
+		}
+	})
+
+	// no verdict: the hook fails in each way, complete answers 503 and the
+	// session stays open with its object; once the hook works, a retried
+	// complete asks it again and completes.
+	for _, mode := range []string{"drop", "500", "hang"} {
+		t.Run("no verdict "+mode, func(t *testing.T) {
+			app.set(mode, "")
+			c, data := single(t)
+			start := time.Now()
+			r := complete(t, c.ID)
+			took := time.Since(start)
+			if r.status != http.StatusServiceUnavailable || r.errCode(t) != "storage_unavailable" {
+				t.Fatalf("complete: %d %s, want 503", r.status, r.body)
+			}
+			if !strings.Contains(string(r.body), "verify hook") {
+				t.Errorf("the 503 does not say the verify hook failed: %s", r.body)
+			}
+			if mode == "hang" && (took < 2*time.Second || took > 8*time.Second) {
+				t.Errorf("complete with a hanging hook took %v, want about the 2s timeout", took)
+			}
+			if st := state(t, c.ID); st["state"] != "pending" && st["state"] != "uploading" {
+				t.Fatalf("state %v after no verdict, want open", st["state"])
+			}
+			app.set("accept", "")
+			r = complete(t, c.ID)
+			if r.status != 200 {
+				t.Fatalf("retried complete: %d %s", r.status, r.body)
+			}
+			if n := app.count(c.ID); n != 2 {
+				t.Fatalf("hook asked %d times, want 2", n)
+			}
+			var done completed
+			r.decode(t, &done)
+			if !bytes.Equal(download(t, done.Download.URL), data) {
+				t.Fatal("completed object differs from the upload")
+			}
+			app.check(t)
+		})
+	}
+
+	t.Run("multipart reject", func(t *testing.T) {
+		app.set("reject", "too long")
+		size := int64(7 << 20)
+		data := randomBytes(t, size)
+		c := create(t, tg, tok, "long.mp4", "video/mp4", size)
+		if c.Strategy != "multipart" || c.PartCount != 2 {
+			t.Fatalf("plan %+v", c)
+		}
+		uploadParts(t, tg, tok, c, data, allPartURLs(t, tg, tok, c), 2, true)
+		r := complete(t, c.ID)
+		if r.status != 422 || r.errCode(t) != "rejected" {
+			t.Fatalf("complete: %d %s", r.status, r.body)
+		}
+		app.mu.Lock()
+		got := app.got[c.ID]
+		app.mu.Unlock()
+		if !bytes.Equal(got, data) {
+			t.Fatalf("the hook read %d bytes of the completed multipart object, want %d", len(got), size)
+		}
+		if stored(t, c.Key) || len(tg.incomplete(t, c.Key)) != 0 {
+			t.Fatal("a rejected multipart upload left something in the store")
+		}
+		rcv.wait(t, c.ID+":upload.rejected")
+	})
+
+	for _, s := range []string{verifySecret, "v-token", "X-Amz-Signature="} {
+		if tg.grep(s) {
+			t.Errorf("chute's output holds %q", s)
+		}
+	}
+}
