@@ -11,6 +11,43 @@
 //
 // Presigned URLs are bearer credentials: the client never puts them in an
 // error or a log line.
+//
+// # Checksums
+//
+// By default Upload checks the bytes end to end with CRC64NVME (the
+// algorithm AWS itself defaults to): it asks for the algorithm at create,
+// computes each part's checksum before asking for that part's URL, and
+// sends the x-amz-checksum-* header Chute signed into it, so the store
+// refuses a part whose bytes changed on the way.
+//
+// The whole file's value is declared at create when that is cheap, and
+// otherwise checked at the end without a second pass:
+//
+//   - A file of at most UploadOptions.ChecksumPassMax bytes (default
+//     DefaultChecksumPassMax, 64 MiB; every single upload under the default
+//     single_max) is read once before create and its value declared. Chute
+//     then checks the stored object against it at complete and answers 422,
+//     leaving no object, on a mismatch.
+//   - A bigger file is not read ahead (that would cost a pass over
+//     gigabytes before the first byte is sent). Create names only the
+//     algorithm; the parts are verified one by one by the store, and when
+//     complete reports the stored object's checksum, Upload compares it with
+//     the value it derives from its own part checksums: CRCs combine into a
+//     full-object value (checksum.CombineAll), any algorithm gives the
+//     COMPOSITE "-N" value. A mismatch is a *ChecksumError; the object is
+//     then stored, and differs from the file. A single upload of such a
+//     file (a profile with a big single_max) is hashed as it is sent and
+//     compared the same way.
+//
+// Only the small file's read-ahead and one read of each part before it is
+// sent cost extra I/O; hashing runs at several GB/s for the CRCs (see
+// docs/clients/go.md), and combining part CRCs costs well under a
+// microsecond per part. Resuming hashes the parts an earlier run sent, to
+// compare the whole object at the end.
+//
+// If Chute refuses the algorithm (400 naming checksum: the store cannot
+// verify it), Upload creates the session again without a checksum and says
+// so in Result.ChecksumNote; it never drops a check silently.
 package client
 
 import (
@@ -28,6 +65,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chute-dev/chute/checksum"
 )
 
 // Client talks to one Chute server. It is safe for concurrent use.
@@ -131,6 +170,10 @@ type CreateRequest struct {
 	Size        int64             `json:"size"`
 	Profile     string            `json:"profile,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
+	// Checksum, when set, asks for the algorithm's checksums: each part's
+	// is then signed into its URL (see PartURLs), and a Value, when given,
+	// is the whole file's, which Chute checks at complete.
+	Checksum *checksum.Value `json:"checksum,omitempty"`
 }
 
 // SignedRequest is a presigned request: send Headers with exactly these
@@ -162,6 +205,9 @@ type Upload struct {
 	ExpiresAt   time.Time      `json:"expires_at"`
 	Parts       []PartURL      `json:"parts,omitempty"`  // first batch, multipart
 	Upload      *SignedRequest `json:"upload,omitempty"` // single
+	// Checksum is the session's checksum algorithm (and the whole file's
+	// value, once known); nil when it has none.
+	Checksum *checksum.Value `json:"checksum,omitempty"`
 }
 
 // Part is a part known to the session.
@@ -186,6 +232,9 @@ type Status struct {
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 	ExpiresAt     time.Time `json:"expires_at"`
+	// Checksum is the session's checksum algorithm and, once known, the
+	// whole object's value; nil when it has none.
+	Checksum *checksum.Value `json:"checksum,omitempty"`
 }
 
 // CompletePart names a part for Complete.
@@ -209,6 +258,10 @@ type Completed struct {
 	ContentType string    `json:"content_type"`
 	ETag        string    `json:"etag"`
 	Download    *Download `json:"download"`
+	// Checksum is the stored object's checksum, when Chute knows one: the
+	// value declared at create (checked), or the store's own. A COMPOSITE
+	// value ends in "-N" (N parts).
+	Checksum *checksum.Value `json:"checksum,omitempty"`
 }
 
 // Create starts an upload session.
@@ -231,12 +284,14 @@ func (c *Client) Status(ctx context.Context, id string, sync bool) (*Status, err
 }
 
 // PartURLs presigns the given parts (at most 1000). checksums, optional,
-// maps part numbers to the base64 SHA-256 of the part, which is then signed
-// into that part's URL as x-amz-checksum-sha256.
+// maps part numbers to the encoded checksum of the part under the
+// session's algorithm (the one asked for at create): it is signed into that
+// part's URL as x-amz-checksum-<algorithm>, and the part's Headers then
+// list that header, so the store refuses other bytes.
 func (c *Client) PartURLs(ctx context.Context, id string, parts []int, checksums map[int]string) ([]PartURL, error) {
 	body := struct {
 		PartNumbers []int             `json:"part_numbers"`
-		Checksums   map[string]string `json:"checksums_sha256,omitempty"`
+		Checksums   map[string]string `json:"checksums,omitempty"`
 	}{PartNumbers: parts}
 	if len(checksums) > 0 {
 		body.Checksums = make(map[string]string, len(checksums))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chute-dev/chute/checksum"
 )
 
 func randBytes(t *testing.T, n int) []byte {
@@ -58,7 +60,7 @@ func TestUploadMultipart(t *testing.T) {
 	pl := &progressLog{t: t}
 	var session string
 	res, err := newTestClient(f).Upload(context.Background(), bytes.NewReader(data), int64(len(data)), UploadOptions{
-		Filename: "a.bin", Parallel: 3, OnProgress: pl.fn, OnSession: func(id string) { session = id },
+		Filename: "a.bin", Parallel: 3, OnProgress: pl.fn, OnSession: func(id string) { session = id }, Checksum: NoChecksum,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +86,7 @@ func TestUploadMultipart(t *testing.T) {
 func TestUploadBatchesAtMostURLBatch(t *testing.T) {
 	f := newFake(t, 10, 5)
 	data := randBytes(t, 10*(urlBatch+50))
-	if _, err := newTestClient(f).Upload(context.Background(), bytes.NewReader(data), int64(len(data)), UploadOptions{Parallel: 8}); err != nil {
+	if _, err := newTestClient(f).Upload(context.Background(), bytes.NewReader(data), int64(len(data)), UploadOptions{Parallel: 8, Checksum: NoChecksum}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(f.object(), data) {
@@ -207,7 +209,7 @@ func TestUploadResignsOn403(t *testing.T) {
 		return false
 	}
 	data := randBytes(t, 5000)
-	if _, err := newTestClient(f).Upload(context.Background(), bytes.NewReader(data), 5000, UploadOptions{Parallel: 2}); err != nil {
+	if _, err := newTestClient(f).Upload(context.Background(), bytes.NewReader(data), 5000, UploadOptions{Parallel: 2, Checksum: NoChecksum}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(f.object(), data) {
@@ -278,14 +280,25 @@ func TestUploadChecksums(t *testing.T) {
 	if len(f.checksums) != 3 {
 		t.Fatalf("checksums signed for %d parts, want 3", len(f.checksums))
 	}
+	if f.alg != "SHA256" || f.declared != checksum.SHA256.Sum(data) {
+		t.Fatalf("Checksums: true asked for %q (value %q), want SHA256 of the file", f.alg, f.declared)
+	}
 	// The fake store refuses a body whose SHA-256 is not the signed one.
+	// With no read-ahead, the part hashed is not the part sent.
 	f2 := newFake(t, 1000, 500)
-	f2.storeHook = nil
-	bad := &flipReader{data: data}
-	_, err := newTestClient(f2).Upload(context.Background(), bad, 2500, UploadOptions{Checksums: true, Parallel: 1})
+	_, err := newTestClient(f2).Upload(context.Background(), &flipReader{data: data}, 2500, UploadOptions{Checksums: true, Parallel: 1, ChecksumPassMax: -1})
 	var se *StoreError
 	if !errors.As(err, &se) || se.Code != "BadDigest" {
 		t.Fatalf("changed bytes: %v, want BadDigest", err)
+	}
+	// With the whole file read first, the part is hashed and sent alike
+	// (both after the change), and complete finds the object differs
+	// from the declared value.
+	f3 := newFake(t, 1000, 500)
+	_, err = newTestClient(f3).Upload(context.Background(), &flipReader{data: data}, 2500, UploadOptions{Checksums: true, Parallel: 1})
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 422 || f3.completed {
+		t.Fatalf("changed bytes after the read-ahead: %v, want 422 and no completed object", err)
 	}
 }
 

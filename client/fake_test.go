@@ -2,18 +2,20 @@ package client
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chute-dev/chute/checksum"
 )
 
 // fake is a stand-in for Chute and its store in one httptest server:
@@ -25,19 +27,29 @@ type fake struct {
 	partSize  int64
 	singleMax int64
 
-	mu         sync.Mutex
-	size       int64
-	count      int
-	strategy   string
-	state      string
-	ctype      string
-	stored     map[int][]byte // the store's parts (0: the single object)
-	reported   map[int]bool
-	gen        map[int]int // how many times each part was signed
-	puts       map[int]int // PUT attempts per part
-	signed     [][]int     // part-urls batches
-	checksums  map[int]string
-	completed  bool
+	mu        sync.Mutex
+	size      int64
+	count     int
+	strategy  string
+	state     string
+	ctype     string
+	stored    map[int][]byte // the store's parts (0: the single object)
+	reported  map[int]bool
+	gen       map[int]int // how many times each part was signed
+	puts      map[int]int // PUT attempts per part
+	signed    [][]int     // part-urls batches
+	checksums map[int]string
+	completed bool
+
+	// Checksums, as the contract has them.
+	alg        checksum.Algorithm               // the session's algorithm
+	declared   string                           // whole value given at create
+	canVerify  []checksum.Algorithm             // nil: all; else create refuses others
+	legacy     bool                             // a server that knows no "checksum" field
+	noWhole    bool                             // complete reports no whole-object value
+	wholeHook  func(string) string              // changes the whole value complete reports
+	creates    []CreateRequest                  // every create body received
+	partSums   []map[string]string              // every part-urls "checksums" body
 	createResp func(w http.ResponseWriter) bool // answers instead of Create when true
 
 	// storeHook may answer a PUT instead of the store (return true).
@@ -77,13 +89,16 @@ func (f *fake) sign(n int) PartURL {
 	u := fmt.Sprintf("%s/store/upl_1/%d?gen=%d&X-Amz-Signature=topsecret", f.srv.URL, n, f.gen[n])
 	h := map[string]string{"Content-Length": strconv.FormatInt(f.sizeOf(n), 10)}
 	if s, ok := f.checksums[n]; ok {
-		h["x-amz-checksum-sha256"] = s
+		h[f.partAlg().Header()] = s
 	}
 	return PartURL{PartNumber: n, SignedRequest: SignedRequest{Method: "PUT", URL: u, Headers: h, ExpiresAt: time.Now().Add(15 * time.Minute)}, Size: f.sizeOf(n)}
 }
 
 func (f *fake) status() Status {
 	st := Status{ID: "upl_1", Key: "k/upl_1.bin", Strategy: f.strategy, State: f.state, Size: f.size, ContentType: f.ctype, Parts: []Part{}}
+	if f.alg != "" {
+		st.Checksum = &checksum.Value{Algorithm: f.alg, Value: f.declared}
+	}
 	if f.strategy == "multipart" {
 		st.PartSize, st.PartCount = f.partSize, f.count
 	}
@@ -93,6 +108,30 @@ func (f *fake) status() Status {
 	}
 	sort.Slice(st.Parts, func(i, j int) bool { return st.Parts[i].PartNumber < st.Parts[j].PartNumber })
 	return st
+}
+
+// partAlg is the algorithm of the part checksums: the session's, or
+// SHA256 for the older checksums_sha256.
+func (f *fake) partAlg() checksum.Algorithm {
+	if f.alg != "" {
+		return f.alg
+	}
+	return checksum.SHA256
+}
+
+// wholeValue is the stored object's checksum as a store reports it:
+// full-object for a CRC (or a single object), else COMPOSITE "-N".
+func (f *fake) wholeValue(obj []byte) string {
+	if f.strategy == "single" || f.alg.IsCRC() {
+		return f.alg.Sum(obj)
+	}
+	var ds [][]byte
+	for n := 1; n <= f.count; n++ {
+		h := f.alg.New()
+		h.Write(f.stored[n])
+		ds = append(ds, h.Sum(nil))
+	}
+	return checksum.CompositeOf(f.alg, ds)
 }
 
 func etagOf(b []byte) string {
@@ -118,16 +157,43 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var req CreateRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields() // as Chute's /v1 does
+		if err := dec.Decode(&req); err != nil {
 			jsonErr(w, 400, "invalid_request", err.Error())
 			return
 		}
+		f.creates = append(f.creates, req)
+		if c := req.Checksum; c != nil {
+			if f.legacy {
+				jsonErr(w, 400, "invalid_request", `unknown field "checksum"`)
+				return
+			}
+			if !c.Algorithm.Valid() || (f.canVerify != nil && !slices.Contains(f.canVerify, c.Algorithm)) {
+				jsonErr(w, 400, "invalid_request", "checksum.algorithm: the store cannot verify "+string(c.Algorithm)+"; it can verify "+checksum.List(f.canVerify))
+				return
+			}
+			if c.Value != "" && c.Algorithm.Check(c.Value) != nil {
+				jsonErr(w, 400, "invalid_request", "checksum.value: malformed")
+				return
+			}
+			f.alg, f.declared = c.Algorithm, c.Value
+		} else {
+			f.alg, f.declared = "", ""
+		}
 		f.size, f.ctype, f.state = req.Size, req.ContentType, "pending"
 		u := Upload{ID: "upl_1", Key: "k/upl_1.bin", State: "pending", Size: req.Size, ContentType: req.ContentType}
+		if f.alg != "" {
+			u.Checksum = &checksum.Value{Algorithm: f.alg, Value: f.declared}
+		}
 		if req.Size <= f.singleMax {
 			f.strategy, u.Strategy = "single", "single"
 			u.Upload = &SignedRequest{Method: "PUT", URL: f.srv.URL + "/store/upl_1/0?X-Amz-Signature=topsecret",
 				Headers: map[string]string{"Content-Length": strconv.FormatInt(req.Size, 10), "Content-Type": req.ContentType}}
+			if f.declared != "" {
+				f.checksums[0] = f.declared
+				u.Upload.Headers[f.alg.Header()] = f.declared
+			}
 		} else {
 			f.strategy, u.Strategy = "multipart", "multipart"
 			f.count = int((req.Size + f.partSize - 1) / f.partSize)
@@ -145,11 +211,23 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && path == "/upl_1/part-urls":
 		var req struct {
 			PartNumbers []int             `json:"part_numbers"`
-			Checksums   map[string]string `json:"checksums_sha256"`
+			SHA256      map[string]string `json:"checksums_sha256"`
+			Checksums   map[string]string `json:"checksums"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.PartNumbers) > 1000 {
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || len(req.PartNumbers) > 1000 {
 			jsonErr(w, 400, "invalid_request", "bad part-urls")
 			return
+		}
+		if len(req.Checksums) > 0 && f.alg == "" {
+			jsonErr(w, 400, "invalid_request", "checksums: the upload was created without a checksum algorithm")
+			return
+		}
+		f.partSums = append(f.partSums, req.Checksums)
+		for k, v := range req.SHA256 {
+			n, _ := strconv.Atoi(k)
+			f.checksums[n] = v
 		}
 		for k, v := range req.Checksums {
 			n, _ := strconv.Atoi(k)
@@ -189,9 +267,26 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 			jsonErr(w, 422, "incomplete", "no object")
 			return
 		}
+		cm := Completed{ID: "upl_1", Key: "k/upl_1.bin", State: "completed", Size: f.size, ContentType: f.ctype, ETag: "\"final\"",
+			Download: &Download{URL: f.srv.URL + "/store/get?X-Amz-Signature=topsecret"}}
+		if f.alg != "" {
+			f.mu.Unlock()
+			obj := f.object()
+			f.mu.Lock()
+			whole := f.wholeValue(obj)
+			if f.declared != "" && f.alg.Sum(obj) != f.declared {
+				jsonErr(w, 422, "incomplete", "the object's checksum does not match the declared one")
+				return
+			}
+			if f.wholeHook != nil {
+				whole = f.wholeHook(whole)
+			}
+			if !f.noWhole {
+				cm.Checksum = &checksum.Value{Algorithm: f.alg, Value: whole}
+			}
+		}
 		f.state, f.completed = "completed", true
-		writeJSON(w, 200, Completed{ID: "upl_1", Key: "k/upl_1.bin", State: "completed", Size: f.size, ContentType: f.ctype, ETag: "\"final\"",
-			Download: &Download{URL: f.srv.URL + "/store/get?X-Amz-Signature=topsecret"}})
+		writeJSON(w, 200, cm)
 	case r.Method == "GET" && path == "/upl_1/download-url":
 		writeJSON(w, 200, Download{URL: f.srv.URL + "/store/get"})
 	default:
@@ -214,6 +309,7 @@ func (f *fake) store(w http.ResponseWriter, r *http.Request) {
 		want = f.sizeOf(n)
 	}
 	sum := f.checksums[n]
+	a := f.partAlg()
 	f.mu.Unlock()
 	if r.ContentLength != want {
 		w.WriteHeader(403)
@@ -229,8 +325,7 @@ func (f *fake) store(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sum != "" {
-		h := sha256.Sum256(body)
-		if r.Header.Get("x-amz-checksum-sha256") != sum || base64.StdEncoding.EncodeToString(h[:]) != sum {
+		if r.Header.Get(a.Header()) != sum || a.Sum(body) != sum {
 			w.WriteHeader(400)
 			fmt.Fprint(w, "<Error><Code>BadDigest</Code></Error>")
 			return

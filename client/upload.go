@@ -2,16 +2,17 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/chute-dev/chute/checksum"
 )
 
 // urlBatch is how many part URLs Upload asks for at once (the API allows
@@ -43,13 +44,23 @@ type UploadOptions struct {
 	// same.
 	ResumeID string
 
-	// Checksums makes Upload compute each part's SHA-256 and have it signed
-	// into the part's URL (x-amz-checksum-sha256), so the store refuses
-	// bytes that changed on the way. It costs a read of each part before
-	// sending it and one part-urls call per part. Only stores that verify
-	// part checksums on uploads created without a checksum algorithm honour
-	// it (versitygw does); others ignore the header or refuse the part.
-	// Single uploads are not checksummed.
+	// Checksum is the algorithm the bytes are checked with end to end
+	// (see "Checksums" in the package doc): "" is DefaultChecksum
+	// (CRC64NVME), NoChecksum turns checks off. Each part is read once more
+	// to compute its checksum before it is sent, and signed on its own
+	// (one part-urls call per part).
+	Checksum checksum.Algorithm
+
+	// ChecksumPassMax is the largest file whose whole checksum is computed
+	// (one read of the file) before create, so that Chute checks the whole
+	// object against it at complete. 0 is DefaultChecksumPassMax (64 MiB);
+	// a negative value never reads ahead.
+	ChecksumPassMax int64
+
+	// Checksums is the older switch for SHA-256 part checksums.
+	//
+	// Deprecated: checksums are on by default; Checksums: true with no
+	// Checksum is Checksum: checksum.SHA256.
 	Checksums bool
 
 	// OnProgress, if set, is called from one goroutine at a time as bytes
@@ -68,6 +79,16 @@ type Result struct {
 	ETag        string
 	Size        int64
 	DownloadURL string // presigned GET; a bearer credential, do not log it
+
+	// Checksum is the whole object's checksum, checked end to end: the
+	// value declared at create (which Chute checked at complete), or the
+	// stored object's value as Chute reported it, equal to the one Upload
+	// computed from the bytes it sent. Zero when nothing was compared.
+	Checksum checksum.Value
+	// ChecksumNote says why Checksum is zero although checksums were on:
+	// Chute refused the algorithm (the store cannot verify it), or reported
+	// no whole-object value to compare with.
+	ChecksumNote string
 }
 
 // Upload sends size bytes of file through Chute: one presigned PUT for a
@@ -90,7 +111,12 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 		parallel = c.parallel
 	}
 
-	m := &multi{c: c, file: file, size: size, checksums: opts.Checksums, urls: map[int]PartURL{}}
+	alg, err := opts.algorithm()
+	if err != nil {
+		return nil, err
+	}
+	sm := &sums{alg: alg}
+	m := &multi{c: c, file: file, size: size, sums: sm, urls: map[int]PartURL{}}
 	var single *SignedRequest
 	done := map[int]bool{}
 	if opts.ResumeID != "" {
@@ -101,18 +127,30 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 		if st.Size != size {
 			return nil, fmt.Errorf("resume %s: the session is for %d bytes, the file has %d", st.ID, st.Size, size)
 		}
+		if st.Checksum != nil && st.Checksum.Algorithm != "" {
+			// The session's algorithm wins: its part URLs are signed
+			// with it.
+			sm.alg, sm.declared = st.Checksum.Algorithm, st.Checksum.Value
+		}
+		if st.Strategy == "multipart" {
+			m.id, m.partSize, m.count = st.ID, st.PartSize, st.PartCount
+		}
 		switch st.State {
 		case "completed":
-			return c.finish(ctx, st.ID, opts, size, 1, 1)
+			var mm *multi
+			if st.Strategy == "multipart" {
+				mm = m
+			}
+			return c.finish(ctx, st.ID, opts, size, 1, 1, sm, mm)
 		case "pending", "uploading":
 		default:
 			return nil, fmt.Errorf("resume %s: session is %s", st.ID, st.State)
 		}
-		m.id, m.partSize, m.count = st.ID, st.PartSize, st.PartCount
+		m.id = st.ID
 		if st.Strategy == "single" {
 			// The PUT URL is not kept: the upload can only be resumed if
 			// the object is already there.
-			res, err := c.finish(ctx, st.ID, opts, size, 1, 1)
+			res, err := c.finish(ctx, st.ID, opts, size, 1, 1, sm, nil)
 			if err != nil {
 				return nil, fmt.Errorf("resume %s: a single upload cannot be resumed unless its PUT finished (upload again): %w", st.ID, err)
 			}
@@ -124,7 +162,7 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 			}
 		}
 	} else {
-		u, err := c.Create(ctx, CreateRequest{Filename: opts.Filename, ContentType: opts.ContentType, Size: size, Profile: opts.Profile, Metadata: opts.Metadata})
+		u, err := c.create(ctx, file, size, opts, sm)
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +170,8 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 		if u.Strategy == "single" && single == nil {
 			return nil, errors.New("chute: single upload without a PUT request")
 		}
-		if !opts.Checksums {
+		if sm.alg == "" {
+			// With checksums each part is signed with its own.
 			for _, p := range u.Parts {
 				m.urls[p.PartNumber] = p
 			}
@@ -153,9 +192,8 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 	}
 	m.prog = prog
 	stop := prog.run(opts.OnProgress)
-	var err error
 	if single != nil {
-		err = c.putSingle(ctx, single, file, size, prog)
+		err = c.putSingle(ctx, single, file, size, prog, sm)
 	} else {
 		for n := 1; n <= m.count; n++ {
 			if !done[n] {
@@ -168,11 +206,49 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 	if err != nil {
 		return nil, err
 	}
-	return c.finish(ctx, m.id, opts, size, parts, parts)
+	var mm *multi
+	if single == nil {
+		mm = m
+	}
+	return c.finish(ctx, m.id, opts, size, parts, parts, sm, mm)
 }
 
-// finish completes the session and builds the Result.
-func (c *Client) finish(ctx context.Context, id string, opts UploadOptions, size int64, done, parts int) (*Result, error) {
+// create opens the session, asking for sm.alg (and declaring the whole
+// file's value when the file is small enough to read first). If Chute
+// refuses the checksum it creates the session without one and notes why
+// in sm.
+func (c *Client) create(ctx context.Context, file io.ReaderAt, size int64, opts UploadOptions, sm *sums) (*Upload, error) {
+	req := CreateRequest{Filename: opts.Filename, ContentType: opts.ContentType, Size: size, Profile: opts.Profile, Metadata: opts.Metadata}
+	if sm.alg != "" {
+		req.Checksum = &checksum.Value{Algorithm: sm.alg}
+		if pm := opts.passMax(); pm >= 0 && size <= pm {
+			d, err := hashRange(ctx, sm.alg, file, 0, size)
+			if err != nil {
+				return nil, fmt.Errorf("reading the file for its checksum: %w", err)
+			}
+			req.Checksum.Value = checksum.Encode(d)
+		}
+	}
+	u, err := c.Create(ctx, req)
+	if ae, ok := isChecksumRefusal(err); ok && req.Checksum != nil {
+		c.log.Warn("Chute refused the checksum; uploading without one", "algorithm", sm.alg, "err", ae.Message)
+		sm.note = fmt.Sprintf("uploaded without a checksum: Chute refused %s (%s)", sm.alg, ae.Message)
+		sm.alg = ""
+		req.Checksum = nil
+		u, err = c.Create(ctx, req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sm.alg != "" {
+		sm.declared = req.Checksum.Value
+	}
+	return u, nil
+}
+
+// finish completes the session, checks the whole object's checksum and
+// builds the Result. m is nil for a single upload.
+func (c *Client) finish(ctx context.Context, id string, opts UploadOptions, size int64, done, parts int, sm *sums, m *multi) (*Result, error) {
 	cm, err := c.Complete(ctx, id, nil)
 	if err != nil {
 		return nil, err
@@ -181,17 +257,32 @@ func (c *Client) finish(ctx context.Context, id string, opts UploadOptions, size
 	if cm.Download != nil {
 		res.DownloadURL = cm.Download.URL
 	}
+	if m != nil && m.count == 0 {
+		m = nil
+	}
+	if err := c.verify(ctx, sm, m, cm, res); err != nil {
+		return nil, err
+	}
 	if opts.OnProgress != nil {
 		opts.OnProgress(Progress{Uploaded: size, Total: size, PartsDone: done, Parts: parts})
 	}
 	return res, nil
 }
 
-// putSingle sends the whole file to a single upload's PUT URL.
-func (c *Client) putSingle(ctx context.Context, r *SignedRequest, file io.ReaderAt, size int64, prog *progress) error {
+// putSingle sends the whole file to a single upload's PUT URL. With a
+// checksum but no declared value it hashes the body as it goes, to
+// compare with the value Chute reports at complete.
+func (c *Client) putSingle(ctx context.Context, r *SignedRequest, file io.ReaderAt, size int64, prog *progress, sm *sums) error {
+	var h hash.Hash
+	if sm.alg != "" && sm.declared == "" {
+		h = sm.alg.New()
+	}
 	for attempt := 1; ; attempt++ {
-		_, err := c.put(ctx, 0, r, file, 0, size, prog)
+		_, err := c.put(ctx, 0, r, file, 0, size, prog, h)
 		if err == nil {
+			if h != nil {
+				sm.set(0, h.Sum(nil))
+			}
 			prog.done.Add(1)
 			return nil
 		}
@@ -219,8 +310,14 @@ func (c *Client) retryable(ctx context.Context, err error, attempt int) bool {
 }
 
 // put sends size bytes at off to a presigned request and returns the ETag.
-func (c *Client) put(ctx context.Context, part int, r *SignedRequest, file io.ReaderAt, off, size int64, prog *progress) (string, error) {
-	cr := &countingReader{r: io.NewSectionReader(file, off, size), prog: prog}
+// h, if not nil, is reset and fed the bytes sent.
+func (c *Client) put(ctx context.Context, part int, r *SignedRequest, file io.ReaderAt, off, size int64, prog *progress, h hash.Hash) (string, error) {
+	var src io.Reader = io.NewSectionReader(file, off, size)
+	if h != nil {
+		h.Reset()
+		src = io.TeeReader(src, h)
+	}
+	cr := &countingReader{r: src, prog: prog}
 	var body io.Reader = cr
 	if size == 0 {
 		body = http.NoBody
@@ -277,15 +374,15 @@ func xmlCode(data []byte) string {
 
 // multi is one multipart upload in flight.
 type multi struct {
-	c         *Client
-	id        string
-	file      io.ReaderAt
-	size      int64
-	partSize  int64
-	count     int
-	checksums bool
-	prog      *progress
-	pending   []int // parts to send, ascending
+	c        *Client
+	id       string
+	file     io.ReaderAt
+	size     int64
+	partSize int64
+	count    int
+	sums     *sums
+	prog     *progress
+	pending  []int // parts to send, ascending
 
 	mu     sync.Mutex
 	urls   map[int]PartURL // signed, not used yet
@@ -343,12 +440,13 @@ feed:
 func (m *multi) sendPart(ctx context.Context, n int) error {
 	off, size := int64(n-1)*m.partSize, m.sizeOf(n)
 	var sum string
-	if m.checksums {
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(m.file, off, size)); err != nil {
+	if m.sums.enabled() {
+		d, err := hashRange(ctx, m.sums.alg, m.file, off, size)
+		if err != nil {
 			return fmt.Errorf("reading part %d: %w", n, err)
 		}
-		sum = base64.StdEncoding.EncodeToString(h.Sum(nil))
+		m.sums.set(n, d)
+		sum = checksum.Encode(d)
 	}
 	var cur *PartURL
 	for attempt := 1; ; attempt++ {
@@ -359,7 +457,7 @@ func (m *multi) sendPart(ctx context.Context, n int) error {
 			}
 			cur = &u
 		}
-		etag, err := m.c.put(ctx, n, &cur.SignedRequest, m.file, off, size, m.prog)
+		etag, err := m.c.put(ctx, n, &cur.SignedRequest, m.file, off, size, m.prog, nil)
 		if err == nil {
 			if etag == "" {
 				return fmt.Errorf("part %d: the store answered no ETag", n)
@@ -395,6 +493,13 @@ func (m *multi) sendPart(ctx context.Context, n int) error {
 func (m *multi) url(ctx context.Context, n int, sum string) (PartURL, error) {
 	if sum != "" {
 		got, err := m.c.PartURLs(ctx, m.id, []int{n}, map[int]string{n: sum})
+		if ae, ok := isChecksumRefusal(err); ok {
+			// A resumed session created without this algorithm: go on
+			// without part checksums, and say so.
+			m.c.log.Warn("Chute refused part checksums; sending parts without", "algorithm", m.sums.alg, "err", ae.Message)
+			m.sums.turnOff(fmt.Sprintf("parts sent without checksums: Chute refused %s part checksums for this session (%s)", m.sums.alg, ae.Message))
+			return m.url(ctx, n, "")
+		}
 		if err != nil {
 			return PartURL{}, fmt.Errorf("signing part %d: %w", n, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/client"
 )
 
@@ -69,7 +70,8 @@ func cmdUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	resume := fs.String("resume", "", "resume this upload session (one FILE only)")
 	profile := fs.String("profile", "", "upload profile (default: the server's \"default\")")
 	ctype := fs.String("content-type", "", "content type (default: from the file extension)")
-	checksums := fs.Bool("checksums", false, "sign each part's SHA-256 so the store verifies it (versitygw does)")
+	sumFlag := fs.String("checksum", string(client.DefaultChecksum), "checksum checked end to end: "+checksum.List(checksum.All)+", or none")
+	checksums := fs.Bool("checksums", false, "deprecated: same as --checksum SHA256")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -82,6 +84,15 @@ func cmdUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *parallel < 1 {
 		return usageError{"--parallel must be at least 1"}
+	}
+	alg := client.NoChecksum
+	if !strings.EqualFold(*sumFlag, "none") {
+		if alg, err = checksum.Parse(*sumFlag); err != nil {
+			return usageError{"--checksum: " + err.Error()}
+		}
+	}
+	if *checksums {
+		alg = checksum.SHA256
 	}
 	c := cf.client(client.WithParallel(*parallel))
 
@@ -98,7 +109,7 @@ func cmdUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	failed := 0
 	for _, path := range files {
 		res, err := uploadFile(ctx, c, path, bars, msg, client.UploadOptions{
-			ContentType: *ctype, Profile: *profile, Parallel: *parallel, ResumeID: *resume, Checksums: *checksums,
+			ContentType: *ctype, Profile: *profile, Parallel: *parallel, ResumeID: *resume, Checksum: alg,
 		})
 		if err != nil {
 			failed++
@@ -109,6 +120,13 @@ func cmdUpload(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			continue
 		}
 		fmt.Fprintf(stdout, "%s\n  key:      %s\n  download: %s\n", path, res.Key, res.DownloadURL)
+		switch {
+		case !res.Checksum.IsZero():
+			fmt.Fprintf(stdout, "  checksum: %s %s (verified)\n", res.Checksum.Algorithm, res.Checksum.Value)
+		case res.ChecksumNote != "":
+			fmt.Fprintf(stdout, "  checksum: not verified: %s\n", res.ChecksumNote)
+			fmt.Fprintf(msg, "chute upload: %s: warning: the whole file was not verified: %s\n", path, res.ChecksumNote)
+		}
 	}
 	if bars != nil {
 		bars.Wait()
