@@ -11,16 +11,20 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/chute-dev/chute/checksum"
 )
 
 // demoDriverDir holds the node script that drives the demo page and its
@@ -101,7 +105,7 @@ func TestBrowserDemo(t *testing.T) {
 
 	t.Run("static files", func(t *testing.T) {
 		for _, c := range []struct{ path, ctype string }{
-			{"/", "text/html"}, {"/chute.js", "text/javascript"}, {"/app.js", "text/javascript"}, {"/style.css", "text/css"},
+			{"/", "text/html"}, {"/chute.js", "text/javascript"}, {"/chute-worker.js", "text/javascript"}, {"/app.js", "text/javascript"}, {"/style.css", "text/css"},
 		} {
 			resp, err := http.Get(tg.base + c.path)
 			if err != nil {
@@ -163,6 +167,19 @@ func TestBrowserDemo(t *testing.T) {
 			Signs  int
 		}
 		Cancel struct{ ID string }
+		Sums   struct {
+			Image, Big string
+			Single     []struct{ Sum string }
+			Parts      []struct {
+				Part int
+				Sum  string
+			}
+			Signed    []map[string]string
+			Workers   []string
+			Mbps      int
+			Combined  []bool
+			OffThread bool
+		}
 		Reload struct {
 			Before, ID string
 			Resent     []int
@@ -201,6 +218,69 @@ func TestBrowserDemo(t *testing.T) {
 			t.Errorf("%s: key %q is not alice's", name, st.Key)
 		}
 	}
+	t.Run("checksums", func(t *testing.T) {
+		// chute.js checks CRC32C by default: the image (a single upload)
+		// and big.bin (3 parts, under the 64 MiB read-ahead) declared
+		// their whole value, which the page shows as verified; the single
+		// PUT and every part PUT carried the header Chute signed.
+		read := func(name string) []byte {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		img, big := read("image.png"), read("big.bin")
+		s := got.Sums
+		if want := "CRC32C:" + checksum.CRC32C.Sum(img); s.Image != want {
+			t.Errorf("image.png: page shows checksum %q, want %q", s.Image, want)
+		}
+		if want := "CRC32C:" + checksum.CRC32C.Sum(big); s.Big != want {
+			t.Errorf("big.bin: page shows checksum %q, want %q", s.Big, want)
+		}
+		if len(s.Single) != 1 || s.Single[0].Sum != checksum.CRC32C.Sum(img) {
+			t.Errorf("single PUT checksum headers %+v, want the image's CRC32C", s.Single)
+		}
+		const ps = 16 << 20
+		seen := map[int]bool{}
+		for _, p := range s.Parts {
+			want := checksum.CRC32C.Sum(big[(p.Part-1)*ps : min(p.Part*ps, len(big))])
+			if p.Sum != want {
+				t.Errorf("big.bin part %d sent x-amz-checksum-crc32c %q, want %q", p.Part, p.Sum, want)
+			}
+			seen[p.Part] = true
+		}
+		if len(seen) != 3 {
+			t.Errorf("big.bin part PUTs %+v, want parts 1-3", s.Parts)
+		}
+		signed := map[string]string{}
+		for _, m := range s.Signed {
+			maps.Copy(signed, m)
+		}
+		for n := 1; n <= 3; n++ {
+			if want := checksum.CRC32C.Sum(big[(n-1)*ps : min(n*ps, len(big))]); signed[strconv.Itoa(n)] != want {
+				t.Errorf("part-urls for part %d asked to sign %q, want %q", n, signed[strconv.Itoa(n)], want)
+			}
+		}
+		// Chute kept the declared value: the session says so.
+		for id, data := range map[string][]byte{got.Image.ID: img, got.Big.ID: big} {
+			var st struct{ Checksum struct{ Algorithm, Value string } }
+			tg.call(t, tok, "GET", "/v1/uploads/"+id, nil).decode(t, &st)
+			if st.Checksum.Algorithm != "CRC32C" || st.Checksum.Value != checksum.CRC32C.Sum(data) {
+				t.Errorf("%s: status checksum %+v, want CRC32C %s", id, st.Checksum, checksum.CRC32C.Sum(data))
+			}
+		}
+		// Chute's page has a CSP of script-src 'self': the worker comes
+		// from /chute-worker.js, not a Blob URL.
+		if len(s.Workers) == 0 || slices.ContainsFunc(s.Workers, func(w string) bool { return w != "/chute-worker.js" }) || !s.OffThread {
+			t.Errorf("checksum workers started %v (off thread %v), want /chute-worker.js only", s.Workers, s.OffThread)
+		}
+		if len(s.Combined) != 10 || slices.Contains(s.Combined, false) {
+			t.Errorf("part CRCs combined on the page: %v, want all equal to the whole", s.Combined)
+		}
+		t.Logf("CRC32C in chute.js's worker in Chromium: %d MB/s", s.Mbps)
+	})
+
 	if got.Image.Width != 64 {
 		t.Errorf("image preview: naturalWidth %d, want 64", got.Image.Width)
 	}

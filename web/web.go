@@ -17,8 +17,9 @@ import (
 //go:embed static
 var files embed.FS
 
-// FS returns the static files: index.html, app.js, chute.js and
-// style.css, at the root of the returned file system.
+// FS returns the static files: index.html, app.js, chute.js,
+// chute-worker.js (chute.js's checksum worker) and style.css, at the root
+// of the returned file system.
 func FS() fs.FS {
 	sub, err := fs.Sub(files, "static")
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 func TestFSHoldsThePage(t *testing.T) {
 	fsys := FS()
-	for _, name := range []string{"index.html", "app.js", "chute.js", "style.css"} {
+	for _, name := range []string{"index.html", "app.js", "chute.js", "chute-worker.js", "style.css"} {
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil || len(b) == 0 {
 			t.Errorf("%s: %v (%d bytes)", name, err, len(b))

@@ -66,6 +66,29 @@ async function run(ctx, out) {
     const u = new URL(r.url());
     if (isPart(u)) puts.push(Number(u.searchParams.get("partNumber")));
   });
+  // Checksum headers on the PUTs to the store (single and parts), and
+  // the checksums the page asked Chute to sign.
+  const sumHeader = "x-amz-checksum-crc32c";
+  const sent = { single: [], parts: [] };
+  page.on("request", (r) => {
+    if (r.method() !== "PUT") return;
+    const u = new URL(r.url());
+    if (u.pathname.startsWith("/v1/")) return;
+    const v = r.headers()[sumHeader] || "";
+    if (isPart(u)) sent.parts.push({ part: Number(u.searchParams.get("partNumber")), sum: v });
+    else sent.single.push({ sum: v });
+  });
+  /** @type {Record<string, string>[]} */
+  const signedSums = [];
+  page.on("request", (r) => {
+    if (r.method() === "POST" && new URL(r.url()).pathname.endsWith("/part-urls")) {
+      const b = r.postDataJSON();
+      signedSums.push((b && b.checksums) || {});
+    }
+  });
+  /** Checksum workers the page started, by kind. */
+  const workers = [];
+  page.on("worker", (w) => workers.push(w.url().startsWith("blob:") ? "blob" : new URL(w.url()).pathname));
   // API calls the page makes: sync statuses and part-url batches.
   let syncs = 0;
   let signs = 0;
@@ -148,6 +171,46 @@ async function run(ctx, out) {
   }, `${sel("image.png")} .preview img`);
   out.image = { id: await sessionId("image.png"), width: await img.evaluate((el) => el.naturalWidth) };
   out.big = { id: await sessionId("big.bin"), link: await page.locator(`${sel("big.bin")} .preview a`).count(), syncs };
+  // What the page checked: the checksum it shows, the headers it sent,
+  // and that the hashing ran in a worker.
+  const shown = (name) => page.locator(sel(name)).getAttribute("data-checksum");
+  out.sums = {
+    image: await shown("image.png"),
+    big: await shown("big.bin"),
+    single: sent.single.slice(),
+    parts: sent.parts.slice(),
+    signed: signedSums.slice(),
+    workers: workers.slice(),
+  };
+  // CRC32C speed in this Chromium, in the page's checksum worker; and
+  // part CRCs combined on the page equal the whole file's, for random cuts.
+  Object.assign(out.sums, await page.evaluate(async () => {
+    const { Hasher, combineCRC32, b64 } = await import("/chute.js");
+    const h = new Hasher();
+    const data = new Uint8Array(64 << 20);
+    for (let i = 0; i < data.length; i += 4096) crypto.getRandomValues(data.subarray(i, i + 4096));
+    const blob = new Blob([data]);
+    await h.digest(blob.slice(0, 1 << 20), "CRC32C"); // warm up
+    const t0 = performance.now();
+    const whole = await h.digest(blob, "CRC32C");
+    const mbps = Math.round((data.length / 1e6) / ((performance.now() - t0) / 1000));
+    const combined = [];
+    for (const alg of ["CRC32C", "CRC32"]) {
+      for (let round = 0; round < 5; round++) {
+        const small = blob.slice(0, 3_000_000 + round);
+        const cuts = [0, small.size];
+        for (let k = 0; k < 1 + round * 2; k++) cuts.push(Math.floor(Math.random() * small.size));
+        cuts.sort((a, b) => a - b);
+        const ranges = [];
+        for (let i = 1; i < cuts.length; i++) {
+          const part = small.slice(cuts[i - 1], cuts[i]);
+          ranges.push({ digest: await h.digest(part, alg), size: part.size });
+        }
+        combined.push(b64(combineCRC32(alg, ranges)) === b64(await h.digest(small, alg)));
+      }
+    }
+    return { mbps, whole: b64(whole).length, combined, offThread: h.offThread };
+  }));
   await shot("1-done.png");
   await page.route(isPart, intercept);
 

@@ -188,6 +188,10 @@ class Item {
       forget(res.id);
       this.bar.value = 100;
       this.setState("completed", "Done");
+      // The whole file's checksum, checked end to end, or why not.
+      const sum = res.verified ? `${res.verified.algorithm} ${res.verified.value} ✓` : res.checksumNote ? `checksum not verified: ${res.checksumNote}` : "";
+      this.li.dataset.checksum = res.verified ? `${res.verified.algorithm}:${res.verified.value}` : "";
+      if (sum) $(".detail", this.li).textContent += ` · ${sum}`;
       this.showResult(res.content_type, res.download.url);
     } catch (err) {
       if (isAbort(err)) return; // paused or cancelled: the buttons already tell

@@ -12,6 +12,16 @@
 // call upload(file, { resumeId }) later (even after a page reload) and only
 // the parts the store does not hold yet are sent. The store must allow the
 // page's origin (CORS) and expose the ETag header.
+//
+// Checksums are on by default (CRC32C): every part's checksum is computed
+// in a Web Worker (off the UI thread), signed into its URL by Chute and
+// sent as x-amz-checksum-crc32c, so the store refuses changed bytes. A
+// file of at most checksumPassMax bytes (64 MiB) is hashed first and its
+// value declared at create, so Chute checks the whole object at complete;
+// for a bigger one the part CRCs are combined (no second pass) and
+// compared with the value Chute reports at complete. If Chute refuses the
+// algorithm, the upload goes on without and the result's checksumNote
+// says why.
 
 /**
  * @typedef {Object} ChuteClientOptions
@@ -63,6 +73,13 @@
  */
 
 /**
+ * @typedef {Object} Checksum
+ * @property {string} algorithm "CRC32C", "CRC32", "SHA256", ...
+ * @property {string} [value] Base64 of the big-endian digest; a COMPOSITE
+ *   value of a multipart object ends in "-N".
+ */
+
+/**
  * @typedef {Object} CompleteResult
  * @property {string} id
  * @property {string} key
@@ -71,6 +88,12 @@
  * @property {string} content_type
  * @property {string} etag
  * @property {Download} download
+ * @property {Checksum} [checksum] The stored object's checksum, as Chute reports it.
+ * @property {Checksum} [verified] Set by upload(): the whole object's
+ *   checksum, checked end to end (declared at create and checked by Chute,
+ *   or reported by Chute and equal to the one computed from the file).
+ * @property {string} [checksumNote] Set by upload() when checksums were on
+ *   but the whole object was not verified: why.
  */
 
 /**
@@ -85,6 +108,10 @@
 
 /**
  * @typedef {Object} UploadOptions
+ * @property {"CRC32C" | "CRC32" | "SHA256" | "none"} [checksum] Checksum
+ *   checked end to end (default "CRC32C"); "none" turns it off.
+ * @property {number} [checksumPassMax] Largest file hashed whole before
+ *   create so its value is declared (default 64 MiB; 0: never).
  * @property {string} [profile] Profile name (default "default").
  * @property {Object<string, string>} [metadata] Stored as object metadata.
  * @property {string} [contentType] Default: file.type or application/octet-stream.
@@ -205,6 +232,267 @@ function xhrSend(req, body, onLoaded, signal) {
   });
 }
 
+// ---- Checksums -------------------------------------------------------------
+//
+// The CRC functions below run both in the Web Worker (their source is
+// copied into it with Function.prototype.toString, so they must stay
+// self-contained) and, if no worker can be started, on the page.
+
+/** Reflected polynomials of the CRCs chute.js computes. */
+const CRC_POLY = { CRC32C: 0x82f63b78, CRC32: 0xedb88320 };
+
+/** Algorithms upload() can compute. */
+export const CHECKSUMS = ["CRC32C", "CRC32", "SHA256"];
+
+/**
+ * crcTables builds the slicing-by-8 tables of a reflected 32-bit CRC:
+ * table k (at k*256) is the CRC of a byte followed by k zero bytes.
+ * @param {number} poly
+ * @returns {Int32Array}
+ */
+function crcTables(poly) {
+  const t = new Int32Array(256 * 8);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t[n];
+    for (let k = 1; k < 8; k++) {
+      c = t[c & 0xff] ^ (c >>> 8);
+      t[k * 256 + n] = c;
+    }
+  }
+  return t;
+}
+
+/**
+ * crcUpdate feeds buf into a running (inverted) CRC register, 8 bytes a
+ * step read as two little-endian words (every browser's byte order; a
+ * big-endian machine takes the byte loop).
+ * @param {number} crc
+ * @param {Uint8Array} buf
+ * @param {Int32Array} t
+ * @returns {number}
+ */
+function crcUpdate(crc, buf, t) {
+  const n = buf.length;
+  let i = 0;
+  if (buf.byteOffset % 4 === 0 && new Uint8Array(new Uint32Array([1]).buffer)[0] === 1) {
+    const w = new Int32Array(buf.buffer, buf.byteOffset, (n >> 3) << 1);
+    for (let j = 0; j < w.length; j += 2) {
+      const a = crc ^ w[j];
+      const b = w[j + 1];
+      crc =
+        t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)] ^
+        t[768 + (b & 0xff)] ^ t[512 + ((b >>> 8) & 0xff)] ^ t[256 + ((b >>> 16) & 0xff)] ^ t[b >>> 24];
+    }
+    i = w.length << 2;
+  }
+  for (; i < n; i++) crc = t[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8);
+  return crc;
+}
+
+/**
+ * hashBlob returns the big-endian digest of blob: a CRC read in 4 MiB
+ * slices, or SHA-256 through WebCrypto.
+ * @param {Blob} blob
+ * @param {string} alg
+ * @returns {Promise<Uint8Array>}
+ */
+export async function hashBlob(blob, alg) {
+  if (alg === "SHA256") return new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+  const cache = /** @type {any} */ (hashBlob);
+  cache.tables = cache.tables || {};
+  const t = cache.tables[alg] || (cache.tables[alg] = crcTables(alg === "CRC32C" ? 0x82f63b78 : 0xedb88320));
+  let crc = -1;
+  for (let off = 0; off < blob.size; off += 4 << 20) {
+    crc = crcUpdate(crc, new Uint8Array(await blob.slice(off, off + (4 << 20)).arrayBuffer()), t);
+  }
+  crc = ~crc >>> 0;
+  return new Uint8Array([crc >>> 24, (crc >>> 16) & 0xff, (crc >>> 8) & 0xff, crc & 0xff]);
+}
+
+/** workerMain runs a checksum worker's message loop (chute-worker.js calls it). */
+export function workerMain() {
+  self.onmessage = async (e) => {
+    const { id, blob, alg } = e.data;
+    try {
+      self.postMessage({ id, digest: await hashBlob(blob, alg) });
+    } catch (err) {
+      self.postMessage({ id, error: String(err && err.message ? err.message : err) });
+    }
+  };
+}
+
+/** A worker's whole source, for a Blob URL: the functions above and the loop. */
+const WORKER_SOURCE = `"use strict";
+${crcTables.toString()}
+${crcUpdate.toString()}
+${hashBlob.toString()}
+(${workerMain.toString()})();`;
+
+/**
+ * Hasher computes digests in a Web Worker, off the UI thread. It starts
+ * the worker from chute-worker.js next to chute.js when that is on the
+ * page's origin (what a Content Security Policy of script-src 'self', as
+ * Chute's own pages have, allows), else from a Blob URL (so a copied
+ * chute.js stays one file), and where neither can start it hashes on the
+ * page, saying so once in the console.
+ */
+export class Hasher {
+  constructor() {
+    /** @type {Worker | null} */
+    this.worker = null;
+    /** @type {Map<number, {resolve: (d: Uint8Array) => void, reject: (e: Error) => void, blob: Blob, alg: string}>} */
+    this.jobs = new Map();
+    this.next = 1;
+    /** True while digests are computed in a worker. */
+    this.offThread = false;
+    /** @type {(() => Worker)[]} ways to start a worker, in order */
+    this.starts = [];
+    try {
+      const file = new URL("./chute-worker.js", import.meta.url);
+      if (typeof location !== "undefined" && file.origin === location.origin) {
+        this.starts.push(() => new Worker(file, { type: "module" }));
+      }
+    } catch (_) {
+      // no import.meta.url or no location: skip the file
+    }
+    this.starts.push(() => {
+      const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+      try {
+        return new Worker(url);
+      } finally {
+        setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      }
+    });
+    /** @type {string[]} */
+    this.failures = [];
+    this._start();
+  }
+
+  /** _start starts the next way that works; none left: hash on the page. */
+  _start() {
+    while (this.starts.length > 0) {
+      const start = /** @type {() => Worker} */ (this.starts.shift());
+      let w;
+      try {
+        if (typeof Worker === "undefined") throw new Error("no Worker here");
+        w = start();
+      } catch (err) {
+        this.failures.push(String(err && /** @type {Error} */ (err).message));
+        continue;
+      }
+      this.worker = w;
+      this.offThread = true;
+      w.onmessage = (e) => {
+        const job = this.jobs.get(e.data.id);
+        if (!job) return;
+        this.jobs.delete(e.data.id);
+        if (e.data.error) job.reject(new Error(e.data.error));
+        else job.resolve(e.data.digest);
+      };
+      // A worker the page may not load (CSP, a 404) fails after the fact:
+      // move its jobs on to the next way.
+      w.onerror = (e) => {
+        e.preventDefault();
+        if (this.worker !== w) return;
+        w.terminate();
+        this.worker = null;
+        this.offThread = false;
+        this.failures.push(e.message || "the worker failed to start");
+        this._start();
+        const jobs = [...this.jobs.values()];
+        this.jobs.clear();
+        for (const j of jobs) this.digest(j.blob, j.alg).then(j.resolve, j.reject);
+      };
+      return;
+    }
+    console.warn(`chute.js: no Web Worker for checksums (${this.failures.join("; ")}); hashing on the page`);
+  }
+
+  /**
+   * digest returns the big-endian digest of blob under alg.
+   * @param {Blob} blob
+   * @param {string} alg
+   * @returns {Promise<Uint8Array>}
+   */
+  digest(blob, alg) {
+    if (!this.worker) return hashBlob(blob, alg);
+    return new Promise((resolve, reject) => {
+      const id = this.next++;
+      this.jobs.set(id, { resolve, reject, blob, alg });
+      /** @type {Worker} */ (this.worker).postMessage({ id, blob, alg });
+    });
+  }
+}
+
+/**
+ * b64 is the header form of a digest.
+ * @param {Uint8Array} d
+ * @returns {string}
+ */
+export function b64(d) {
+  let s = "";
+  for (const c of d) s += String.fromCharCode(c);
+  return btoa(s);
+}
+
+/**
+ * crc32MulMod returns a·b mod P for reflected 32-bit polynomials.
+ * @param {number} a
+ * @param {number} b
+ * @param {number} poly
+ */
+function crc32MulMod(a, b, poly) {
+  let p = 0;
+  for (let m = 0x80000000; a !== 0; m >>>= 1) {
+    if (a & m) {
+      p ^= b;
+      a ^= m;
+    }
+    b = b & 1 ? (b >>> 1) ^ poly : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/**
+ * combineCRC32 returns the CRC of the concatenation of ranges from their
+ * CRCs and lengths (crc(A‖B) = crc(A)·x^(8·len(B)) mod P ⊕ crc(B)), as
+ * checksum.CombineAll does in Go.
+ * @param {"CRC32C" | "CRC32"} alg
+ * @param {{digest: Uint8Array, size: number}[]} ranges
+ * @returns {Uint8Array}
+ */
+export function combineCRC32(alg, ranges) {
+  const poly = CRC_POLY[alg];
+  const x2n = [0x40000000]; // x^(2^k) mod P; x is the second bit from the top
+  for (let k = 1; k < 64; k++) x2n.push(crc32MulMod(x2n[k - 1], x2n[k - 1], poly));
+  const num = (d) => ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0;
+  let acc = ranges.length ? num(ranges[0].digest) : 0;
+  for (const r of ranges.slice(1)) {
+    let shift = 0x80000000; // x^0
+    let n = r.size;
+    for (let k = 3; n > 0; k++, n = Math.floor(n / 2)) if (n % 2) shift = crc32MulMod(x2n[k], shift, poly);
+    acc = (crc32MulMod(shift, acc, poly) ^ num(r.digest)) >>> 0;
+  }
+  return new Uint8Array([acc >>> 24, (acc >>> 16) & 0xff, (acc >>> 8) & 0xff, acc & 0xff]);
+}
+
+/**
+ * isChecksumRefusal reports whether err is Chute refusing a checksum (a
+ * 400 naming it: an algorithm the store cannot verify).
+ * @param {unknown} err
+ */
+function isChecksumRefusal(err) {
+  return err instanceof ChuteError && err.status === 400 && /checksum/i.test(err.message);
+}
+
+/** The header that carries a value of alg, e.g. x-amz-checksum-crc32c. */
+const checksumHeader = (alg) => "x-amz-checksum-" + alg.toLowerCase();
+
 /** ChuteClient talks to one Chute server. */
 export class ChuteClient {
   /** @param {ChuteClientOptions} [opts] */
@@ -220,6 +508,14 @@ export class ChuteClient {
     this.retryBaseMs = opts.retryBaseMs ?? 500;
     /** Single-upload URLs by session id, to resume a paused single PUT. @type {Map<string, PresignedRequest>} */
     this._single = new Map();
+    /** @type {Hasher | null} */
+    this._hasher = null;
+  }
+
+  /** hasher returns the client's checksum worker, started on first use. */
+  hasher() {
+    if (!this._hasher) this._hasher = new Hasher();
+    return this._hasher;
   }
 
   /**
@@ -311,14 +607,19 @@ export class ChuteClient {
   }
 
   /**
-   * partURLs presigns parts (at most 1000 per call).
+   * partURLs presigns parts (at most 1000 per call). opts.checksums maps
+   * part numbers to their checksums under the session's algorithm: each is
+   * signed into its part's URL, whose headers then list it.
    * @param {string} id
    * @param {number[]} partNumbers
-   * @param {{signal?: AbortSignal}} [opts]
+   * @param {{signal?: AbortSignal, checksums?: Object<string, string>}} [opts]
    * @returns {Promise<PresignedRequest[]>}
    */
-  async partURLs(id, partNumbers, opts) {
-    const r = await this.request("POST", `/v1/uploads/${encodeURIComponent(id)}/part-urls`, { part_numbers: partNumbers }, opts);
+  async partURLs(id, partNumbers, opts = {}) {
+    /** @type {any} */
+    const body = { part_numbers: partNumbers };
+    if (opts.checksums) body.checksums = opts.checksums;
+    const r = await this.request("POST", `/v1/uploads/${encodeURIComponent(id)}/part-urls`, body, opts);
     return r.parts;
   }
 
@@ -376,6 +677,17 @@ export class ChuteClient {
     const { signal } = opts;
     const name = opts.filename || /** @type {File} */ (file).name || "blob";
     const contentType = opts.contentType || file.type || "application/octet-stream";
+    const want = opts.checksum || "CRC32C";
+    if (want !== "none" && !CHECKSUMS.includes(want)) {
+      throw new ChuteError(0, "invalid_request", `chute.js cannot compute checksum ${want} (it can: ${CHECKSUMS.join(", ")}, or none)`);
+    }
+    /** What this upload knows of its checksums. */
+    const sums = {
+      /** @type {string} */ alg: want === "none" ? "" : want,
+      /** @type {string} */ declared: "",
+      /** @type {string} */ note: "",
+      /** @type {Map<number, Uint8Array>} part digests (0: a single upload's) */ parts: new Map(),
+    };
     /** @type {any} */
     let sess = null;
     if (opts.resumeId) {
@@ -386,6 +698,15 @@ export class ChuteClient {
       if (sess.state === "aborted" || sess.state === "expired") {
         throw new ChuteError(409, "conflict", `upload is ${sess.state}`);
       }
+      if (sess.checksum && sess.checksum.algorithm) {
+        // The session's algorithm wins: its URLs are signed with it.
+        sums.alg = sess.checksum.algorithm;
+        sums.declared = sess.checksum.value || "";
+        if (!CHECKSUMS.includes(sums.alg)) {
+          sums.note = `the session checks ${sums.alg}, which chute.js cannot compute: parts sent without checksums`;
+          sums.alg = "";
+        }
+      }
       if (sess.strategy === "single" && sess.state !== "completed" && sess.uploaded_bytes !== sess.size && !this._single.has(sess.id)) {
         // A single PUT URL is handed out once, at create: after a reload
         // the only way on is a fresh session.
@@ -394,10 +715,7 @@ export class ChuteClient {
       }
     }
     if (!sess) {
-      sess = await this.create(
-        { filename: name, content_type: contentType, size: file.size, profile: opts.profile || "default", metadata: opts.metadata },
-        { signal },
-      );
+      sess = await this._create(file, { filename: name, content_type: contentType, size: file.size, profile: opts.profile || "default", metadata: opts.metadata }, sums, opts);
       if (sess.strategy === "single") this._single.set(sess.id, sess.upload);
     }
     if (opts.onSession) opts.onSession(sess);
@@ -406,13 +724,109 @@ export class ChuteClient {
     }
     const progress = opts.onProgress || (() => {});
     if (sess.strategy === "single") {
-      await this._uploadSingle(sess, file, progress, signal);
+      await this._uploadSingle(sess, file, progress, signal, sums);
     } else {
-      await this._uploadParts(sess, file, opts.parallel || 4, progress, signal);
+      await this._uploadParts(sess, file, opts.parallel || 4, progress, signal, sums);
     }
     const res = await this._complete(sess.id, signal);
     this._single.delete(sess.id);
+    await this._verify(res, sess, file, sums);
     return res;
+  }
+
+  /**
+   * _create opens the session with sums.alg, declaring the whole file's
+   * value when the file is small enough to hash first. A checksum Chute
+   * refuses is dropped (create again without) and noted in sums.note.
+   * @param {Blob} file
+   * @param {any} req
+   * @param {any} sums
+   * @param {UploadOptions} opts
+   */
+  async _create(file, req, sums, opts) {
+    const { signal } = opts;
+    if (sums.alg) {
+      req.checksum = { algorithm: sums.alg };
+      if (file.size <= (opts.checksumPassMax ?? 64 << 20)) {
+        const d = await this.hasher().digest(file, sums.alg);
+        if (signal && signal.aborted) throw abortError(signal);
+        req.checksum.value = b64(d);
+      }
+    }
+    try {
+      const sess = await this.create(req, { signal });
+      if (req.checksum) sums.declared = req.checksum.value || "";
+      return sess;
+    } catch (err) {
+      if (!req.checksum || !isChecksumRefusal(err)) throw err;
+      sums.note = `uploaded without a checksum: Chute refused ${sums.alg} (${/** @type {Error} */ (err).message})`;
+      console.warn("chute.js: " + sums.note);
+      sums.alg = "";
+      delete req.checksum;
+      return this.create(req, { signal });
+    }
+  }
+
+  /**
+   * _verify sets res.verified (or res.checksumNote) once complete answered
+   * res, and throws if the stored object's checksum differs from the file's.
+   * @param {any} res
+   * @param {any} sess
+   * @param {Blob} file
+   * @param {any} sums
+   */
+  async _verify(res, sess, file, sums) {
+    if (!sums.alg) {
+      if (sums.note) res.checksumNote = sums.note;
+      return;
+    }
+    const stored = res.checksum;
+    if (sums.declared) {
+      // Chute compared the stored object with it before answering.
+      res.verified = { algorithm: sums.alg, value: sums.declared };
+      return;
+    }
+    if (!stored || !stored.value || stored.algorithm !== sums.alg) {
+      res.checksumNote = `Chute reported no ${sums.alg} value for the whole object: ` +
+        (sess.strategy === "single" ? "the store did not verify the bytes" : "each part was verified by the store as it arrived");
+      return;
+    }
+    /** @type {Uint8Array[]} */
+    const digests = [];
+    /** @type {{digest: Uint8Array, size: number}[]} */
+    const ranges = [];
+    if (sess.strategy === "single") {
+      digests.push(sums.parts.get(0) || (await this.hasher().digest(file, sums.alg)));
+      ranges.push({ digest: digests[0], size: file.size });
+    } else {
+      const ps = sess.part_size;
+      for (let n = 1; n <= sess.part_count; n++) {
+        const blob = file.slice(ps * (n - 1), Math.min(ps * n, file.size));
+        // Parts an earlier run sent (resume) are hashed now.
+        const d = sums.parts.get(n) || (await this.hasher().digest(blob, sums.alg));
+        digests.push(d);
+        ranges.push({ digest: d, size: blob.size });
+      }
+    }
+    let local;
+    if (/-\d+$/.test(stored.value)) {
+      const all = new Uint8Array(digests.reduce((a, d) => a + d.length, 0));
+      let off = 0;
+      for (const d of digests) {
+        all.set(d, off);
+        off += d.length;
+      }
+      local = b64(await this.hasher().digest(new Blob([all]), sums.alg)) + "-" + digests.length;
+    } else if (sums.alg in CRC_POLY) {
+      local = b64(digests.length === 1 ? digests[0] : combineCRC32(/** @type {any} */ (sums.alg), ranges));
+    } else {
+      res.checksumNote = `the stored object's ${sums.alg} cannot be compared without reading the file again; each part was verified by the store`;
+      return;
+    }
+    if (local !== stored.value) {
+      throw new ChuteError(0, "checksum_mismatch", `the stored object's ${sums.alg} is ${stored.value}, the file's is ${local}`);
+    }
+    res.verified = { algorithm: sums.alg, value: stored.value };
   }
 
   /**
@@ -429,8 +843,9 @@ export class ChuteClient {
    * @param {Blob} file
    * @param {(p: Progress) => void} progress
    * @param {AbortSignal} [signal]
+   * @param {any} sums
    */
-  async _uploadSingle(sess, file, progress, signal) {
+  async _uploadSingle(sess, file, progress, signal, sums) {
     const report = (loaded, done) =>
       progress({ id: sess.id, loaded, total: file.size, partsDone: done ? 1 : 0, partCount: 1, part: done ? 1 : undefined });
     if (sess.uploaded_bytes === sess.size && sess.size > 0) {
@@ -441,12 +856,16 @@ export class ChuteClient {
     if (Date.parse(req.expires_at) < Date.now()) {
       throw new ChuteError(403, "expired", "the upload URL expired: start the upload again");
     }
+    // Without a declared value, hash the file while it goes, to compare
+    // with the value Chute reports at complete.
+    const hashing = sums.alg && !sums.declared ? this.hasher().digest(file, sums.alg) : null;
     for (let attempt = 0; ; attempt++) {
       const r = await xhrSend(req, file, (n) => report(n, false), signal);
       if (r.status >= 200 && r.status < 300) break;
       if (!retryable(r.status) || attempt >= this.retries) throw storeError(r.status);
       await this.backoff(attempt, signal);
     }
+    if (hashing) sums.parts.set(0, await hashing);
     report(file.size, true);
   }
 
@@ -458,8 +877,9 @@ export class ChuteClient {
    * @param {number} parallel
    * @param {(p: Progress) => void} progress
    * @param {AbortSignal} [signal]
+   * @param {any} sums
    */
-  async _uploadParts(sess, file, parallel, progress, signal) {
+  async _uploadParts(sess, file, parallel, progress, signal, sums) {
     const id = sess.id;
     const partSize = sess.part_size;
     const count = sess.part_count;
@@ -472,7 +892,9 @@ export class ChuteClient {
     }
     /** @type {Map<number, PresignedRequest>} */
     const urls = new Map();
-    for (const p of sess.parts || []) if (p.url) urls.set(p.part_number, p);
+    // With checksums each part is signed with its own: the create answer's
+    // URLs carry none.
+    if (!sums.alg) for (const p of sess.parts || []) if (p.url) urls.set(p.part_number, p);
     /** @type {Map<number, Promise<void>>} */
     const signing = new Map();
     /** @type {number[]} */
@@ -494,9 +916,31 @@ export class ChuteClient {
       const u = urls.get(n);
       return u && Date.parse(u.expires_at) - Date.now() > RESIGN_MARGIN_MS;
     };
-    /** urlFor returns a usable URL for part n, signing a batch when needed. */
-    const urlFor = async (n, force) => {
+    /**
+     * urlFor returns a usable URL for part n, signing a batch when needed;
+     * with checksums, n alone with its checksum.
+     */
+    const urlFor = async (n, force, blob) => {
       if (force) urls.delete(n);
+      if (sums.alg && !fresh(n)) {
+        let d = sums.parts.get(n);
+        if (!d) {
+          d = await this.hasher().digest(blob, sums.alg);
+          sums.parts.set(n, d);
+        }
+        if (signal && signal.aborted) throw abortError(signal);
+        try {
+          const [u] = await this.partURLs(id, [n], { signal, checksums: { [n]: b64(d) } });
+          urls.set(n, u);
+          return u;
+        } catch (err) {
+          if (!isChecksumRefusal(err)) throw err;
+          // A resumed session created without this algorithm.
+          sums.note = `parts sent without checksums: Chute refused ${sums.alg} part checksums for this session (${/** @type {Error} */ (err).message})`;
+          console.warn("chute.js: " + sums.note);
+          sums.alg = "";
+        }
+      }
       while (!fresh(n)) {
         if (signing.has(n)) {
           await signing.get(n);
@@ -521,7 +965,7 @@ export class ChuteClient {
       const blob = file.slice(partSize * (n - 1), partSize * (n - 1) + sizeOf(n));
       let resign = false;
       for (let attempt = 0; ; attempt++) {
-        const req = await urlFor(n, resign);
+        const req = await urlFor(n, resign, blob);
         resign = false;
         inflight.set(n, 0);
         let r;
