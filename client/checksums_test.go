@@ -177,48 +177,60 @@ func TestUploadChecksumMismatchAtTheEnd(t *testing.T) {
 
 // A resumed upload signs the remaining parts with the session's
 // algorithm and still checks the whole object, hashing the parts an
-// earlier run sent.
+// earlier run sent. With a declared value the status names the
+// algorithm, which wins over the option; without, the option must be
+// the first run's.
 func TestUploadChecksumResume(t *testing.T) {
-	f := newFake(t, 1000, 500)
-	data := randBytes(t, 5500)
-	ctx, cancel := context.WithCancel(context.Background())
-	f.storeHook = func(w http.ResponseWriter, n, gen, attempt int) bool {
-		if n >= 3 {
-			cancel()
-			w.WriteHeader(503)
-			return true
-		}
-		return false
-	}
-	var session string
-	_, err := newTestClient(f).Upload(ctx, bytes.NewReader(data), 5500, UploadOptions{Checksum: checksum.CRC32C, ChecksumPassMax: -1, Parallel: 1, OnSession: func(id string) { session = id }})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("first run: %v", err)
-	}
-	f.storeHook = nil
-	f.puts = map[int]int{}
-	f.partSums = nil
-	// The option says CRC64NVME (the default); the session is CRC32C.
-	res, err := newTestClient(f).Upload(context.Background(), bytes.NewReader(data), 5500, UploadOptions{ResumeID: session})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(f.object(), data) || f.puts[1] != 0 || f.puts[3] != 1 {
-		t.Fatalf("resume: puts %v", f.puts)
-	}
-	for _, m := range f.partSums {
-		for k, v := range m {
-			n, _ := strconv.Atoi(k)
-			if v != checksum.CRC32C.Sum(data[(n-1)*1000:min(n*1000, len(data))]) {
-				t.Fatalf("part %s signed with %q on resume", k, v)
+	for _, c := range []struct {
+		name       string
+		passMax    int64
+		resumeWith checksum.Algorithm
+	}{
+		{"value declared, the session's algorithm wins", 0, ""},
+		{"no value, the same option", -1, checksum.CRC32C},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake(t, 1000, 500)
+			data := randBytes(t, 5500)
+			ctx, cancel := context.WithCancel(context.Background())
+			f.storeHook = func(w http.ResponseWriter, n, gen, attempt int) bool {
+				if n >= 3 {
+					cancel()
+					w.WriteHeader(503)
+					return true
+				}
+				return false
 			}
-		}
-	}
-	if len(f.partSums) != 4 {
-		t.Fatalf("part-urls calls on resume: %v", f.partSums)
-	}
-	if res.Checksum != (checksum.Value{Algorithm: checksum.CRC32C, Value: checksum.CRC32C.Sum(data)}) {
-		t.Fatalf("resumed result %+v %q", res.Checksum, res.ChecksumNote)
+			var session string
+			_, err := newTestClient(f).Upload(ctx, bytes.NewReader(data), 5500, UploadOptions{Checksum: checksum.CRC32C, ChecksumPassMax: c.passMax, Parallel: 1, OnSession: func(id string) { session = id }})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("first run: %v", err)
+			}
+			f.storeHook = nil
+			f.puts = map[int]int{}
+			f.partSums = nil
+			res, err := newTestClient(f).Upload(context.Background(), bytes.NewReader(data), 5500, UploadOptions{ResumeID: session, Checksum: c.resumeWith})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(f.object(), data) || f.puts[1] != 0 || f.puts[3] != 1 {
+				t.Fatalf("resume: puts %v", f.puts)
+			}
+			for _, m := range f.partSums {
+				for k, v := range m {
+					n, _ := strconv.Atoi(k)
+					if v != checksum.CRC32C.Sum(data[(n-1)*1000:min(n*1000, len(data))]) {
+						t.Fatalf("part %s signed with %q on resume", k, v)
+					}
+				}
+			}
+			if len(f.partSums) != 4 {
+				t.Fatalf("part-urls calls on resume: %v", f.partSums)
+			}
+			if res.Checksum != (checksum.Value{Algorithm: checksum.CRC32C, Value: checksum.CRC32C.Sum(data)}) {
+				t.Fatalf("resumed result %+v %q", res.Checksum, res.ChecksumNote)
+			}
+		})
 	}
 }
 

@@ -96,7 +96,8 @@ func (f *fake) sign(n int) PartURL {
 
 func (f *fake) status() Status {
 	st := Status{ID: "upl_1", Key: "k/upl_1.bin", Strategy: f.strategy, State: f.state, Size: f.size, ContentType: f.ctype, Parts: []Part{}}
-	if f.alg != "" {
+	if f.alg != "" && f.declared != "" {
+		// As Chute does: only a known value is shown.
 		st.Checksum = &checksum.Value{Algorithm: f.alg, Value: f.declared}
 	}
 	if f.strategy == "multipart" {
@@ -228,6 +229,12 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		for k, v := range req.SHA256 {
 			n, _ := strconv.Atoi(k)
 			f.checksums[n] = v
+		}
+		for k, v := range req.Checksums {
+			if err := f.alg.Check(v); err != nil {
+				jsonErr(w, 400, "invalid_request", "checksums: part "+k+": "+err.Error())
+				return
+			}
 		}
 		for k, v := range req.Checksums {
 			n, _ := strconv.Atoi(k)

@@ -66,17 +66,16 @@ async function run(ctx, out) {
     const u = new URL(r.url());
     if (isPart(u)) puts.push(Number(u.searchParams.get("partNumber")));
   });
-  // Checksum headers on the PUTs to the store (single and parts), and
+  // Checksum headers on the PUTs to the store (part 0: a plain PUT), and
   // the checksums the page asked Chute to sign.
   const sumHeader = "x-amz-checksum-crc32c";
-  const sent = { single: [], parts: [] };
+  /** @type {{part: number, sum: string}[]} */
+  const sent = [];
   page.on("request", (r) => {
     if (r.method() !== "PUT") return;
     const u = new URL(r.url());
     if (u.pathname.startsWith("/v1/")) return;
-    const v = r.headers()[sumHeader] || "";
-    if (isPart(u)) sent.parts.push({ part: Number(u.searchParams.get("partNumber")), sum: v });
-    else sent.single.push({ sum: v });
+    sent.push({ part: isPart(u) ? Number(u.searchParams.get("partNumber")) : 0, sum: r.headers()[sumHeader] || "" });
   });
   /** @type {Record<string, string>[]} */
   const signedSums = [];
@@ -177,8 +176,7 @@ async function run(ctx, out) {
   out.sums = {
     image: await shown("image.png"),
     big: await shown("big.bin"),
-    single: sent.single.slice(),
-    parts: sent.parts.slice(),
+    puts: sent.slice(),
     signed: signedSums.slice(),
     workers: workers.slice(),
   };
