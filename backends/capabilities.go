@@ -1,10 +1,18 @@
 package backends
 
-import "github.com/chute-dev/chute/broker"
+import (
+	"slices"
+
+	"github.com/chute-dev/chute/broker"
+)
 
 // Capabilities describes what this store can do beyond the ObjectStore
-// port (broker.Describer): the abilities every S3 adapter has, and those
-// its provider preset allows.
+// port (broker.Describer): the abilities every S3 adapter has (reading
+// heads and whole objects, server-side copies, POST policies, unsized
+// parts), and those its provider preset claims (POST policy uploads,
+// the checksums the store verifies, conditional writes). An ability the
+// preset does not claim is reported as missing, whatever the store may
+// do.
 func (s *S3) Capabilities() broker.Capabilities {
 	return broker.Capabilities{
 		Heads:        s,
@@ -13,6 +21,13 @@ func (s *S3) Capabilities() broker.Capabilities {
 		Post:         s,
 		UnsizedParts: s,
 		PostPolicy:   s.preset.PostPolicy(),
-		Bucket:       s.bucket,
+		Checksums: broker.ChecksumSupport{
+			Parts:      slices.Clone(s.preset.PartChecksums),
+			FullObject: slices.Clone(s.preset.FullObjectChecksums),
+			ListsParts: s.preset.ListsPartChecksums,
+		},
+		ConditionalWrites: s.preset.ConditionalWrites,
+		ConditionalCopy:   s.preset.ConditionalCopy,
+		Bucket:            s.bucket,
 	}
 }

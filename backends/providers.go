@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/chute-dev/chute/checksum"
 )
 
 // Provider presets. A backend's provider names the store's flavour, so
@@ -50,7 +52,10 @@ type Source struct {
 }
 
 // Preset is what Chute knows about one flavour of S3-compatible store.
-// The zero value of each field is the behaviour of AWS S3.
+// The zero value of each field is the behaviour of AWS S3, except for
+// the integrity fields (PartChecksums to ConditionalCopy), whose zero
+// value claims nothing: an ability is listed only where the provider
+// documents it or Chute's CI measures it.
 type Preset struct {
 	// Name is the provider key ("r2").
 	Name string
@@ -80,6 +85,23 @@ type Preset struct {
 	// itself removes incomplete multipart uploads, whatever Chute's
 	// session TTL says.
 	PurgesIncompleteAfter time.Duration
+	// PartChecksums lists the checksum algorithms whose part checksums
+	// the store checks against the bytes: a part PUT with a signed
+	// x-amz-checksum-* that does not match is refused.
+	PartChecksums []checksum.Algorithm
+	// FullObjectChecksums lists the algorithms for which the store
+	// computes and keeps a FULL_OBJECT checksum of a multipart upload
+	// created with that algorithm (and type), and checks one given at
+	// complete.
+	FullObjectChecksums []checksum.Algorithm
+	// ListsPartChecksums: ListParts returns each part's checksum for an
+	// upload created with a checksum algorithm.
+	ListsPartChecksums bool
+	// ConditionalWrites: the store honours If-None-Match: * on PutObject
+	// and CompleteMultipartUpload (refuses to replace an object).
+	ConditionalWrites bool
+	// ConditionalCopy: the store honours If-None-Match: * on CopyObject.
+	ConditionalCopy bool
 	// Sources back the quirks above.
 	Sources []Source
 	// Notes are other things worth knowing, for docs and doctor.
@@ -106,7 +128,12 @@ var presets = map[string]Preset{
 	},
 	ProviderAWS: {
 		Name: ProviderAWS, Title: "Amazon S3",
+		PartChecksums:       checksum.All,
+		FullObjectChecksums: []checksum.Algorithm{checksum.CRC64NVME, checksum.CRC32C, checksum.CRC32},
+		ListsPartChecksums:  true, ConditionalWrites: true, ConditionalCopy: true,
 		Sources: []Source{
+			{"part checksums in CRC64NVME, CRC32C, CRC32, SHA256, SHA1 are checked; FULL_OBJECT multipart checksums for CRC64NVME, CRC32C, CRC32", Documented, "https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html"},
+			{"If-None-Match: * on PutObject, CompleteMultipartUpload and CopyObject (412 PreconditionFailed, 409 ConditionalRequestConflict)", Documented, "https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html"},
 			{"presigned URLs (SigV4) are valid for at most 7 days", Documented, "https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html"},
 			{"path-style addressing is deprecated; virtual-hosted style is the default", Documented, "https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html"},
 			{"a lifecycle rule AbortIncompleteMultipartUpload removes abandoned uploads", Documented, "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpu-abort-incomplete-mpu-lifecycle-config.html"},
@@ -124,7 +151,12 @@ var presets = map[string]Preset{
 	ProviderR2: {
 		Name: ProviderR2, Title: "Cloudflare R2", Region: "auto",
 		NoPostPolicy: true, EqualParts: true,
+		PartChecksums:       checksum.All,
+		FullObjectChecksums: []checksum.Algorithm{checksum.CRC64NVME},
+		ConditionalWrites:   true,
 		Sources: []Source{
+			{"checksums: CRC64NVME as FULL_OBJECT only; CRC32, CRC32C, SHA1, SHA256 as COMPOSITE only", Documented, "https://developers.cloudflare.com/r2/api/s3/api/"},
+			{"If-None-Match on PutObject and CompleteMultipartUpload; CopyObject takes cf-copy-destination-if-none-match instead", Documented, "https://developers.cloudflare.com/r2/api/s3/conditional-operations/"},
 			{"all parts except the last must be the same size; the last no larger", Documented, "https://developers.cloudflare.com/r2/objects/multipart-objects/"},
 			{"the region is auto (empty and us-east-1 alias to it)", Documented, "https://developers.cloudflare.com/r2/api/s3/api/"},
 			{"PostObject (browser POST policy) is not in the implemented operations", Documented, "https://developers.cloudflare.com/r2/api/s3/api/"},
@@ -180,14 +212,22 @@ var presets = map[string]Preset{
 	},
 	ProviderSeaweedFS: {
 		Name: ProviderSeaweedFS, Title: "SeaweedFS S3 gateway", PathStyle: true,
+		PartChecksums:       checksum.All,
+		FullObjectChecksums: []checksum.Algorithm{checksum.CRC64NVME, checksum.CRC32C, checksum.CRC32},
+		ConditionalWrites:   true, ConditionalCopy: true,
 		Sources: []Source{
+			{"(build 20261109) part checksums in all five algorithms are checked (BadDigest) but ListParts lists none, so a COMPOSITE complete must send the signed ones; FULL_OBJECT kept and checked for CRC64NVME, CRC32C, CRC32; If-None-Match honoured on PutObject, CompleteMultipartUpload and CopyObject (backends/storetest integrity checks)", Tested, "https://github.com/seaweedfs/seaweedfs"},
 			{"presigned PUT/GET, multipart with ListParts, signed Content-Length and CORS with ETag exposed pass Chute's 30 store checks", Reported, "https://github.com/seaweedfs/seaweedfs/wiki/Amazon-S3-API"},
 		},
 		Notes: []string{"Start it with -s3.config holding an identity, or it checks no signatures at all."},
 	},
 	ProviderVersityGW: {
 		Name: ProviderVersityGW, Title: "Versity S3 Gateway", PathStyle: true,
+		PartChecksums:       checksum.All,
+		FullObjectChecksums: []checksum.Algorithm{checksum.CRC64NVME, checksum.CRC32C, checksum.CRC32},
+		ListsPartChecksums:  true, ConditionalWrites: true,
 		Sources: []Source{
+			{"v1.8.0 (posix backend): part checksums in all five algorithms are checked and listed, FULL_OBJECT kept and checked for CRC64NVME, CRC32C, CRC32, If-None-Match honoured on PutObject and CompleteMultipartUpload but ignored on CopyObject (backends/storetest integrity checks)", Tested, "https://github.com/versity/versitygw"},
 			{"presigned PUT/GET, multipart, signed Content-Length and checksums, PutBucketCors, POST policy uploads (test/uppy_routes_test.go)", Tested, "https://github.com/versity/versitygw"},
 		},
 		Notes: []string{"Chute's CI runs every integration test against versitygw; `chute dev` embeds it."},

@@ -83,6 +83,11 @@ type ChecksumSupport struct {
 	// keeps a FULL_OBJECT checksum of a multipart object and checks one
 	// given at complete.
 	FullObject []checksum.Algorithm
+	// ListsParts: ListParts returns each part's checksum
+	// (multipart.Part.Checksum) for an upload created with an algorithm.
+	// Where false (SeaweedFS), a complete that needs the part checksums
+	// (COMPOSITE) must send the ones signed into the part URLs.
+	ListsParts bool
 }
 
 // VerifiesParts reports whether the store checks part checksums of a.
@@ -119,6 +124,9 @@ type Capabilities struct {
 	// ConditionalWrites: the store honours If-None-Match: * on
 	// CompleteMultipartUpload (and PutObject).
 	ConditionalWrites bool
+	// ConditionalCopy: the store honours If-None-Match: * on CopyObject
+	// (CopyOptions.IfNoneMatch); where false, a Copy may replace dst.
+	ConditionalCopy bool
 	// Bucket names the bucket, for the Companion answers.
 	Bucket string
 }

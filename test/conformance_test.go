@@ -32,12 +32,14 @@ func TestSessionStoreOnRedis(t *testing.T) {
 
 // TestObjectStoreOnStore runs the object store conformance suite against
 // the run's store (CHUTE_TEST_STORE: versitygw or SeaweedFS), which
-// verifies signatures.
+// verifies signatures, with the store's provider preset, so that the
+// suite holds the store to the checksums and conditional writes the
+// preset claims.
 func TestObjectStoreOnStore(t *testing.T) {
 	containers.RequireDocker(t)
 	s3 := containers.StartStore(t, "conformance")
 	store, err := backends.NewS3(backends.Config{
-		Name: s3.Kind, Endpoint: "http://" + s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket,
+		Name: s3.Kind, Provider: s3.Kind, Endpoint: "http://" + s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket,
 		AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PathStyle: true,
 	})
 	if err != nil {

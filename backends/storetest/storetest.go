@@ -7,8 +7,11 @@
 //
 // Run needs a store that verifies signatures (versitygw, SeaweedFS with
 // an identity, AWS S3): a store that accepts forged requests fails it.
-// It writes only under a random prefix, sends about 12 MiB, removes what
-// it created and aborts the uploads it started. It takes several seconds
+// It writes only under a random prefix, sends about 30 MiB, removes what
+// it created and aborts the uploads it started. The integrity checks
+// (integrity.go) hold the store to the abilities its adapter claims
+// (S3.Capabilities, from the provider preset): give the adapter the
+// store's provider, or nothing beyond the basics is checked. It takes several seconds
 // against a local store: it sends 1001 one-byte parts to check ListParts
 // paging and waits about two seconds for URLs to expire.
 package storetest
@@ -77,6 +80,10 @@ func Run(t *testing.T, s *backends.S3) {
 	t.Run("CompletePartTooSmall", h.testCompletePartTooSmall)
 	t.Run("ExpiredURL", h.testExpiredURL)
 	t.Run("ErrorsHideCredentials", h.testErrorsHideCredentials)
+	t.Run("PartChecksums", h.testPartChecksums)
+	t.Run("FullObjectChecksums", h.testFullObjectChecksums)
+	t.Run("ConditionalComplete", h.testConditionalComplete)
+	t.Run("CopyAndOpen", h.testCopyAndOpen)
 }
 
 // harness carries what the checks share.
