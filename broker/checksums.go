@@ -103,11 +103,16 @@ func partChecksums(sess *sessions.Session, plan multipart.Plan, req *PartURLsReq
 
 // wholeChecksum is what a complete of sess sends to the store as the
 // whole object's checksum: the declared value when the store checks it
-// itself (FULL_OBJECT of a CRC it keeps), else nothing.
+// itself (FULL_OBJECT of a CRC it keeps), else the algorithm alone, which
+// the store adapter needs to send the parts' checksums (a COMPOSITE
+// upload's complete must repeat them).
 func (s *Service) wholeChecksum(sess *sessions.Session) checksum.Value {
 	alg := checksum.Algorithm(sess.ChecksumAlgorithm)
-	if alg == "" || sess.Checksum == "" || s.checksumType(sess.Backend, alg) != checksum.FullObject {
+	if alg == "" {
 		return checksum.Value{}
+	}
+	if sess.Checksum == "" || s.checksumType(sess.Backend, alg) != checksum.FullObject {
+		return checksum.Value{Algorithm: alg}
 	}
 	return checksum.Value{Algorithm: alg, Type: checksum.FullObject, Value: sess.Checksum}
 }
