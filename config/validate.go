@@ -45,28 +45,46 @@ var (
 )
 
 // Validate checks the whole configuration and returns every problem found
-// (as Problems), each naming its key, or nil.
+// (as Problems), each naming its key, or nil. Each section has its own
+// check below; all of them run, so one call reports every problem.
 func (c *Config) Validate() error {
 	var p Problems
 	add := func(key, format string, args ...any) {
 		p = append(p, key+": "+fmt.Sprintf(format, args...))
 	}
-
-	// server
-	listenOK := true
-	if host, port, err := net.SplitHostPort(c.Server.Listen); err != nil || !validPort(port) {
-		listenOK = false
-		add("server.listen", "%q is not a host:port address (e.g. 127.0.0.1:8080)", c.Server.Listen)
-	} else if strings.Contains(host, "/") {
-		listenOK = false
-		add("server.listen", "%q is not a host:port address (e.g. 127.0.0.1:8080)", c.Server.Listen)
+	listenOK := c.Server.validate(add)
+	c.validateSessions(add)
+	c.Janitor.validate(add)
+	c.validateAuth(listenOK, add)
+	c.validateBackends(add)
+	c.validateProfiles(add)
+	c.Limits.validate(add)
+	c.validateWebhooks(add)
+	c.WebhookDelivery.validate(add)
+	c.Log.validate(add)
+	if len(p) == 0 {
+		return nil
 	}
-	if c.Server.PublicURL != "" || listenOK {
-		if msg := checkHTTPURL(c.Server.PublicURL); msg != "" {
+	return p
+}
+
+// addFunc records one problem: the key it concerns and what is wrong.
+type addFunc = func(key, format string, args ...any)
+
+// validate checks the server section and reports whether server.listen
+// is a usable host:port (the auth check depends on it).
+func (s *Server) validate(add addFunc) (listenOK bool) {
+	listenOK = true
+	if host, port, err := net.SplitHostPort(s.Listen); err != nil || !validPort(port) || strings.Contains(host, "/") {
+		listenOK = false
+		add("server.listen", "%q is not a host:port address (e.g. 127.0.0.1:8080)", s.Listen)
+	}
+	if s.PublicURL != "" || listenOK {
+		if msg := checkHTTPURL(s.PublicURL); msg != "" {
 			add("server.public_url", "%s", msg)
 		}
 	}
-	for i, o := range c.Server.CORSOrigins {
+	for i, o := range s.CORSOrigins {
 		if o != "*" && !validOrigin(o) {
 			add(fmt.Sprintf("server.cors_origins[%d]", i), "%q is not \"*\" or an origin such as https://app.example.com", o)
 		}
@@ -75,24 +93,28 @@ func (c *Config) Validate() error {
 		key string
 		v   Duration
 	}{
-		{"server.read_timeout", c.Server.ReadTimeout},
-		{"server.write_timeout", c.Server.WriteTimeout},
-		{"server.request_timeout", c.Server.RequestTimeout},
+		{"server.read_timeout", s.ReadTimeout},
+		{"server.write_timeout", s.WriteTimeout},
+		{"server.request_timeout", s.RequestTimeout},
 	} {
 		if d.v <= 0 {
 			add(d.key, "must be positive")
 		}
 	}
-	if c.Server.ShutdownGrace < 0 {
+	if s.ShutdownGrace < 0 {
 		add("server.shutdown_grace", "must not be negative")
 	}
-	if c.Server.BodyLimit <= 0 {
+	if s.BodyLimit <= 0 {
 		add("server.body_limit", "must be positive")
 	}
+	return listenOK
+}
 
-	// sessions
-	if c.Sessions.RedisURL != "" {
-		u, err := url.Parse(c.Sessions.RedisURL)
+// validateSessions checks the sessions section, Redis modes included.
+func (c *Config) validateSessions(add addFunc) {
+	s := &c.Sessions
+	if s.RedisURL != "" {
+		u, err := url.Parse(s.RedisURL)
 		switch {
 		case err != nil:
 			add("sessions.redis_url", "is not a URL")
@@ -103,54 +125,74 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateRedisModes(add)
-	if strings.ContainsAny(c.Sessions.KeyPrefix, "{}") {
+	if strings.ContainsAny(s.KeyPrefix, "{}") {
 		add("sessions.key_prefix", "must not contain { or } (they would change the Redis Cluster hash tag)")
 	}
-	if c.Sessions.TTL <= 0 {
+	if s.TTL <= 0 {
 		add("sessions.ttl", "must be positive")
 	}
-	if c.Sessions.Retention < 0 {
+	if s.Retention < 0 {
 		add("sessions.retention", "must not be negative")
 	}
-	if c.Janitor.PromoteInterval <= 0 {
+}
+
+// validate checks the janitor section.
+func (j *Janitor) validate(add addFunc) {
+	if j.PromoteInterval <= 0 {
 		add("janitor.promote_interval", "must be positive")
 	}
-	if c.Janitor.Interval <= 0 {
+	if j.Interval <= 0 {
 		add("janitor.interval", "must be positive")
 	}
-	if c.Janitor.Batch < 1 {
+	if j.Batch < 1 {
 		add("janitor.batch", "must be at least 1")
 	}
+}
 
-	// auth
-	switch c.Auth.Mode {
+// validateAuth checks the auth section: the mode and what it requires,
+// the authorizer and every API key. listenOK says whether server.listen
+// could be parsed (auth mode none depends on it being loopback).
+func (c *Config) validateAuth(listenOK bool, add addFunc) {
+	a := &c.Auth
+	switch a.Mode {
 	case AuthNone:
-		if listenOK && !c.Auth.AllowInsecureNone && !LoopbackListen(c.Server.Listen) {
+		if listenOK && !a.AllowInsecureNone && !LoopbackListen(c.Server.Listen) {
 			add("auth.mode", "none (no authentication) is only allowed when server.listen is a loopback address, not %q: use jwt or api_key, or set auth.allow_insecure_none: true (CHUTE_AUTH_ALLOW_INSECURE_NONE=true) to accept anyone who reaches it", c.Server.Listen)
 		}
 	case AuthJWT:
-		j := c.Auth.JWT
-		if j.Secret == "" && j.JWKSURL == "" {
-			add("auth.jwt.secret", "required when auth.mode is jwt (or set auth.jwt.jwks_url)")
-		}
-		if j.Secret != "" && len(j.Secret) < MinJWTSecret {
-			add("auth.jwt.secret", "is %d bytes; an HS256 secret needs at least %d", len(j.Secret), MinJWTSecret)
-		}
-		if j.JWKSURL != "" {
-			if msg := checkHTTPURL(j.JWKSURL); msg != "" {
-				add("auth.jwt.jwks_url", "%s", msg)
-			}
-		}
+		a.JWT.validate(add)
 	case AuthAPIKey:
-		if len(c.Auth.APIKeys) == 0 {
+		if len(a.APIKeys) == 0 {
 			add("auth.api_keys", "at least one key is required when auth.mode is api_key")
 		}
 	default:
-		add("auth.mode", "%q is not one of none, jwt, api_key", c.Auth.Mode)
+		add("auth.mode", "%q is not one of none, jwt, api_key", a.Mode)
 	}
-	validateAuthorizer(&c.Auth.Authorizer, add)
+	validateAuthorizer(&a.Authorizer, add)
+	validateAPIKeys(a.APIKeys, add)
+}
+
+// validate checks auth.jwt (when auth.mode is jwt).
+func (j *JWT) validate(add addFunc) {
+	if j.Secret == "" && j.JWKSURL == "" {
+		add("auth.jwt.secret", "required when auth.mode is jwt (or set auth.jwt.jwks_url)")
+	}
+	if j.Secret != "" && len(j.Secret) < MinJWTSecret {
+		add("auth.jwt.secret", "is %d bytes; an HS256 secret needs at least %d", len(j.Secret), MinJWTSecret)
+	}
+	if j.JWKSURL != "" {
+		if msg := checkHTTPURL(j.JWKSURL); msg != "" {
+			add("auth.jwt.jwks_url", "%s", msg)
+		}
+	}
+}
+
+// validateAPIKeys checks auth.api_keys: each long enough, unique, with a
+// subject. They are checked whatever the mode, so that a list kept for a
+// later switch to api_key is already sound.
+func validateAPIKeys(keys []APIKey, add addFunc) {
 	seen := map[string]int{}
-	for i, k := range c.Auth.APIKeys {
+	for i, k := range keys {
 		key := fmt.Sprintf("auth.api_keys[%d]", i)
 		switch {
 		case k.Key == "":
@@ -169,129 +211,163 @@ func (c *Config) Validate() error {
 			add(key+".subject", "required")
 		}
 	}
+}
 
-	// backends
+// validateBackends checks that there is at least one backend and each one.
+func (c *Config) validateBackends(add addFunc) {
 	if len(c.Backends) == 0 {
 		add("backends", "at least one backend is required")
 	}
 	for _, name := range sortedKeys(c.Backends) {
 		b := c.Backends[name]
-		key := "backends." + name
-		if !entryName.MatchString(name) {
-			add(key, "name must use only a-z, 0-9 and - (so that CHUTE_BACKENDS_<NAME>_* variables can name it)")
-		}
-		if msg := checkEndpoint(b.Endpoint); msg != "" {
-			add(key+".endpoint", "%s", msg)
-		}
-		if b.PublicEndpoint != "" {
-			if msg := checkEndpoint(b.PublicEndpoint); msg != "" {
-				add(key+".public_endpoint", "%s", msg)
-			}
-		}
-		if b.Region == "" {
-			add(key+".region", "required")
-		}
-		switch {
-		case b.Bucket == "":
-			add(key+".bucket", "required")
-		case !bucketName.MatchString(b.Bucket) || strings.Contains(b.Bucket, ".."):
-			add(key+".bucket", "%q is not a valid bucket name (3-63 characters: a-z, 0-9, '.', '-'; starting and ending with a letter or digit)", b.Bucket)
-		}
-		if b.AccessKey == "" {
-			add(key+".access_key", "required")
-		}
-		if b.SecretKey == "" {
-			add(key+".secret_key", "required")
-		}
-		if b.Timeout <= 0 {
-			add(key+".timeout", "must be positive")
-		}
-		if _, err := backends.LookupPreset(b.Provider); err != nil {
-			add(key+".provider", "%v", err)
+		b.validate("backends."+name, name, add)
+	}
+}
+
+// validate checks one backend, named name, whose keys start with key.
+func (b *Backend) validate(key, name string, add addFunc) {
+	if !entryName.MatchString(name) {
+		add(key, "name must use only a-z, 0-9 and - (so that CHUTE_BACKENDS_<NAME>_* variables can name it)")
+	}
+	if msg := checkEndpoint(b.Endpoint); msg != "" {
+		add(key+".endpoint", "%s", msg)
+	}
+	if b.PublicEndpoint != "" {
+		if msg := checkEndpoint(b.PublicEndpoint); msg != "" {
+			add(key+".public_endpoint", "%s", msg)
 		}
 	}
+	if b.Region == "" {
+		add(key+".region", "required")
+	}
+	switch {
+	case b.Bucket == "":
+		add(key+".bucket", "required")
+	case !bucketName.MatchString(b.Bucket) || strings.Contains(b.Bucket, ".."):
+		add(key+".bucket", "%q is not a valid bucket name (3-63 characters: a-z, 0-9, '.', '-'; starting and ending with a letter or digit)", b.Bucket)
+	}
+	if b.AccessKey == "" {
+		add(key+".access_key", "required")
+	}
+	if b.SecretKey == "" {
+		add(key+".secret_key", "required")
+	}
+	if b.Timeout <= 0 {
+		add(key+".timeout", "must be positive")
+	}
+	if _, err := backends.LookupPreset(b.Provider); err != nil {
+		add(key+".provider", "%v", err)
+	}
+}
 
-	// profiles
+// validateProfiles checks that the default profile exists and each
+// profile (against the backends it names).
+func (c *Config) validateProfiles(add addFunc) {
 	if _, ok := c.Profiles[DefaultProfile]; !ok {
 		add("profiles.default", "required (it is the profile used when a request names none)")
 	}
 	for _, name := range sortedKeys(c.Profiles) {
 		pr := c.Profiles[name]
-		key := "profiles." + name
-		if !entryName.MatchString(name) {
-			add(key, "name must use only a-z, 0-9 and - (so that CHUTE_PROFILES_<NAME>_* variables can name it)")
-		}
-		if _, ok := c.Backends[pr.Backend]; !ok {
-			add(key+".backend", "%q is not a configured backend (have: %s)", pr.Backend, listOrNone(sortedKeys(c.Backends)))
-		}
-		switch {
-		case pr.MaxSize <= 0:
-			add(key+".max_size", "must be positive")
-		case int64(pr.MaxSize) > multipart.MaxObjectSize:
-			add(key+".max_size", "%s is above the S3 maximum object size (%s)", pr.MaxSize, ByteSize(multipart.MaxObjectSize))
-		}
-		switch {
-		case int64(pr.PartSize) < multipart.MinPartSize:
-			add(key+".part_size", "%s is below the S3 minimum part size (%s)", pr.PartSize, ByteSize(multipart.MinPartSize))
-		case int64(pr.PartSize) > multipart.MaxPartSize:
-			add(key+".part_size", "%s is above the S3 maximum part size (%s)", pr.PartSize, ByteSize(multipart.MaxPartSize))
-		}
-		switch {
-		case pr.SingleMax <= 0:
-			add(key+".single_max", "must be positive")
-		case int64(pr.SingleMax) > multipart.MaxSingleSize:
-			add(key+".single_max", "%s is above the S3 maximum for one PUT (%s)", pr.SingleMax, ByteSize(multipart.MaxSingleSize))
-		case pr.MaxSize > 0 && pr.SingleMax > pr.MaxSize:
-			add(key+".single_max", "%s is above max_size (%s)", pr.SingleMax, pr.MaxSize)
-		}
-		if len(pr.AllowedTypes) == 0 {
-			add(key+".allowed_types", "at least one media type is required (\"*/*\" allows all)")
-		}
-		for i, t := range pr.AllowedTypes {
-			if !mediaRange.MatchString(t) {
-				add(fmt.Sprintf("%s.allowed_types[%d]", key, i), "%q is not a media type such as video/mp4, image/* or */*", t)
-			}
-		}
-		if pr.URLTTL < MinURLTTL || pr.URLTTL > MaxURLTTL {
-			add(key+".url_ttl", "%s is not between %s and 7 days", pr.URLTTL, MinURLTTL)
-		} else if b, ok := c.Backends[pr.Backend]; ok {
-			if preset, err := backends.LookupPreset(b.Provider); err == nil && pr.URLTTL.Std() > preset.PresignLimit() {
-				add(key+".url_ttl", "%s is longer than backend %s (provider %s) accepts for a presigned URL (%s)", pr.URLTTL, pr.Backend, preset.Name, Duration(preset.PresignLimit()))
-			}
-		}
-		checkTemplate(pr.KeyTemplate, pr.Overwrite, key+".key_template", add)
-		switch {
-		case pr.MinSize < 0:
-			add(key+".min_size", "must not be negative")
-		case pr.MaxSize > 0 && pr.MinSize > pr.MaxSize:
-			add(key+".min_size", "%s is above max_size (%s)", pr.MinSize, pr.MaxSize)
-		}
-		for i, sub := range pr.Subjects {
-			if strings.TrimSpace(sub) == "" {
-				add(fmt.Sprintf("%s.subjects[%d]", key, i), "must not be empty")
-			}
-		}
-		if pr.MaxMetadataBytes < 1 || pr.MaxMetadataBytes > MaxMetadataBytes {
-			add(key+".max_metadata_bytes", "%d is not between 1 and %d (what S3 stores as user metadata)", pr.MaxMetadataBytes, MaxMetadataBytes)
-		}
-		validateVerify(&pr.Verify, key+".verify", add)
+		c.validateProfile(name, &pr, add)
 	}
+}
 
-	// limits
-	for _, l := range []struct {
+// validateProfile checks one profile, named name.
+func (c *Config) validateProfile(name string, pr *Profile, add addFunc) {
+	key := "profiles." + name
+	if !entryName.MatchString(name) {
+		add(key, "name must use only a-z, 0-9 and - (so that CHUTE_PROFILES_<NAME>_* variables can name it)")
+	}
+	if _, ok := c.Backends[pr.Backend]; !ok {
+		add(key+".backend", "%q is not a configured backend (have: %s)", pr.Backend, listOrNone(sortedKeys(c.Backends)))
+	}
+	pr.validateSizes(key, add)
+	if len(pr.AllowedTypes) == 0 {
+		add(key+".allowed_types", "at least one media type is required (\"*/*\" allows all)")
+	}
+	for i, t := range pr.AllowedTypes {
+		if !mediaRange.MatchString(t) {
+			add(fmt.Sprintf("%s.allowed_types[%d]", key, i), "%q is not a media type such as video/mp4, image/* or */*", t)
+		}
+	}
+	c.validateURLTTL(key, pr, add)
+	checkTemplate(pr.KeyTemplate, pr.Overwrite, key+".key_template", add)
+	switch {
+	case pr.MinSize < 0:
+		add(key+".min_size", "must not be negative")
+	case pr.MaxSize > 0 && pr.MinSize > pr.MaxSize:
+		add(key+".min_size", "%s is above max_size (%s)", pr.MinSize, pr.MaxSize)
+	}
+	for i, sub := range pr.Subjects {
+		if strings.TrimSpace(sub) == "" {
+			add(fmt.Sprintf("%s.subjects[%d]", key, i), "must not be empty")
+		}
+	}
+	if pr.MaxMetadataBytes < 1 || pr.MaxMetadataBytes > MaxMetadataBytes {
+		add(key+".max_metadata_bytes", "%d is not between 1 and %d (what S3 stores as user metadata)", pr.MaxMetadataBytes, MaxMetadataBytes)
+	}
+	validateVerify(&pr.Verify, key+".verify", add)
+}
+
+// validateSizes checks a profile's max_size, part_size and single_max
+// against the S3 limits and each other.
+func (pr *Profile) validateSizes(key string, add addFunc) {
+	switch {
+	case pr.MaxSize <= 0:
+		add(key+".max_size", "must be positive")
+	case int64(pr.MaxSize) > multipart.MaxObjectSize:
+		add(key+".max_size", "%s is above the S3 maximum object size (%s)", pr.MaxSize, ByteSize(multipart.MaxObjectSize))
+	}
+	switch {
+	case int64(pr.PartSize) < multipart.MinPartSize:
+		add(key+".part_size", "%s is below the S3 minimum part size (%s)", pr.PartSize, ByteSize(multipart.MinPartSize))
+	case int64(pr.PartSize) > multipart.MaxPartSize:
+		add(key+".part_size", "%s is above the S3 maximum part size (%s)", pr.PartSize, ByteSize(multipart.MaxPartSize))
+	}
+	switch {
+	case pr.SingleMax <= 0:
+		add(key+".single_max", "must be positive")
+	case int64(pr.SingleMax) > multipart.MaxSingleSize:
+		add(key+".single_max", "%s is above the S3 maximum for one PUT (%s)", pr.SingleMax, ByteSize(multipart.MaxSingleSize))
+	case pr.MaxSize > 0 && pr.SingleMax > pr.MaxSize:
+		add(key+".single_max", "%s is above max_size (%s)", pr.SingleMax, pr.MaxSize)
+	}
+}
+
+// validateURLTTL checks a profile's url_ttl: within what SigV4 allows and
+// what its backend's provider accepts.
+func (c *Config) validateURLTTL(key string, pr *Profile, add addFunc) {
+	if pr.URLTTL < MinURLTTL || pr.URLTTL > MaxURLTTL {
+		add(key+".url_ttl", "%s is not between %s and 7 days", pr.URLTTL, MinURLTTL)
+		return
+	}
+	b, ok := c.Backends[pr.Backend]
+	if !ok {
+		return
+	}
+	if preset, err := backends.LookupPreset(b.Provider); err == nil && pr.URLTTL.Std() > preset.PresignLimit() {
+		add(key+".url_ttl", "%s is longer than backend %s (provider %s) accepts for a presigned URL (%s)", pr.URLTTL, pr.Backend, preset.Name, Duration(preset.PresignLimit()))
+	}
+}
+
+// validate checks the limits section (0 turns a limit off).
+func (l *Limits) validate(add addFunc) {
+	for _, v := range []struct {
 		key string
 		v   int
 	}{
-		{"limits.rate", c.Limits.Rate},
-		{"limits.burst", c.Limits.Burst},
-		{"limits.max_open_sessions", c.Limits.MaxOpenSessions},
+		{"limits.rate", l.Rate},
+		{"limits.burst", l.Burst},
+		{"limits.max_open_sessions", l.MaxOpenSessions},
 	} {
-		if l.v < 0 {
-			add(l.key, "must not be negative (0 turns the limit off)")
+		if v.v < 0 {
+			add(v.key, "must not be negative (0 turns the limit off)")
 		}
 	}
+}
 
-	// webhooks
+// validateWebhooks checks each webhook: a URL, listed once, and known events.
+func (c *Config) validateWebhooks(add addFunc) {
 	seenURL := map[string]int{}
 	for i, w := range c.Webhooks {
 		key := fmt.Sprintf("webhooks[%d]", i)
@@ -312,7 +388,10 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	wd := c.WebhookDelivery
+}
+
+// validate checks the webhook_delivery section.
+func (wd *WebhookDelivery) validate(add addFunc) {
 	if wd.Timeout <= 0 || wd.Timeout > Duration(time.Minute) {
 		add("webhook_delivery.timeout", "%s is not between 0 and 1m", wd.Timeout)
 	}
@@ -331,23 +410,20 @@ func (c *Config) Validate() error {
 	if wd.StreamMaxLen < 1 {
 		add("webhook_delivery.stream_max_len", "must be at least 1")
 	}
+}
 
-	// log
-	switch c.Log.Level {
+// validate checks the log section.
+func (l *Log) validate(add addFunc) {
+	switch l.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+		add("log.level", "%q is not one of debug, info, warn, error", l.Level)
 	}
-	switch c.Log.Format {
+	switch l.Format {
 	case "text", "json":
 	default:
-		add("log.format", "%q is not one of text, json", c.Log.Format)
+		add("log.format", "%q is not one of text, json", l.Format)
 	}
-
-	if len(p) == 0 {
-		return nil
-	}
-	return p
 }
 
 func checkTemplate(t string, overwrite bool, key string, add func(key, format string, args ...any)) {
