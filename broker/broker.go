@@ -584,8 +584,9 @@ func (s *Service) Abort(ctx context.Context, subject, id string) (*Status, error
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.complete)
 	defer cancel()
 	updated, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
-		From: []sessions.State{sessions.StatePending, sessions.StateUploading},
-		To:   sessions.StateAborted,
+		From:  []sessions.State{sessions.StatePending, sessions.StateUploading},
+		To:    sessions.StateAborted,
+		Event: s.eventMark(EventAborted),
 	})
 	if err != nil {
 		var se *sessions.StateError

@@ -60,8 +60,11 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 	if err != nil {
 		return nil, err
 	}
+	work = withLockToken(work, token) // fences every transition below (fence.go)
 	defer func() {
-		if err := s.sessions.Unlock(work, id, token); err != nil {
+		uctx, cancel := cleanupContext(work)
+		defer cancel()
+		if err := s.sessions.Unlock(uctx, id, token); err != nil {
 			s.log.Warn("unlock session", "id", id, "err", err)
 		}
 	}()
@@ -82,8 +85,9 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 	// A session left in completing by a replica that died holds no lock
 	// any more: taking over is safe.
 	if _, err := s.sessions.Transition(work, id, sessions.Change{
-		From: []sessions.State{sessions.StatePending, sessions.StateUploading, sessions.StateCompleting},
-		To:   sessions.StateCompleting,
+		From:  []sessions.State{sessions.StatePending, sessions.StateUploading, sessions.StateCompleting},
+		To:    sessions.StateCompleting,
+		Token: token,
 	}); err != nil {
 		return s.transitionError(err, "mark completing")
 	}
@@ -95,19 +99,24 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 	if err := s.verifyUpload(work, sess, info); err != nil { // verify.go
 		return nil, err
 	}
-	done, err := s.sessions.Transition(work, id, sessions.Change{
+	// The object is made: record it even if the work's deadline passed.
+	rec, cancelRec := cleanupContext(work)
+	defer cancelRec()
+	done, err := s.sessions.Transition(rec, id, sessions.Change{
 		From:      []sessions.State{sessions.StateCompleting},
 		To:        sessions.StateCompleted,
 		ETag:      info.ETag,
 		Checksum:  info.Checksum.Value,
 		ExpiresAt: s.now().Add(s.ttl),
+		Token:     token,
+		Event:     s.eventMark(EventCompleted),
 	})
 	if err != nil {
 		return s.transitionError(err, "mark completed")
 	}
-	s.releaseOpen(work, done)
-	s.emit(work, EventCompleted, done)
-	return s.completed(work, done)
+	s.releaseOpen(rec, done)
+	s.emit(rec, EventCompleted, done)
+	return s.completed(rec, done)
 }
 
 // lock takes the session lock, waiting (as long as the client's ctx
@@ -342,6 +351,8 @@ var errWrongObject = errors.New("object does not match the session")
 // uploading (the client can fix its parts and retry), or aborted if the
 // object can never be right.
 func (s *Service) revert(ctx context.Context, sess *sessions.Session, cause error) {
+	ctx, cancel := cleanupContext(ctx) // ctx may be the work's, past its deadline
+	defer cancel()
 	to := sess.State
 	if to == sessions.StateCompleting {
 		to = sessions.StateUploading
@@ -352,9 +363,11 @@ func (s *Service) revert(ctx context.Context, sess *sessions.Session, cause erro
 			_ = s.backends[sess.Backend].AbortMultipart(ctx, sess.Key, sess.UploadID)
 		}
 	}
-	updated, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
-		From: []sessions.State{sessions.StateCompleting}, To: to,
-	})
+	change := sessions.Change{From: []sessions.State{sessions.StateCompleting}, To: to, Token: lockToken(ctx)}
+	if to == sessions.StateAborted {
+		change.Event = s.eventMark(EventAborted)
+	}
+	updated, err := s.sessions.Transition(ctx, sess.ID, change)
 	if err != nil {
 		s.log.Warn("revert completing", "id", sess.ID, "err", err)
 	} else if to == sessions.StateAborted {
@@ -364,6 +377,9 @@ func (s *Service) revert(ctx context.Context, sess *sessions.Session, cause erro
 }
 
 func (s *Service) transitionError(err error, op string) (*CompleteResult, error) {
+	if errors.Is(err, sessions.ErrLockLost) {
+		return nil, Errorf(CodeConflict, "this complete ran out of time and another took over; retry")
+	}
 	var se *sessions.StateError
 	if errors.As(err, &se) {
 		return nil, Errorf(CodeConflict, "upload is %s", se.Current)

@@ -71,13 +71,21 @@ func NewEvent(typ string, sess *sessions.Session, bucket string, now time.Time) 
 // emit publishes the event of type typ for sess, if an EventSink is
 // configured. A failure is logged, never returned: the session has
 // already ended.
+//
+// The transition that ended sess marked its event pending (Change.Event,
+// see reconcile.go); the mark is cleared once the sink took the event, and
+// a mark left by a failure or a crash here is published again by the
+// reconciler.
 func (s *Service) emit(ctx context.Context, typ string, sess *sessions.Session) {
-	s.sessionEnded(ctx, sess) // every ending passes here: the signing cache stops signing for it
+	faultPoint("crash-after-transition") // a no-op outside test builds (fault_off.go)
+	s.sessionEnded(ctx, sess)            // every ending passes here: the signing cache stops signing for it
 	if s.events == nil || sess == nil {
 		return
 	}
 	ev := NewEvent(typ, sess, s.bucketOf(sess.Backend), s.now())
 	if err := s.events.Publish(context.WithoutCancel(ctx), ev); err != nil {
 		s.log.Error("publish event", "type", typ, "id", sess.ID, "err", err)
+		return
 	}
+	s.eventPublished(ctx, typ, sess)
 }

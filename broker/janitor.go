@@ -46,6 +46,10 @@ type JanitorConfig struct {
 	// uploads (promoter.go), run beside the janitor (default
 	// DefaultPromoteInterval; negative: off).
 	PromoteInterval time.Duration
+	// EventGrace is how old a session's pending event mark must be before
+	// a tick publishes its event again (default DefaultEventGrace; see
+	// reconcile.go).
+	EventGrace time.Duration
 }
 
 func (c JanitorConfig) withDefaults() JanitorConfig {
@@ -57,6 +61,9 @@ func (c JanitorConfig) withDefaults() JanitorConfig {
 	}
 	if c.Claim <= 0 {
 		c.Claim = max(c.Interval/2, time.Second)
+	}
+	if c.EventGrace <= 0 {
+		c.EventGrace = DefaultEventGrace
 	}
 	if c.PromoteInterval == 0 {
 		c.PromoteInterval = DefaultPromoteInterval
@@ -110,6 +117,9 @@ func (s *Service) RunJanitor(ctx context.Context, cfg JanitorConfig) error {
 		} else if res.Expired+res.Failed > 0 {
 			s.log.Info("janitor tick", "due", res.Due, "expired", res.Expired, "forgotten", res.Forgotten,
 				"busy", res.Busy, "failed", res.Failed)
+		}
+		if _, err := s.ReconcileEvents(ctx, cfg.EventGrace, cfg.Claim); err != nil && ctx.Err() == nil {
+			s.log.Warn("janitor: reconcile events", "err", err) // reconcile.go
 		}
 		select {
 		case <-ctx.Done():
@@ -215,8 +225,10 @@ func (s *Service) expireOne(ctx context.Context, exp sessions.Expirer, id string
 		return visitFailed, err // the claim runs out; a later tick retries
 	}
 	done, err := s.sessions.Transition(work, id, sessions.Change{
-		From: []sessions.State{sessions.StatePending, sessions.StateUploading, sessions.StateCompleting},
-		To:   sessions.StateExpired,
+		From:  []sessions.State{sessions.StatePending, sessions.StateUploading, sessions.StateCompleting},
+		To:    sessions.StateExpired,
+		Token: token,
+		Event: s.eventMark(EventExpired),
 	})
 	if errors.Is(err, sessions.ErrConflict) || errors.Is(err, sessions.ErrNotFound) {
 		return s.forget(work, exp, id) // aborted by its client meanwhile

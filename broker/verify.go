@@ -197,6 +197,8 @@ func (s *Service) reject(ctx context.Context, sess *sessions.Session, reason str
 		To:        sessions.StateRejected,
 		Reason:    reason,
 		ExpiresAt: s.now().Add(s.ttl),
+		Token:     lockToken(ctx),
+		Event:     s.eventMark(EventRejected),
 	})
 	if err != nil {
 		_, terr := s.transitionError(err, "mark rejected")
