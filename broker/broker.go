@@ -609,6 +609,9 @@ func (s *Service) Abort(ctx context.Context, subject, id string) (*Status, error
 		// An Uppy single upload: its staged object, if sent, goes.
 		err = store.Remove(ctx, StagingKey(sess.Key, sess.ID))
 	}
+	if err == nil || errors.Is(err, ErrNotFound) {
+		err = s.discardUnverified(ctx, store, sess) // verify.go
+	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		// The session is aborted; the store's lifecycle rule (or chute gc)
 		// collects what is left. Tell the client the store failed.

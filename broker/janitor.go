@@ -270,6 +270,9 @@ func (s *Service) discardUpload(ctx context.Context, sess *sessions.Session) err
 	case sess.Strategy == sessions.StrategySingle:
 		err = store.Remove(ctx, StagingKey(sess.Key, sess.ID))
 	}
+	if err == nil || errors.Is(err, ErrNotFound) {
+		err = s.discardUnverified(ctx, store, sess) // verify.go
+	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("janitor: discard upload of %s in backend %s: %w", sess.ID, sess.Backend, err)
 	}

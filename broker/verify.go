@@ -143,7 +143,7 @@ func (s *Service) verifyUpload(ctx context.Context, sess *sessions.Session, info
 	store := s.backends[sess.Backend]
 	get, err := store.PresignGet(ctx, sess.Key, sess.Filename, timeout+verifyURLGrace)
 	if err != nil {
-		s.revert(ctx, sess, err)
+		s.reopen(ctx, sess, info)
 		return s.storeError(err, "presign download for the verify hook")
 	}
 	req := VerifyRequest{Type: EventVerify, Upload: VerifyUpload{
@@ -173,23 +173,23 @@ func (s *Service) verifyUpload(ctx context.Context, sess *sessions.Session, info
 		}
 		s.log.Warn("verify hook gave no verdict; the upload stays open", "id", sess.ID, "profile", sess.Profile,
 			"took", time.Since(start).Round(time.Millisecond).String(), "err", err)
-		s.revert(ctx, sess, err)
+		s.reopen(ctx, sess, info)
 		return wrap(CodeStorageUnavailable, err, "the upload could not be verified: the application's verify hook %s; retry the complete", why)
 	}
 	if verdict.Accept {
 		return nil
 	}
-	return s.reject(ctx, sess, verdict.Reason)
+	return s.reject(ctx, sess, info, verdict.Reason)
 }
 
 // reject ends a completing session as rejected: its object is removed
 // first (so that a failure leaves the session open, to be asked again),
 // then the state is written with the reason and upload.rejected is
 // announced.
-func (s *Service) reject(ctx context.Context, sess *sessions.Session, reason string) error {
+func (s *Service) reject(ctx context.Context, sess *sessions.Session, info ObjectInfo, reason string) error {
 	reason = cleanReason(reason)
 	if err := s.backends[sess.Backend].Remove(ctx, sess.Key); err != nil && !errors.Is(err, ErrNotFound) {
-		s.revert(ctx, sess, err)
+		s.reopen(ctx, sess, info)
 		return s.storeError(err, "remove rejected object")
 	}
 	done, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
@@ -208,6 +208,50 @@ func (s *Service) reject(ctx context.Context, sess *sessions.Session, reason str
 	s.releaseOpen(ctx, done)
 	s.emit(ctx, EventRejected, done)
 	return rejectedError(done)
+}
+
+// reopen undoes the completing mark after the hook gave no verdict (or
+// the object could not be removed): the session goes back to where it
+// was, open, and records the ETag of the object finish left at its key,
+// so that an abort or expiry removes that unverified object
+// (discardUnverified) instead of leaving it behind.
+func (s *Service) reopen(ctx context.Context, sess *sessions.Session, info ObjectInfo) {
+	to := sess.State
+	if to == sessions.StateCompleting {
+		to = sessions.StateUploading
+	}
+	if _, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
+		From: []sessions.State{sessions.StateCompleting}, To: to, ETag: info.ETag,
+	}); err != nil {
+		// Left in completing: the next complete takes it over.
+		s.log.Warn("reopen after the verify hook", "id", sess.ID, "err", err)
+	}
+}
+
+// discardUnverified removes the object a complete left at sess's key when
+// its verify hook gave no verdict and the session then ended without
+// completing (abort, expiry): an open session with an ETag names such an
+// object (reopen). An object of another ETag, written at the key since
+// (a profile that allows overwrites), is left alone.
+func (s *Service) discardUnverified(ctx context.Context, store ObjectStore, sess *sessions.Session) error {
+	if sess.ETag == "" || sess.State == sessions.StateCompleted {
+		return nil
+	}
+	info, err := store.Stat(ctx, sess.Key)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !multipart.SameETag(info.ETag, sess.ETag) {
+		return nil
+	}
+	if err := store.Remove(ctx, sess.Key); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	s.log.Info("removed the unverified object of an upload that ended without a verdict", "id", sess.ID)
+	return nil
 }
 
 // rejectedError is the answer to completing the rejected session sess:

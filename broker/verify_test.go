@@ -373,3 +373,77 @@ func TestCleanReason(t *testing.T) {
 		t.Errorf("cleanReason(long) = %d bytes, %q…", len(got), got[:8])
 	}
 }
+
+// TestVerifyNoVerdictThenEnd: an upload whose hook gave no verdict and
+// that then ends without completing (abort, expiry) leaves no object:
+// the object its complete made was never accepted.
+func TestVerifyNoVerdictThenEnd(t *testing.T) {
+	down := func(context.Context, VerifyRequest) (Verdict, error) { return Verdict{}, errors.New("connection refused") }
+	ctx := context.Background()
+
+	t.Run("abort", func(t *testing.T) {
+		e := newVerifyEnv(t, down)
+		res := e.single(t, 100)
+		_, err := e.svc.Complete(ctx, "alice", res.ID, CompleteRequest{})
+		wantCode(t, err, CodeStorageUnavailable)
+		if !e.hasObject(res.Key) {
+			t.Fatal("no object after the complete")
+		}
+		if _, err := e.svc.Abort(ctx, "alice", res.ID); err != nil {
+			t.Fatal(err)
+		}
+		if e.hasObject(res.Key) {
+			t.Fatal("an aborted upload's unverified object is still in the store")
+		}
+	})
+
+	t.Run("expiry", func(t *testing.T) {
+		e := newVerifyEnv(t, down)
+		res := e.single(t, 100)
+		_, err := e.svc.Complete(ctx, "alice", res.ID, CompleteRequest{})
+		wantCode(t, err, CodeStorageUnavailable)
+		sess, err := e.svc.sessions.Get(ctx, res.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.discardUpload(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if e.hasObject(res.Key) {
+			t.Fatal("an expired upload's unverified object is still in the store")
+		}
+	})
+
+	t.Run("another object at the key", func(t *testing.T) {
+		e := newVerifyEnv(t, down)
+		res := e.single(t, 100)
+		_, err := e.svc.Complete(ctx, "alice", res.ID, CompleteRequest{})
+		wantCode(t, err, CodeStorageUnavailable)
+		// Someone else's object replaces it (a profile that allows it).
+		e.store.fakeStore.mu.Lock()
+		e.store.objects[res.Key] = ObjectInfo{Size: 5, ETag: "other"}
+		e.store.fakeStore.mu.Unlock()
+		if _, err := e.svc.Abort(ctx, "alice", res.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !e.hasObject(res.Key) {
+			t.Fatal("abort removed an object its upload did not make")
+		}
+	})
+
+	t.Run("no verify, no removal", func(t *testing.T) {
+		// Without an ETag recorded (no complete ran), abort removes nothing
+		// at the key.
+		e := newVerifyEnv(t, down)
+		res := e.single(t, 100)
+		e.store.fakeStore.mu.Lock()
+		e.store.objects[res.Key] = ObjectInfo{Size: 100, ETag: "someone-elses"}
+		e.store.fakeStore.mu.Unlock()
+		if _, err := e.svc.Abort(ctx, "alice", res.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !e.hasObject(res.Key) || e.store.removes[res.Key] != 0 {
+			t.Fatalf("abort without a complete touched the key (%d removes)", e.store.removes[res.Key])
+		}
+	})
+}
