@@ -378,7 +378,9 @@ func TestCleanReason(t *testing.T) {
 // that then ends without completing (abort, expiry) leaves no object:
 // the object its complete made was never accepted.
 func TestVerifyNoVerdictThenEnd(t *testing.T) {
-	down := func(context.Context, VerifyRequest) (Verdict, error) { return Verdict{}, errors.New("connection refused") }
+	down := func(context.Context, VerifyRequest) (Verdict, error) {
+		return Verdict{}, errors.New("connection refused")
+	}
 	ctx := context.Background()
 
 	t.Run("abort", func(t *testing.T) {
