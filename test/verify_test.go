@@ -315,6 +315,23 @@ webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms }
 		})
 	}
 
+	t.Run("no verdict then abort", func(t *testing.T) {
+		app.set("500", "")
+		c, _ := single(t)
+		if r := complete(t, c.ID); r.status != http.StatusServiceUnavailable {
+			t.Fatalf("complete: %d %s, want 503", r.status, r.body)
+		}
+		if !stored(t, c.Key) {
+			t.Fatal("the object is not at the key after the complete")
+		}
+		if r := tg.call(t, tok, "DELETE", "/v1/uploads/"+c.ID, nil); r.status != 200 {
+			t.Fatalf("abort: %d %s", r.status, r.body)
+		}
+		if stored(t, c.Key) {
+			t.Fatal("an aborted upload's unverified object is still at its key")
+		}
+	})
+
 	t.Run("multipart reject", func(t *testing.T) {
 		app.set("reject", "too long")
 		size := int64(7 << 20)
