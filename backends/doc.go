@@ -31,12 +31,14 @@
 //   - Stores keep the parts of an abandoned upload until it is aborted;
 //     give the bucket a lifecycle rule that aborts incomplete multipart
 //     uploads after a day or so.
-//   - Part checksums (x-amz-checksum-sha256 in PresignPart): versitygw
-//     checks them on uploads created without a checksum algorithm, but
-//     AWS S3 refuses such parts unless CreateMultipartUpload named SHA256,
-//     and then wants every part's checksum on completion. ObjectOptions
-//     and multipart.Part carry neither yet, so on AWS sign part checksums
-//     only once they do.
+//   - Checksums follow AWS: CreateMultipart names the algorithm
+//     (ObjectOptions.Checksum, x-amz-checksum-algorithm), PresignPart
+//     signs each part's value, ListParts returns them where the store
+//     lists them (not SeaweedFS), and CompleteMultipart repeats them
+//     (CompleteOptions.Checksum.Algorithm must name the algorithm) with
+//     the whole object's value when given. Which store checks what is
+//     in the provider presets and docs/compatibility.md; the storetest
+//     suite measures it.
 //   - Metadata keys and values travel as x-amz-meta-* headers: keys are
 //     HTTP token characters, values printable ASCII; Stat returns the
 //     keys in lower case.

@@ -2,7 +2,10 @@
 // it: the credentials are accepted, the bucket exists, browsers may read
 // the ETag header (CORS), abandoned multipart uploads are cleaned up
 // (lifecycle), and a presigned upload round trip works, both as one PUT
-// and as a multipart upload.
+// and as a multipart upload. It also probes which checksum algorithms
+// the store verifies on parts and whether it honours If-None-Match: * on
+// CompleteMultipartUpload, and fails where the provider preset claims
+// more than the store does.
 //
 // It owns no state. Run makes real calls to the store: a listing of at
 // most one key, GetBucketCors, GetBucketLifecycle, and a few objects of a
@@ -169,6 +172,8 @@ func Run(ctx context.Context, opts Options) Report {
 	add(checkPut(ctx, s3, hc))
 	add(checkLengthEnforced(ctx, s3, hc))
 	add(checkMultipart(ctx, s3, hc))
+	add(checkChecksums(ctx, s3, hc, preset))
+	add(checkConditionalWrites(ctx, s3, hc, preset))
 	return rep
 }
 

@@ -9,12 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/checksum"
 )
 
 // fakeS3 is a small S3 look-alike over httptest: just the calls doctor
@@ -25,13 +27,19 @@ type fakeS3 struct {
 	parts   map[string][]byte
 
 	// answers
-	denied      string // an error code for every request (e.g. SignatureDoesNotMatch)
-	noBucket    bool
-	cors        string // "", "none", "notimpl", or an XML body
-	lifecycle   string // "", "none", "notimpl", or an XML body
-	ignoreLen   bool   // accept a body longer than signed
-	noPartETag  bool
-	sawRequests []string
+	denied     string // an error code for every request (e.g. SignatureDoesNotMatch)
+	noBucket   bool
+	cors       string // "", "none", "notimpl", or an XML body
+	lifecycle  string // "", "none", "notimpl", or an XML body
+	ignoreLen  bool   // accept a body longer than signed
+	noPartETag bool
+	// ignoreSums lists algorithms whose part checksums the fake does
+	// not check; the others it checks like AWS.
+	ignoreSums []checksum.Algorithm
+	// ignoreIfNoneMatch: a complete with If-None-Match: * replaces an
+	// object (else 412 PreconditionFailed).
+	ignoreIfNoneMatch bool
+	sawRequests       []string
 }
 
 const goodCORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>`
@@ -71,11 +79,21 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && q.Has("uploads"):
 		fmt.Fprintf(w, `<InitiateMultipartUploadResult><Bucket>uploads</Bucket><Key>%s</Key><UploadId>up1</UploadId></InitiateMultipartUploadResult>`, key)
 	case r.Method == http.MethodPut && q.Has("partNumber"):
+		for _, a := range checksum.All {
+			if v := r.Header.Get(a.Header()); v != "" && v != a.Sum(body) && !slices.Contains(f.ignoreSums, a) {
+				s3Error(w, http.StatusBadRequest, "BadDigest")
+				return
+			}
+		}
 		f.parts[key] = body
 		if !f.noPartETag {
 			w.Header().Set("ETag", `"`+md5hex(body)+`"`)
 		}
 	case r.Method == http.MethodPost && q.Has("uploadId"):
+		if _, exists := f.objects[key]; exists && r.Header.Get("If-None-Match") == "*" && !f.ignoreIfNoneMatch {
+			s3Error(w, http.StatusPreconditionFailed, "PreconditionFailed")
+			return
+		}
 		f.objects[key] = f.parts[key]
 		fmt.Fprintf(w, `<CompleteMultipartUploadResult><Bucket>uploads</Bucket><Key>%s</Key><ETag>"x-1"</ETag></CompleteMultipartUploadResult>`, key)
 	case r.Method == http.MethodDelete && q.Has("uploadId"):
@@ -173,7 +191,7 @@ func TestAllGood(t *testing.T) {
 	if rep.Failed() {
 		t.Fatalf("failed on a good store:\n%s", out)
 	}
-	for _, name := range []string{"credentials", "bucket", "cors", "lifecycle", "presigned put", "signed length", "multipart"} {
+	for _, name := range []string{"credentials", "bucket", "cors", "lifecycle", "presigned put", "signed length", "multipart", "checksums", "conditional writes"} {
 		if s := statusOf(t, rep, name); s != OK {
 			t.Errorf("%s: %s, want ✓\n%s", name, s.Mark(), out)
 		}
@@ -299,5 +317,84 @@ func TestPresetNotes(t *testing.T) {
 	r2, _ := backends.LookupPreset(backends.ProviderR2)
 	if n := presetNotes(r2, time.Hour); len(n) != 1 || !strings.Contains(n[0].Detail, "POST policy") {
 		t.Errorf("r2: %+v", n)
+	}
+}
+
+func TestChecksumProbe(t *testing.T) {
+	rep, out := runFake(t, &fakeS3{})
+	if !strings.Contains(out, "✓ checksums: part checksums verified by the store: CRC64NVME, CRC32C, CRC32, SHA256, SHA1\n") {
+		t.Errorf("all five verified:\n%s", out)
+	}
+	// versitygw's preset claims all five: one the store ignores fails.
+	rep, out = runFake(t, &fakeS3{ignoreSums: []checksum.Algorithm{checksum.SHA1}})
+	if statusOf(t, rep, "checksums") != Fail || !rep.Failed() ||
+		!strings.Contains(out, "verified by the store: CRC64NVME, CRC32C, CRC32, SHA256; not verified: SHA1; but provider \"versitygw\" says the store checks SHA1") {
+		t.Errorf("a claimed algorithm not verified:\n%s", out)
+	}
+	// The parts the probes created are aborted, no object is left.
+	f := &fakeS3{}
+	runFake(t, f)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	aborts := 0
+	for _, r := range f.sawRequests {
+		if strings.HasPrefix(r, "DELETE ") {
+			aborts++
+		}
+	}
+	if aborts < len(checksum.All) || len(f.objects) != 0 {
+		t.Errorf("%d deletes, objects left %v", aborts, f.objects)
+	}
+}
+
+func TestChecksumProbeUnclaimed(t *testing.T) {
+	f := &fakeS3{objects: map[string][]byte{}, parts: map[string][]byte{}, cors: goodCORS, lifecycle: goodLifecycle,
+		ignoreSums: checksum.All}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	cfg := backends.Config{Name: "main", Endpoint: srv.URL, Bucket: "uploads", AccessKey: "AKIDFAKE", SecretKey: secret, PathStyle: true, Timeout: 5 * time.Second}
+	s3, err := backends.NewS3(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	generic, _ := backends.LookupPreset("")
+	r := checkChecksums(context.Background(), s3, http.DefaultClient, generic)
+	if r.Status != Warn || !strings.Contains(r.Detail, "verified by the store: none; not verified: CRC64NVME, CRC32C, CRC32, SHA256, SHA1") || !strings.Contains(r.Fix, "reading the object back") {
+		t.Errorf("a store verifying nothing: %+v", r)
+	}
+	f.ignoreSums = nil
+	r = checkChecksums(context.Background(), s3, http.DefaultClient, generic)
+	if r.Status != OK || !strings.Contains(r.Detail, `provider "generic" claims none`) {
+		t.Errorf("unclaimed but verified: %+v", r)
+	}
+}
+
+func TestConditionalWritesProbe(t *testing.T) {
+	rep, out := runFake(t, &fakeS3{})
+	if statusOf(t, rep, "conditional writes") != OK || !strings.Contains(out, "✓ conditional writes: If-None-Match: * is honoured") {
+		t.Errorf("honoured and claimed:\n%s", out)
+	}
+	rep, out = runFake(t, &fakeS3{ignoreIfNoneMatch: true})
+	if statusOf(t, rep, "conditional writes") != Fail || !strings.Contains(out, "replaced an existing object, although provider \"versitygw\"") {
+		t.Errorf("claimed but ignored:\n%s", out)
+	}
+
+	f := &fakeS3{objects: map[string][]byte{}, parts: map[string][]byte{}, ignoreIfNoneMatch: true}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	s3, err := backends.NewS3(backends.Config{Name: "main", Endpoint: srv.URL, Bucket: "uploads", AccessKey: "AKIDFAKE", SecretKey: secret, PathStyle: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	generic, _ := backends.LookupPreset("")
+	if r := checkConditionalWrites(context.Background(), s3, http.DefaultClient, generic); r.Status != Warn || !strings.Contains(r.Detail, "ignores If-None-Match") || !strings.Contains(r.Fix, "{id}") {
+		t.Errorf("unclaimed and ignored: %+v", r)
+	}
+	f.ignoreIfNoneMatch = false
+	if r := checkConditionalWrites(context.Background(), s3, http.DefaultClient, generic); r.Status != Warn || !strings.Contains(r.Detail, `does not claim it`) {
+		t.Errorf("unclaimed but honoured: %+v", r)
+	}
+	if len(f.objects) != 0 {
+		t.Errorf("objects left: %v", f.objects)
 	}
 }
