@@ -94,6 +94,10 @@ type Config struct {
 	AccessKey      string
 	SecretKey      string
 	PathStyle      bool
-	// Timeout bounds each store call (default 30s).
+	// Timeout bounds each store call (default 30s) but
+	// CompleteMultipartUpload.
 	Timeout time.Duration
+	// CompleteTimeout bounds CompleteMultipartUpload (default
+	// DefaultCompleteTimeout).
+	CompleteTimeout time.Duration
 }

@@ -21,6 +21,13 @@ import (
 // DefaultTimeout bounds each store call when Config.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
 
+// DefaultCompleteTimeout bounds CompleteMultipartUpload when
+// Config.CompleteTimeout is zero. AWS documents that a complete can take
+// several minutes to process (it answers 200 at once and keeps the
+// connection alive with whitespace meanwhile); 15 minutes leaves room for
+// the largest upload, 10,000 parts.
+const DefaultCompleteTimeout = 15 * time.Minute
+
 // DefaultRegion is the region used when Config.Region is empty.
 const DefaultRegion = "us-east-1"
 
@@ -61,6 +68,9 @@ type S3 struct {
 	bucket  string
 	region  string
 	timeout time.Duration
+	// completeTimeout bounds CompleteMultipartUpload, which takes longer
+	// than the other calls.
+	completeTimeout time.Duration
 
 	// core runs every call that reaches the store.
 	core minio.Core
@@ -108,6 +118,10 @@ func NewS3(cfg Config) (*S3, error) {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
+	completeTimeout := cfg.CompleteTimeout
+	if completeTimeout == 0 {
+		completeTimeout = DefaultCompleteTimeout
+	}
 
 	client, err := newClient(cfg.Endpoint, region, cfg)
 	if err != nil {
@@ -118,10 +132,12 @@ func NewS3(cfg Config) (*S3, error) {
 		bucket:  cfg.Bucket,
 		region:  region,
 		timeout: timeout,
-		core:    minio.Core{Client: client},
-		signer:  client,
-		secrets: []string{cfg.SecretKey, cfg.AccessKey},
-		preset:  preset,
+
+		completeTimeout: completeTimeout,
+		core:            minio.Core{Client: client},
+		signer:          client,
+		secrets:         []string{cfg.SecretKey, cfg.AccessKey},
+		preset:          preset,
 	}
 	if cfg.PublicEndpoint != "" {
 		signer, err := newClient(cfg.PublicEndpoint, region, cfg)
@@ -145,12 +161,21 @@ func newClient(endpoint, region string, cfg Config) (*minio.Client, error) {
 	if cfg.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
+	// minio-go's own transport, without its 1-minute wait for response
+	// headers: every call has its context deadline, and a store may hold
+	// back the answer to CompleteMultipartUpload for longer.
+	tr, err := minio.DefaultTransport(u.Scheme == "https")
+	if err != nil {
+		return nil, err
+	}
+	tr.ResponseHeaderTimeout = 0
 	return minio.New(u.Host, &minio.Options{
 		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure:       u.Scheme == "https",
 		Region:       region,
 		BucketLookup: lookup,
 		MaxRetries:   maxRetries,
+		Transport:    tr,
 	})
 }
 
@@ -175,6 +200,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("backends: %s: secret key is required", c.label())
 	case c.Timeout < 0:
 		return fmt.Errorf("backends: %s: timeout %v is negative", c.label(), c.Timeout)
+	case c.CompleteTimeout < 0:
+		return fmt.Errorf("backends: %s: complete timeout %v is negative", c.label(), c.CompleteTimeout)
 	}
 	return nil
 }
@@ -484,7 +511,7 @@ func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts 
 	if opts.IfNoneMatch {
 		putOpts.SetMatchETagExcept("*")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.completeTimeout)
 	defer cancel()
 	info, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, uploadID, complete, putOpts)
 	if err != nil {

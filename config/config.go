@@ -126,6 +126,11 @@ type Limits struct {
 	// MaxOpenSessions is how many uploads a subject may have open (created
 	// but neither completed, aborted nor expired) at once. Default 100.
 	MaxOpenSessions int `yaml:"max_open_sessions"`
+	// CompleteTimeout bounds one complete once started (listing the parts,
+	// CompleteMultipartUpload itself, the checks of the object), even if
+	// the client goes away meanwhile. Default 15m: AWS may take minutes to
+	// complete a 10,000-part upload.
+	CompleteTimeout Duration `yaml:"complete_timeout"`
 }
 
 // Server is the broker's HTTP listener.
@@ -390,6 +395,7 @@ const (
 	defaultRate         = 50
 	defaultBurst        = 100
 	defaultMaxOpen      = 100
+	defaultCompleteTime = Duration(15 * time.Minute)
 	defaultRetention    = Duration(24 * time.Hour)
 	defaultJanitorTick  = Duration(time.Minute)
 	defaultJanitorBatch = 100
@@ -435,7 +441,7 @@ func Default() Config {
 		Backends: map[string]Backend{},
 		Profiles: map[string]Profile{DefaultProfile: {}},
 		Log:      Log{Level: defaultLogLevel, Format: defaultLogFormat},
-		Limits:   Limits{Rate: defaultRate, Burst: defaultBurst, MaxOpenSessions: defaultMaxOpen},
+		Limits:   Limits{Rate: defaultRate, Burst: defaultBurst, MaxOpenSessions: defaultMaxOpen, CompleteTimeout: defaultCompleteTime},
 		Janitor:  Janitor{Enabled: true, Interval: defaultJanitorTick, Batch: defaultJanitorBatch, PromoteInterval: Duration(2 * time.Second)},
 		WebhookDelivery: WebhookDelivery{
 			Timeout: defaultWebhookTimeout, MaxAttempts: defaultWebhookAttempts, MaxAge: defaultWebhookMaxAge,

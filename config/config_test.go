@@ -85,7 +85,7 @@ func TestDefault(t *testing.T) {
 			Verify: Verify{Timeout: Duration(30 * time.Second)},
 		}},
 		{"log", c.Log, Log{Level: "info", Format: "json"}},
-		{"limits", c.Limits, Limits{Rate: 50, Burst: 100, MaxOpenSessions: 100}},
+		{"limits", c.Limits, Limits{Rate: 50, Burst: 100, MaxOpenSessions: 100, CompleteTimeout: Duration(15 * time.Minute)}},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAuthNoneNeedsLoopback(t *testing.T) {
@@ -64,7 +65,7 @@ limits: { rate: 5, burst: 0, max_open_sessions: 3 }
 profiles:
   default: { subjects: [alice, bob], min_size: 1KiB, max_metadata_bytes: 100 }
 `), []string{"CHUTE_LIMITS_MAX_OPEN_SESSIONS=7"})
-	if c.Limits != (Limits{Rate: 5, Burst: 5, MaxOpenSessions: 7}) {
+	if c.Limits != (Limits{Rate: 5, Burst: 5, MaxOpenSessions: 7, CompleteTimeout: Duration(15 * time.Minute)}) {
 		t.Errorf("limits = %+v, want rate 5, burst 5 (from the rate), max_open_sessions 7 (env)", c.Limits)
 	}
 	p := c.Profiles["default"]
@@ -136,5 +137,19 @@ func TestEnvFromFile(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "from-a-file") {
 		t.Fatal("error shows a secret")
+	}
+}
+
+func TestCompleteTimeout(t *testing.T) {
+	c := mustLoad(t, writeFile(t, minimalYAML+"limits: { complete_timeout: 90s }\n"), []string{})
+	if c.Limits.CompleteTimeout != Duration(90*time.Second) {
+		t.Errorf("complete_timeout = %v, want 90s", c.Limits.CompleteTimeout)
+	}
+	c = mustLoad(t, writeFile(t, minimalYAML), []string{"CHUTE_LIMITS_COMPLETE_TIMEOUT=20m"})
+	if c.Limits.CompleteTimeout != Duration(20*time.Minute) {
+		t.Errorf("complete_timeout from the environment = %v, want 20m", c.Limits.CompleteTimeout)
+	}
+	if msg := loadErr(t, writeFile(t, minimalYAML+"limits: { complete_timeout: 0s }\n"), nil); !strings.Contains(msg, "limits.complete_timeout") {
+		t.Errorf("complete_timeout 0: %q", msg)
 	}
 }

@@ -364,6 +364,9 @@ func (l *Limits) validate(add addFunc) {
 			add(v.key, "must not be negative (0 turns the limit off)")
 		}
 	}
+	if l.CompleteTimeout < Duration(time.Second) {
+		add("limits.complete_timeout", "must be at least 1s")
+	}
 }
 
 // validateWebhooks checks each webhook: a URL, listed once, and known events.

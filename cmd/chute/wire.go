@@ -50,7 +50,9 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	stores := map[string]broker.ObjectStore{}
 	caps := map[string]broker.Capabilities{}
 	for name, b := range cfg.Backends {
-		s3, err := backends.NewS3(backendConfig(name, b))
+		bc := backendConfig(name, b)
+		bc.CompleteTimeout = time.Duration(cfg.Limits.CompleteTimeout) // the store call has the whole complete's time
+		s3, err := backends.NewS3(bc)
 		if err != nil {
 			_ = rc.Close()
 			return nil, fmt.Errorf("backends.%s: %w", name, err)
@@ -91,6 +93,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Logger: log,
 
 		MaxOpenSessions: cfg.Limits.MaxOpenSessions,
+		CompleteTimeout: time.Duration(cfg.Limits.CompleteTimeout),
 
 		Authorizer:        authz,
 		AuthorizerHeaders: cfg.Auth.Authorizer.Headers,
