@@ -216,12 +216,14 @@ func (s *Service) reject(ctx context.Context, sess *sessions.Session, info Objec
 // so that an abort or expiry removes that unverified object
 // (discardUnverified) instead of leaving it behind.
 func (s *Service) reopen(ctx context.Context, sess *sessions.Session, info ObjectInfo) {
+	ctx, cancel := cleanupContext(ctx) // ctx may be the work's, past its deadline
+	defer cancel()
 	to := sess.State
 	if to == sessions.StateCompleting {
 		to = sessions.StateUploading
 	}
 	if _, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
-		From: []sessions.State{sessions.StateCompleting}, To: to, ETag: info.ETag,
+		From: []sessions.State{sessions.StateCompleting}, To: to, ETag: info.ETag, Token: lockToken(ctx),
 	}); err != nil {
 		// Left in completing: the next complete takes it over.
 		s.log.Warn("reopen after the verify hook", "id", sess.ID, "err", err)
