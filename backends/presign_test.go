@@ -178,14 +178,23 @@ func TestFastPresignPutGetMatchesMinio(t *testing.T) {
 }
 
 // TestPresignPartUsesFastPath checks the wiring: PresignPart's URL is
-// minio-go's URL, and the fast path (not minio-go) produced it.
+// minio-go's URL, and every presigning method of the adapter signs
+// through the fast path when it has one. To tell the two signers apart,
+// the adapter's fast signer is then replaced by one with a marker access
+// key that minio-go's client does not have: a URL carrying the marker
+// can only come from the fast path.
 func TestPresignPartUsesFastPath(t *testing.T) {
 	s := mustS3(t, testConfig())
+	if s.fast == nil {
+		t.Fatal("no fast path for a plain static-credentials config")
+	}
+	ctx := context.Background()
 	query := url.Values{"partNumber": {"3"}, "uploadId": {"up"}}
 	headers := map[string]string{headerContentLength: "100"}
+	matched := false
 	for range 10 {
 		want, at := reference(t, s, http.MethodPut, "a b/c.bin", query, headers, time.Minute)
-		r, err := s.PresignPart(context.Background(), "a b/c.bin", "up", 3, PartOptions{Size: 100}, time.Minute)
+		r, err := s.PresignPart(ctx, "a b/c.bin", "up", 3, PartOptions{Size: 100}, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,12 +204,49 @@ func TestPresignPartUsesFastPath(t *testing.T) {
 		if r.URL != want {
 			t.Fatalf("PresignPart URL differs from minio-go:\n got %s\nwant %s", r.URL, want)
 		}
-		if d := s.fast.day.Load(); d == nil {
-			t.Fatal("PresignPart did not go through the fast path (no cached signing key)")
-		}
-		return
+		matched = true
+		break
 	}
-	t.Fatal("could not sign within one second")
+	if !matched {
+		t.Fatal("could not sign within one second")
+	}
+
+	const marker = "FASTPATHMARKER"
+	s.fast = &fastSigner{
+		accessKey:  marker,
+		secretKey:  s.fast.secretKey,
+		region:     s.fast.region,
+		base:       s.fast.base,
+		host:       s.fast.host,
+		pathPrefix: s.fast.pathPrefix,
+	}
+	sign := map[string]func() (PresignedRequest, error){
+		"PresignPart": func() (PresignedRequest, error) {
+			return s.PresignPart(ctx, "k", "up", 3, PartOptions{Size: 100}, time.Minute)
+		},
+		"PresignPartUnsized": func() (PresignedRequest, error) {
+			return s.PresignPartUnsized(ctx, "k", "up", 3, time.Minute)
+		},
+		"PresignPut": func() (PresignedRequest, error) {
+			return s.PresignPut(ctx, "k", 100, ObjectOptions{ContentType: "text/plain"}, time.Minute)
+		},
+		"PresignGet": func() (PresignedRequest, error) {
+			return s.PresignGet(ctx, "k", "name.txt", time.Minute)
+		},
+	}
+	for name, f := range sign {
+		r, err := f()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		u, err := url.Parse(r.URL)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if cred := u.Query().Get("X-Amz-Credential"); !strings.HasPrefix(cred, marker+"/") {
+			t.Errorf("%s was not signed by the fast path (credential %q)", name, cred)
+		}
+	}
 }
 
 // TestFastPresignKnownAnswer checks the signer against the example in
