@@ -322,7 +322,7 @@ func TestPresetNotes(t *testing.T) {
 
 func TestChecksumProbe(t *testing.T) {
 	rep, out := runFake(t, &fakeS3{})
-	if !strings.Contains(out, "✓ checksums: part checksums verified by the store: CRC64NVME, CRC32C, CRC32, SHA256, SHA1\n") {
+	if statusOf(t, rep, "checksums") != OK || !strings.Contains(out, "✓ checksums: part checksums verified by the store: CRC64NVME, CRC32C, CRC32, SHA256, SHA1\n") {
 		t.Errorf("all five verified:\n%s", out)
 	}
 	// versitygw's preset claims all five: one the store ignores fails.
