@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
@@ -65,13 +67,25 @@ func Extension(filename string) string {
 	return "." + ext
 }
 
+// MaxSegmentInput is how many bytes of a subject (or profile, or id) a
+// key segment spells out; a longer value is cut there and followed by a
+// hash of the whole value (see escapeSegment).
+const MaxSegmentInput = 128
+
 // escapeSegment makes s one safe path segment: bytes outside
 // [A-Za-z0-9_.@-] become "~XX" (hex), a segment of only dots is escaped
-// too, and the result is at most 128 bytes of the input. Distinct
-// subjects stay distinct.
+// too. A value longer than MaxSegmentInput bytes keeps its first
+// MaxSegmentInput bytes, escaped, followed by "~~" and 32 hex digits of
+// the SHA-256 of the whole value: escaping never writes "~~" (every "~"
+// it writes is followed by two hex digits), so a cut value can't equal a
+// short one, and two long values sharing their first bytes stay apart.
+// Distinct values give distinct segments.
 func escapeSegment(s string) string {
-	if len(s) > 128 {
-		s = s[:128]
+	var suffix string
+	if len(s) > MaxSegmentInput {
+		sum := sha256.Sum256([]byte(s))
+		suffix = "~~" + hex.EncodeToString(sum[:16])
+		s = s[:MaxSegmentInput]
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -91,7 +105,7 @@ func escapeSegment(s string) string {
 	if out == "" {
 		out = "~"
 	}
-	return out
+	return out + suffix
 }
 
 func checkKey(key string) error {

@@ -66,6 +66,39 @@ func TestEscapeSegmentInjective(t *testing.T) {
 	}
 }
 
+// TestLongSubjectsStayApart: subjects that agree on their first
+// MaxSegmentInput bytes (an email domain, a tenant prefix) must not share
+// a key prefix — before the hash suffix they did, and one subject's
+// uploads landed under another's.
+func TestLongSubjectsStayApart(t *testing.T) {
+	long := strings.Repeat("tenant-0123456789/", 10) // 180 bytes
+	subjects := []string{long + "alice", long + "bob", long, long[:MaxSegmentInput], long[:MaxSegmentInput+1], "~~"}
+	seen := map[string]string{}
+	for _, s := range subjects {
+		key, err := RenderKey("{subject}/{id}", KeyFields{Subject: s, ID: "upl_x", Now: day})
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		seg, _, _ := strings.Cut(key, "/")
+		if prev, ok := seen[seg]; ok {
+			t.Fatalf("subjects %q and %q share the key segment %q", prev, s, seg)
+		}
+		seen[seg] = s
+		if len(s) > MaxSegmentInput && !strings.Contains(seg, "~~") {
+			t.Errorf("%q: segment %q has no hash suffix", s, seg)
+		}
+		if len(s) <= MaxSegmentInput && strings.Contains(seg, "~~") {
+			t.Errorf("%q: a short subject got a hash suffix: %q", s, seg)
+		}
+	}
+	// The suffix is stable: the same subject always gets the same prefix.
+	a, _ := RenderKey("{subject}/{id}", KeyFields{Subject: long + "alice", ID: "upl_x", Now: day})
+	b, _ := RenderKey("{subject}/{id}", KeyFields{Subject: long + "alice", ID: "upl_y", Now: day})
+	if strings.Split(a, "/")[0] != strings.Split(b, "/")[0] {
+		t.Fatalf("one subject, two prefixes: %q %q", a, b)
+	}
+}
+
 func FuzzRenderKey(f *testing.F) {
 	for _, s := range []string{"alice", "../..", "a/b", "ü", ""} {
 		f.Add(s, "clip.mp4")
