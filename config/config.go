@@ -240,9 +240,9 @@ type Authorizer struct {
 	// Headers name the client request headers passed on to the webhook
 	// (e.g. X-Forwarded-For). Default [].
 	Headers []string `yaml:"headers"`
-	// Secret, when set, signs each request body: header X-Chute-Signature
-	// is "sha256=" and the hex HMAC-SHA256 of the body. Default "";
-	// printed redacted.
+	// Secret, when set, signs each request: header X-Chute-Signature is
+	// "sha256=" and the hex HMAC-SHA256 of X-Chute-Timestamp + "." + the
+	// body, as webhooks are signed. Default ""; printed redacted.
 	Secret string `yaml:"secret"`
 }
 

@@ -15,13 +15,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
 	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/broker/webhook"
 	"github.com/chute-dev/chute/test/containers"
 )
 
@@ -31,6 +34,7 @@ const authorizerSecret = "authorizer-webhook-secret-for-e2e"
 type hookCall struct {
 	body      []byte
 	signature string
+	timestamp string
 	req       struct {
 		Subject     string            `json:"subject"`
 		Filename    string            `json:"filename"`
@@ -54,6 +58,7 @@ func (a *testAuthorizer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var c hookCall
 	c.body, _ = io.ReadAll(r.Body)
 	c.signature = r.Header.Get("X-Chute-Signature")
+	c.timestamp = r.Header.Get("X-Chute-Timestamp")
 	_ = json.Unmarshal(c.body, &c.req)
 	a.mu.Lock()
 	a.calls = append(a.calls, c)
@@ -227,10 +232,23 @@ func TestAuthorizerAndSniff(t *testing.T) {
 			t.Fatalf("key %q does not start with the authorizer's prefix", c.Key)
 		}
 		call := hook.last(t)
+		// Signed over "timestamp.body", as webhooks are: a captured call
+		// replayed later fails the receiver's timestamp check.
+		sec, err := strconv.ParseInt(call.timestamp, 10, 64)
+		if err != nil || time.Since(time.Unix(sec, 0)).Abs() > time.Minute {
+			t.Fatalf("X-Chute-Timestamp %q is not the sending time", call.timestamp)
+		}
 		m := hmac.New(sha256.New, []byte(authorizerSecret))
+		m.Write([]byte(call.timestamp + "."))
 		m.Write(call.body)
 		if want := "sha256=" + hex.EncodeToString(m.Sum(nil)); call.signature != want {
 			t.Fatalf("signature %q, want %q", call.signature, want)
+		}
+		if !webhook.VerifySignature(authorizerSecret, call.timestamp, call.signature, call.body, time.Now()) {
+			t.Fatal("webhook.VerifySignature refuses Chute's own call")
+		}
+		if webhook.VerifySignature(authorizerSecret, call.timestamp, call.signature, call.body, time.Now().Add(10*time.Minute)) {
+			t.Fatal("the call replayed ten minutes later still verifies")
 		}
 		q := call.req
 		if q.Subject != "alice" || q.Filename != "notes.txt" || q.ContentType != "text/plain" || q.Size == nil || *q.Size != 11 ||

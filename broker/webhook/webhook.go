@@ -7,9 +7,13 @@
 //	200          {"allow": true, "key_prefix": "...", "metadata": {...}, "max_size": 123}
 //	200          {"allow": false, "message": "quota exceeded"}
 //
-// With a secret configured, the request carries X-Chute-Signature:
-// "sha256=" and the hex HMAC-SHA256 of the exact body under the secret, so
-// the application can tell Chute's calls from anyone else's.
+// Every request carries X-Chute-Timestamp (unix seconds, when it was
+// sent). With a secret configured it also carries X-Chute-Signature:
+// "sha256=" and the hex HMAC-SHA256, under the secret, of the timestamp, a
+// dot and the exact body — the webhooks' and the verify hook's signature
+// (events.Sign) — so the application can tell Chute's calls from anyone
+// else's, and refuse a captured call replayed later by its timestamp
+// (VerifySignature).
 //
 // It fails closed: a timeout, a transport error, a status other than 2xx
 // or an answer that is not such JSON is an error, which the broker turns
@@ -29,13 +33,24 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/chute-dev/chute/broker"
+	"github.com/chute-dev/chute/events"
 )
 
-// SignatureHeader carries the body's HMAC when a secret is configured.
-const SignatureHeader = "X-Chute-Signature"
+// SignatureHeader carries the HMAC of the timestamp and the body when a
+// secret is configured; TimestampHeader carries the timestamp (unix
+// seconds).
+const (
+	SignatureHeader = "X-Chute-Signature"
+	TimestampHeader = "X-Chute-Timestamp"
+)
+
+// MaxSkew is how far from the receiver's clock VerifySignature accepts a
+// timestamp.
+const MaxSkew = 5 * time.Minute
 
 // DefaultTimeout bounds one call when Config.Timeout is zero.
 const DefaultTimeout = 2 * time.Second
@@ -60,8 +75,9 @@ type Config struct {
 type Authorizer struct {
 	url     string
 	timeout time.Duration
-	secret  []byte
+	secret  string
 	client  *http.Client
+	now     func() time.Time
 }
 
 // New checks cfg and returns an Authorizer.
@@ -73,12 +89,9 @@ func New(cfg Config) (*Authorizer, error) {
 	if cfg.Timeout < 0 {
 		return nil, errors.New("webhook: timeout must not be negative")
 	}
-	a := &Authorizer{url: cfg.URL, timeout: cfg.Timeout, client: cfg.Client}
+	a := &Authorizer{url: cfg.URL, timeout: cfg.Timeout, client: cfg.Client, secret: cfg.Secret, now: time.Now}
 	if a.timeout == 0 {
 		a.timeout = DefaultTimeout
-	}
-	if cfg.Secret != "" {
-		a.secret = []byte(cfg.Secret)
 	}
 	if a.client == nil {
 		a.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -88,11 +101,28 @@ func New(cfg Config) (*Authorizer, error) {
 	return a, nil
 }
 
-// Sign returns the SignatureHeader value for body under secret.
-func Sign(secret, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+// Sign returns the SignatureHeader value of body sent at timestamp ts
+// (unix seconds, as in TimestampHeader) under secret: "sha256=" and the
+// hex HMAC-SHA256 of ts + "." + body.
+func Sign(secret, ts string, body []byte) string { return events.Sign(secret, ts, body) }
+
+// VerifySignature is the application's check of a call: it reports
+// whether sig (the SignatureHeader) is the signature of body sent at ts
+// (the TimestampHeader) under secret, and ts is within MaxSkew of now. A
+// call captured and replayed after MaxSkew is refused; within it, a
+// receiver that must refuse every replay keeps the signatures it has seen
+// for MaxSkew.
+func VerifySignature(secret, ts, sig string, body []byte, now time.Time) bool {
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > MaxSkew {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	return hmac.Equal([]byte(sig), []byte(want))
 }
 
 // Authorize asks the application about req.
@@ -109,8 +139,10 @@ func (a *Authorizer) Authorize(ctx context.Context, req broker.AuthorizeRequest)
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("Accept", "application/json")
-	if a.secret != nil {
-		hr.Header.Set(SignatureHeader, Sign(a.secret, body))
+	ts := strconv.FormatInt(a.now().Unix(), 10)
+	hr.Header.Set(TimestampHeader, ts)
+	if a.secret != "" {
+		hr.Header.Set(SignatureHeader, Sign(a.secret, ts, body))
 	}
 	resp, err := a.client.Do(hr)
 	if err != nil {

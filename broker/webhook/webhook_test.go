@@ -76,6 +76,9 @@ func TestAllowAndRequestBody(t *testing.T) {
 	if hdr.Get(SignatureHeader) != "" {
 		t.Error("signature sent without a secret")
 	}
+	if hdr.Get(TimestampHeader) == "" {
+		t.Error("no timestamp")
+	}
 	if hdr.Get("Content-Type") != "application/json" {
 		t.Errorf("content type %q", hdr.Get("Content-Type"))
 	}
@@ -92,17 +95,43 @@ func TestDenyWithMessage(t *testing.T) {
 func TestSignature(t *testing.T) {
 	const secret = "webhook-secret-for-tests"
 	srv, hdr, body := server(t, 200, `{"allow": true}`)
-	if _, err := mustNew(t, Config{URL: srv.URL, Secret: secret}).Authorize(context.Background(), sample); err != nil {
+	a := mustNew(t, Config{URL: srv.URL, Secret: secret})
+	sent := time.Unix(1764806400, 0)
+	a.now = func() time.Time { return sent }
+	if _, err := a.Authorize(context.Background(), sample); err != nil {
 		t.Fatal(err)
 	}
+	ts := hdr.Get(TimestampHeader)
+	if ts != "1764806400" {
+		t.Fatalf("%s %q, want the sending time", TimestampHeader, ts)
+	}
 	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + "."))
 	m.Write(*body)
 	want := "sha256=" + hex.EncodeToString(m.Sum(nil))
-	if got := hdr.Get(SignatureHeader); got != want {
-		t.Fatalf("signature %q, want %q", got, want)
+	sig := hdr.Get(SignatureHeader)
+	if sig != want {
+		t.Fatalf("signature %q, want %q (HMAC of timestamp.body)", sig, want)
 	}
-	if Sign([]byte(secret), *body) != want {
+	if Sign(secret, ts, *body) != want {
 		t.Fatal("Sign differs")
+	}
+	for _, c := range []struct {
+		name string
+		ts   string
+		body []byte
+		now  time.Time
+		ok   bool
+	}{
+		{"fresh", ts, *body, sent.Add(time.Minute), true},
+		{"replayed an hour later", ts, *body, sent.Add(time.Hour), false},
+		{"timestamp moved forward", "1764810000", *body, sent.Add(time.Hour), false},
+		{"body changed", ts, append([]byte(" "), *body...), sent, false},
+		{"no timestamp", "", *body, sent, false},
+	} {
+		if got := VerifySignature(secret, c.ts, sig, c.body, c.now); got != c.ok {
+			t.Errorf("%s: VerifySignature = %v, want %v", c.name, got, c.ok)
+		}
 	}
 }
 
