@@ -192,14 +192,22 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	if err := admit(&prof, subject, req.Size); err != nil {
 		return nil, err
 	}
+	now := s.now().UTC()
+	id := NewID()
+	// The open-session slot (Redis) before the Authorizer (the app): a
+	// Redis outage then costs the app no calls.
+	slot := &sessions.Session{ID: id, Subject: subject}
+	if err := s.reserveOpen(ctx, slot, now.Add(s.ttl)); err != nil {
+		return nil, err
+	}
+	created := false
+	defer s.releaseUnless(ctx, &created, slot)
 	grant, err := s.authorize(ctx, subject, name, &req, req.Size, req.ClientHeaders)
 	if err != nil {
 		return nil, err
 	}
 	req.Metadata = grant.metadata
 	store := s.backends[prof.Backend]
-	now := s.now().UTC()
-	id := NewID()
 	key, err := RenderKey(prof.KeyTemplate, KeyFields{Subject: subject, ID: id, Profile: name, Filename: req.Filename, Now: now})
 	if err != nil {
 		return nil, wrap(CodeInternal, err, "Internal error.")
@@ -218,11 +226,6 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
 		ChecksumAlgorithm: string(alg), Checksum: whole,
 	}
-	if err := s.reserveOpen(ctx, sess, sess.ExpiresAt); err != nil {
-		return nil, err
-	}
-	created := false
-	defer s.releaseUnless(ctx, &created, sess)
 	opts := ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata, Checksum: alg, ChecksumType: s.checksumType(prof.Backend, alg)}
 	res := &CreateResult{
 		ID: id, Key: key, State: string(sessions.StatePending), Size: sess.Size,

@@ -89,8 +89,10 @@ type OpenComplete struct {
 	Bucket string
 }
 
-// openSession validates req and builds a session of unknown size; it
-// returns the session and its profile.
+// openSession validates req, takes an open-session slot and builds a
+// session of unknown size; it returns the session and its profile. The
+// caller gives the slot back unless it creates the session
+// (releaseUnless).
 func (s *Service) openSession(ctx context.Context, subject string, req OpenRequest, strategy sessions.Strategy) (*sessions.Session, Profile, error) {
 	name := req.Profile
 	if name == "" {
@@ -111,29 +113,46 @@ func (s *Service) openSession(ctx context.Context, subject string, req OpenReque
 	if err := admit(&prof, subject, nil); err != nil {
 		return nil, prof, err
 	}
-	grant, err := s.authorize(ctx, subject, name, &cr, nil, req.ClientHeaders)
-	if err != nil {
+	now := s.now().UTC()
+	id := NewID()
+	sess := &sessions.Session{
+		ID: id, Subject: subject, Profile: name, Backend: prof.Backend,
+		Strategy: strategy, State: sessions.StatePending, Filename: cr.Filename,
+		ContentType: cr.ContentType, Size: SizeUnknown,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
+	}
+	// The open-session slot (Redis) before the Authorizer (the app): a
+	// Redis outage then costs the app no calls. A multipart session holds
+	// it until it expires; a single one (POST policy or staged PUT), which
+	// no one may complete, as long as its URL can be used.
+	until := sess.ExpiresAt
+	if strategy == sessions.StrategySingle {
+		until = now.Add(s.urlTTL(&prof, sess))
+	}
+	if err := s.reserveOpen(ctx, sess, until); err != nil {
 		return nil, prof, err
 	}
-	cr.Metadata = grant.metadata
+	grant, err := s.authorize(ctx, subject, name, &cr, nil, req.ClientHeaders)
+	if err != nil {
+		s.releaseOpen(ctx, sess)
+		return nil, prof, err
+	}
+	sess.Metadata = grant.metadata
 	if grant.maxSize > 0 && grant.maxSize < prof.MaxSize {
 		prof.MaxSize = grant.maxSize // the returned copy only: see CreateOpen
 	}
-	now := s.now().UTC()
-	id := NewID()
 	key, err := RenderKey(prof.KeyTemplate, KeyFields{Subject: subject, ID: id, Profile: name, Filename: cr.Filename, Now: now})
-	if err != nil {
-		return nil, prof, wrap(CodeInternal, err, "Internal error.")
+	if err == nil {
+		key, err = grant.applyKey(key)
+	} else {
+		err = wrap(CodeInternal, err, "Internal error.")
 	}
-	if key, err = grant.applyKey(key); err != nil {
+	if err != nil {
+		s.releaseOpen(ctx, sess)
 		return nil, prof, err
 	}
-	return &sessions.Session{
-		ID: id, Subject: subject, Profile: name, Backend: prof.Backend, Key: key,
-		Strategy: strategy, State: sessions.StatePending, Filename: cr.Filename,
-		ContentType: cr.ContentType, Size: SizeUnknown, Metadata: cr.Metadata,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
-	}, prof, nil
+	sess.Key = key
+	return sess, prof, nil
 }
 
 // bucketOf names the bucket of a backend.
@@ -146,6 +165,8 @@ func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenReques
 	if err != nil {
 		return nil, err
 	}
+	created := false
+	defer s.releaseUnless(ctx, &created, sess)
 	if prof.MaxSize < s.profiles[sess.Profile].MaxSize {
 		// A lower limit from the Authorizer cannot be kept for a multipart
 		// upload of unknown size (the session records no limit): refuse.
@@ -155,11 +176,6 @@ func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenReques
 	if s.caps[prof.Backend].UnsizedParts == nil {
 		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign unsized parts", prof.Backend), "Internal error.")
 	}
-	if err := s.reserveOpen(ctx, sess, sess.ExpiresAt); err != nil {
-		return nil, err
-	}
-	created := false
-	defer s.releaseUnless(ctx, &created, sess)
 	uploadID, err := store.CreateMultipart(ctx, sess.Key, ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata})
 	if err != nil {
 		return nil, s.storeError(err, "create multipart upload")
@@ -185,17 +201,14 @@ func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest)
 	if err != nil {
 		return nil, err
 	}
+	// No one completes most POST policy sessions: the slot (taken by
+	// openSession) lasts as long as the policy can be used.
+	created := false
+	defer s.releaseUnless(ctx, &created, sess)
 	pp := s.caps[prof.Backend].Post
 	if pp == nil {
 		return nil, wrap(CodeInternal, fmt.Errorf("backend %s cannot sign POST policies", prof.Backend), "Internal error.")
 	}
-	// No one completes most POST policy sessions: the slot lasts as long
-	// as the policy can be used.
-	if err := s.reserveOpen(ctx, sess, s.now().Add(s.urlTTL(&prof, sess))); err != nil {
-		return nil, err
-	}
-	created := false
-	defer s.releaseUnless(ctx, &created, sess)
 	post, err := pp.PresignPost(ctx, StagingKey(sess.Key, sess.ID), PostOptions{
 		ContentType: sess.ContentType, Metadata: sess.Metadata,
 		MinSize: prof.MinSize, MaxSize: min(prof.MaxSize, multipart.MaxSingleSize),
@@ -243,6 +256,8 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 	if err != nil {
 		return nil, err
 	}
+	created := false
+	defer s.releaseUnless(ctx, &created, sess)
 	size := *req.Size
 	if size > multipart.MaxSingleSize {
 		return nil, Errorf(CodeTooLarge, "size: %d bytes is over what one PUT may carry (%d): use a multipart upload", size, multipart.MaxSingleSize)
@@ -255,11 +270,6 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 	}
 	sess.Size = size
 	ttl := s.urlTTL(&prof, sess)
-	if err := s.reserveOpen(ctx, sess, s.now().Add(ttl)); err != nil {
-		return nil, err
-	}
-	created := false
-	defer s.releaseUnless(ctx, &created, sess)
 	put, err := s.backends[prof.Backend].PresignPut(ctx, StagingKey(sess.Key, sess.ID), size, ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata}, ttl)
 	if err != nil {
 		return nil, s.storeError(err, "presign put")
