@@ -637,6 +637,54 @@ func TestRedacted(t *testing.T) {
 	}
 }
 
+// TestRedactedURLs: every URL `chute config print` shows loses its
+// credentials, query string and fragment, whatever key it sits under.
+func TestRedactedURLs(t *testing.T) {
+	const tok = "tok3n-in-a-url"
+	c := valid()
+	c.Server.PublicURL = "https://chute.example/?k=" + tok
+	c.Sessions.RedisURL = "rediss://user:" + tok + "@redis.example:6380/0?dial_timeout=3s&password=" + tok
+	c.Auth.Mode = AuthJWT
+	c.Auth.JWT.JWKSURL = "https://idp.example/jwks?access_token=" + tok
+	c.Auth.Authorizer.URL = "https://" + tok + "@app.example/authorize?sig=" + tok + "#" + tok
+	m := c.Backends["main"]
+	m.Endpoint = "https://ak:" + tok + "@s3.example?X-Amz-Security-Token=" + tok
+	m.PublicEndpoint = "https://cdn.example/?token=" + tok
+	c.Backends["main"] = m
+	c.Webhooks = []Webhook{{URL: "https://app.example/hooks?token=" + tok, Events: []string{"upload.completed"}}}
+	p := c.Profiles["default"]
+	p.Verify.URL = "https://app.example/verify?token=" + tok
+	c.Profiles["default"] = p
+	r := c.Redacted()
+	out, err := r.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), tok) {
+		t.Fatalf("redacted YAML shows a token from a URL:\n%s", out)
+	}
+	for name, got := range map[string]string{
+		"public_url": r.Server.PublicURL, "redis_url": r.Sessions.RedisURL, "jwks_url": r.Auth.JWT.JWKSURL,
+		"authorizer.url": r.Auth.Authorizer.URL, "endpoint": r.Backends["main"].Endpoint,
+		"public_endpoint": r.Backends["main"].PublicEndpoint, "webhooks.url": r.Webhooks[0].URL,
+		"verify.url": r.Profiles["default"].Verify.URL,
+	} {
+		if !strings.Contains(got, Redaction) {
+			t.Errorf("%s = %q: nothing redacted", name, got)
+		}
+	}
+	// What is not secret stays readable.
+	if want := "https://" + Redaction + "@app.example/authorize?" + Redaction + "#" + Redaction; r.Auth.Authorizer.URL != want {
+		t.Errorf("authorizer.url = %q, want %q", r.Auth.Authorizer.URL, want)
+	}
+	if r.Backends["main"].Endpoint != "https://ak:"+Redaction+"@s3.example?"+Redaction {
+		t.Errorf("endpoint = %q", r.Backends["main"].Endpoint)
+	}
+	if c.Auth.JWT.JWKSURL != "https://idp.example/jwks?access_token="+tok {
+		t.Error("Redacted changed the original")
+	}
+}
+
 func TestRedactURL(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""},
@@ -645,6 +693,7 @@ func TestRedactURL(t *testing.T) {
 		{"redis://user:pw@h:1", "redis://user:REDACTED@h:1"},
 		{"redis://lonepw@h:1", "redis://REDACTED@h:1"},
 		{"redis://%zz@h", "REDACTED"},
+		{"https://token@h/x", "https://REDACTED@h/x"},
 	}
 	for _, tt := range tests {
 		if got := redactURL(tt.in); got != tt.want {

@@ -13,13 +13,19 @@ import (
 const Redaction = "REDACTED"
 
 // Redacted returns a deep copy of c in which every secret that is set is
-// replaced by Redaction: auth.jwt.secret, every auth.api_keys[].key, every
-// backend's secret_key, every webhooks[].secret and the query string of
-// its url, every profile's verify.secret and the query string of its
-// verify.url, and the password in sessions.redis_url. It is what
-// may be printed or logged.
+// replaced by Redaction: auth.jwt.secret, auth.authorizer.secret, every
+// auth.api_keys[].key, every backend's secret_key, every webhooks[].secret,
+// every profile's verify.secret, the Redis passwords — and, in every URL
+// it holds (server.public_url, sessions.redis_url, auth.jwt.jwks_url,
+// auth.authorizer.url, every backend's endpoint and public_endpoint, every
+// webhooks[].url, every profile's verify.url), the password (or a lone
+// user name, which may be a token), the query string and the fragment,
+// where tokens are often passed. It is what may be printed or logged.
 func (c *Config) Redacted() Config {
 	r := *c
+	r.Server.PublicURL = redactQuery(c.Server.PublicURL)
+	r.Auth.JWT.JWKSURL = redactQuery(c.Auth.JWT.JWKSURL)
+	r.Auth.Authorizer.URL = redactQuery(c.Auth.Authorizer.URL)
 	r.Server.CORSOrigins = slices.Clone(c.Server.CORSOrigins)
 	if r.Auth.JWT.Secret != "" {
 		r.Auth.JWT.Secret = Redaction
@@ -34,7 +40,7 @@ func (c *Config) Redacted() Config {
 			r.Auth.APIKeys[i].Key = Redaction
 		}
 	}
-	r.Sessions.RedisURL = redactURL(c.Sessions.RedisURL)
+	r.Sessions.RedisURL = redactQuery(c.Sessions.RedisURL)
 	r.Sessions.RedisCluster.Addrs = slices.Clone(c.Sessions.RedisCluster.Addrs)
 	r.Sessions.RedisSentinel.Addrs = slices.Clone(c.Sessions.RedisSentinel.Addrs)
 	for _, p := range []*string{&r.Sessions.RedisCluster.Password, &r.Sessions.RedisSentinel.Password, &r.Sessions.RedisSentinel.SentinelPassword} {
@@ -58,6 +64,8 @@ func (c *Config) Redacted() Config {
 			if b.SecretKey != "" {
 				b.SecretKey = Redaction
 			}
+			b.Endpoint = redactQuery(b.Endpoint)
+			b.PublicEndpoint = redactQuery(b.PublicEndpoint)
 			r.Backends[name] = b
 		}
 	}
@@ -69,17 +77,16 @@ func (c *Config) Redacted() Config {
 			if p.Verify.Secret != "" {
 				p.Verify.Secret = Redaction
 			}
-			if p.Verify.URL != "" {
-				p.Verify.URL = redactQuery(p.Verify.URL)
-			}
+			p.Verify.URL = redactQuery(p.Verify.URL)
 			r.Profiles[name] = p
 		}
 	}
 	return r
 }
 
-// redactURL hides the password of a URL; a URL that doesn't parse is hidden
-// whole, since it can't be told where its secret is.
+// redactURL hides the password of a URL (or a lone user name, which may
+// be a token, or the password for Redis); a URL that doesn't parse is
+// hidden whole, since it can't be told where its secret is.
 func redactURL(s string) string {
 	if s == "" {
 		return ""
@@ -93,21 +100,27 @@ func redactURL(s string) string {
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), Redaction)
-	} else if u.Scheme == "redis" || u.Scheme == "rediss" {
-		// A lone user part may be read as the password by Redis clients.
+	} else {
 		u.User = url.User(Redaction)
 	}
 	return u.String()
 }
 
-// redactQuery hides the query string of a URL, where a token may be.
+// redactQuery is redactURL that also hides the query string and the
+// fragment, where a token may be.
 func redactQuery(s string) string {
+	if s == "" {
+		return ""
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return Redaction
 	}
 	if u.RawQuery != "" {
 		u.RawQuery = Redaction
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		u.Fragment, u.RawFragment = Redaction, ""
 	}
 	return redactURL(u.String())
 }
