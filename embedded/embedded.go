@@ -25,6 +25,9 @@
 //     xattrs; when it doesn't (some tmpfs and network filesystems), Start
 //     falls back to sidecar files under DataDir/sidecar and keeps using them
 //     for that DataDir afterwards.
+//   - The session store requires a password, random at every start and
+//     known only to this process (in RedisURL): nothing else on the
+//     machine can read or change sessions.
 //   - Sessions are in memory only: they don't survive a restart, while the
 //     objects under DataDir do. miniredis runs with ClockTTL, so key TTLs
 //     run on the wall clock as in Redis.
@@ -100,7 +103,9 @@ type Options struct {
 
 // Stack is a running embedded stack. Its fields tell how to reach it.
 type Stack struct {
-	// RedisURL is the session store, "redis://127.0.0.1:PORT/0".
+	// RedisURL is the session store, "redis://:PASSWORD@127.0.0.1:PORT/0".
+	// The password is random, new at every start, and required: keep the
+	// URL out of logs.
 	RedisURL string
 	// S3Endpoint is the object store, "http://127.0.0.1:PORT" (path-style).
 	S3Endpoint string
@@ -183,7 +188,13 @@ func start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("embedded: start session store: %w", err)
 	}
 	s.redis.ClockTTL(true)
-	s.RedisURL = "redis://" + s.redis.Addr() + "/0"
+	// A random password: the store listens on loopback, where any local
+	// process — or a web page sending a cross-protocol request to
+	// 127.0.0.1 — could otherwise read and rewrite sessions. Only this
+	// process needs it, so it is printed nowhere.
+	pw := rand.Text()
+	s.redis.RequireAuth(pw)
+	s.RedisURL = "redis://:" + pw + "@" + s.redis.Addr() + "/0"
 
 	// Objects.
 	ms, sidecar, err := chooseMeta(dataDir, root)
@@ -230,7 +241,7 @@ func start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.makeBucket(ctx); err != nil {
 		return nil, err
 	}
-	log.Info("embedded stack started", "s3", s.S3Endpoint, "bucket", s.Bucket, "redis", s.RedisURL, "data_dir", dataDir)
+	log.Info("embedded stack started", "s3", s.S3Endpoint, "bucket", s.Bucket, "redis", s.redis.Addr(), "data_dir", dataDir)
 	return s, nil
 }
 

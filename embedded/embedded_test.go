@@ -48,8 +48,8 @@ func TestStack(t *testing.T) {
 	if !strings.HasPrefix(s.S3Endpoint, "http://127.0.0.1:") || strings.HasSuffix(s.S3Endpoint, ":0") {
 		t.Errorf("S3Endpoint = %q, want http://127.0.0.1:<port>", s.S3Endpoint)
 	}
-	if !strings.HasPrefix(s.RedisURL, "redis://127.0.0.1:") {
-		t.Errorf("RedisURL = %q", s.RedisURL)
+	if !strings.HasPrefix(s.RedisURL, "redis://:") || !strings.Contains(s.RedisURL, "@127.0.0.1:") {
+		t.Errorf("RedisURL = %q, want redis://:PASSWORD@127.0.0.1:<port>/0", s.RedisURL)
 	}
 	if s.Bucket != "uploads" || s.Region != "us-east-1" || s.DataDir != dataDir {
 		t.Errorf("stack = %+v", s)
@@ -240,6 +240,28 @@ func TestStack(t *testing.T) {
 	t.Run("session store answers", func(t *testing.T) {
 		if got, err := rdb.Ping(ctx).Result(); err != nil || got != "PONG" {
 			t.Fatalf("PING = %q, %v", got, err)
+		}
+	})
+
+	t.Run("session store requires its password", func(t *testing.T) {
+		pw, _ := url.Parse(s.RedisURL)
+		secret, _ := pw.User.Password()
+		if len(secret) < 20 {
+			t.Fatalf("password of %d characters", len(secret))
+		}
+		for name, o := range map[string]*redis.Options{
+			"no password":    {Addr: rdbOpts.Addr, MaxRetries: -1},
+			"wrong password": {Addr: rdbOpts.Addr, Password: secret + "x", MaxRetries: -1},
+		} {
+			c := redis.NewClient(o)
+			err := c.Set(ctx, "intruder", "1", 0).Err()
+			_ = c.Close()
+			if err == nil {
+				t.Errorf("%s: SET accepted", name)
+			}
+		}
+		if n, err := rdb.Exists(ctx, "intruder").Result(); err != nil || n != 0 {
+			t.Fatalf("intruder key: %d, %v", n, err)
 		}
 	})
 
