@@ -93,7 +93,7 @@ type sums struct {
 	note     string             // why checks were dropped
 
 	mu    sync.Mutex
-	parts map[int][]byte // part digests (0: a single upload's, hashed while sent)
+	parts map[int][]byte // part digests
 	off   bool           // part checksums refused on resume
 }
 
@@ -151,12 +151,8 @@ func (c *Client) verify(ctx context.Context, s *sums, m *multi, cm *Completed, r
 		}
 		return nil
 	}
-	if stored == nil || stored.Value == "" || stored.Algorithm != s.alg {
-		what := "each part was verified by the store as it arrived"
-		if m == nil {
-			what = "the store did not verify the bytes"
-		}
-		res.ChecksumNote = fmt.Sprintf("Chute reported no %s value for the whole object: %s, the whole file was not compared", s.alg, what)
+	if stored == nil || stored.Value == "" || stored.Algorithm != s.alg || m == nil {
+		res.ChecksumNote = fmt.Sprintf("Chute reported no %s value for the whole object: each part was verified by the store as it arrived, the whole file was not compared", s.alg)
 		return nil
 	}
 	local, err := localValue(ctx, s, m, stored.Value)
@@ -178,12 +174,6 @@ func (c *Client) verify(ctx context.Context, s *sums, m *multi, cm *Completed, r
 // object value, or COMPOSITE "-N"), from the digests the upload computed;
 // "" when it cannot be had without reading the whole file again.
 func localValue(ctx context.Context, s *sums, m *multi, stored string) (string, error) {
-	if m == nil {
-		if d := s.get(0); d != nil {
-			return checksum.Encode(d), nil
-		}
-		return "", nil
-	}
 	composite := strings.Contains(stored, "-")
 	if !composite && !s.alg.IsCRC() {
 		return "", nil

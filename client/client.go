@@ -36,8 +36,10 @@
 //     full-object value (checksum.CombineAll), any algorithm gives the
 //     COMPOSITE "-N" value. A mismatch is a *ChecksumError; the object is
 //     then stored, and differs from the file. A single upload of such a
-//     file (a profile with a big single_max) is hashed as it is sent and
-//     compared the same way.
+//     file (a profile with a big single_max) cannot go without the value:
+//     its one URL, signed at create, must carry it (a session with an
+//     algorithm wants a checksum with every part). Upload then hashes the
+//     file, aborts that session and creates it again with the value.
 //
 // Only the small file's read-ahead and one read of each part before it is
 // sent cost extra I/O; hashing runs at several GB/s for the CRCs (see

@@ -49,6 +49,7 @@ type fake struct {
 	noWhole    bool                             // complete reports no whole-object value
 	wholeHook  func(string) string              // changes the whole value complete reports
 	creates    []CreateRequest                  // every create body received
+	aborts     int                              // DELETE calls
 	partSums   []map[string]string              // every part-urls "checksums" body
 	createResp func(w http.ResponseWriter) bool // answers instead of Create when true
 
@@ -208,6 +209,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, f.status())
 	case r.Method == "DELETE" && path == "/upl_1":
 		f.state = "aborted"
+		f.aborts++
 		writeJSON(w, 200, f.status())
 	case r.Method == "POST" && path == "/upl_1/part-urls":
 		var req struct {

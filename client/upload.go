@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"strings"
@@ -193,7 +192,7 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 	m.prog = prog
 	stop := prog.run(opts.OnProgress)
 	if single != nil {
-		err = c.putSingle(ctx, single, file, size, prog, sm)
+		err = c.putSingle(ctx, single, file, size, prog)
 	} else {
 		for n := 1; n <= m.count; n++ {
 			if !done[n] {
@@ -240,6 +239,23 @@ func (c *Client) create(ctx context.Context, file io.ReaderAt, size int64, opts 
 	if err != nil {
 		return nil, err
 	}
+	if sm.alg != "" && req.Checksum.Value == "" && u.Strategy == "single" {
+		// The one URL of a single upload must carry the whole value (the
+		// store wants a checksum with every part of such a session), and
+		// it is signed at create. The file is at most single_max: hash it
+		// and start again with the value.
+		d, err := hashRange(ctx, sm.alg, file, 0, size)
+		if err != nil {
+			return nil, fmt.Errorf("reading the file for its checksum: %w", err)
+		}
+		if _, err := c.Abort(ctx, u.ID); err != nil {
+			c.log.Warn("could not abort a session created without the file's checksum", "id", u.ID, "err", err)
+		}
+		req.Checksum.Value = checksum.Encode(d)
+		if u, err = c.Create(ctx, req); err != nil {
+			return nil, err
+		}
+	}
 	if sm.alg != "" {
 		sm.declared = req.Checksum.Value
 	}
@@ -269,20 +285,11 @@ func (c *Client) finish(ctx context.Context, id string, opts UploadOptions, size
 	return res, nil
 }
 
-// putSingle sends the whole file to a single upload's PUT URL. With a
-// checksum but no declared value it hashes the body as it goes, to
-// compare with the value Chute reports at complete.
-func (c *Client) putSingle(ctx context.Context, r *SignedRequest, file io.ReaderAt, size int64, prog *progress, sm *sums) error {
-	var h hash.Hash
-	if sm.alg != "" && sm.declared == "" {
-		h = sm.alg.New()
-	}
+// putSingle sends the whole file to a single upload's PUT URL.
+func (c *Client) putSingle(ctx context.Context, r *SignedRequest, file io.ReaderAt, size int64, prog *progress) error {
 	for attempt := 1; ; attempt++ {
-		_, err := c.put(ctx, 0, r, file, 0, size, prog, h)
+		_, err := c.put(ctx, 0, r, file, 0, size, prog)
 		if err == nil {
-			if h != nil {
-				sm.set(0, h.Sum(nil))
-			}
 			prog.done.Add(1)
 			return nil
 		}
@@ -310,14 +317,8 @@ func (c *Client) retryable(ctx context.Context, err error, attempt int) bool {
 }
 
 // put sends size bytes at off to a presigned request and returns the ETag.
-// h, if not nil, is reset and fed the bytes sent.
-func (c *Client) put(ctx context.Context, part int, r *SignedRequest, file io.ReaderAt, off, size int64, prog *progress, h hash.Hash) (string, error) {
-	var src io.Reader = io.NewSectionReader(file, off, size)
-	if h != nil {
-		h.Reset()
-		src = io.TeeReader(src, h)
-	}
-	cr := &countingReader{r: src, prog: prog}
+func (c *Client) put(ctx context.Context, part int, r *SignedRequest, file io.ReaderAt, off, size int64, prog *progress) (string, error) {
+	cr := &countingReader{r: io.NewSectionReader(file, off, size), prog: prog}
 	var body io.Reader = cr
 	if size == 0 {
 		body = http.NoBody
@@ -457,7 +458,7 @@ func (m *multi) sendPart(ctx context.Context, n int) error {
 			}
 			cur = &u
 		}
-		etag, err := m.c.put(ctx, n, &cur.SignedRequest, m.file, off, size, m.prog, nil)
+		etag, err := m.c.put(ctx, n, &cur.SignedRequest, m.file, off, size, m.prog)
 		if err == nil {
 			if etag == "" {
 				return fmt.Errorf("part %d: the store answered no ETag", n)

@@ -9,8 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/checksum"
 )
 
 // The client commands of the chute binary (upload, status, abort) against
@@ -57,7 +61,8 @@ func cliFlows(t *testing.T, tg *target) {
 	}
 
 	t.Run("upload", func(t *testing.T) {
-		code, out, errOut := runCLI(t, nil, "upload", bigPath, smallPath, "--server", tg.base, "--token", tok, "--parallel", "2", "--checksums")
+		// Checksums are on by default (CRC64NVME).
+		code, out, errOut := runCLI(t, nil, "upload", bigPath, smallPath, "--server", tg.base, "--token", tok, "--parallel", "2")
 		if code != 0 {
 			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 		}
@@ -75,6 +80,44 @@ func cliFlows(t *testing.T, tg *target) {
 		}
 		if !strings.HasSuffix(keys[1][1], ".png") {
 			t.Fatalf("key %q lost the extension", keys[1][1])
+		}
+		// Each file's whole checksum is printed as verified where the
+		// store verifies CRC64NVME (its preset); otherwise the output
+		// says it was not, and why.
+		preset, err := backends.LookupPreset(tg.provider)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, data := range [][]byte{big, small} {
+			line := "  checksum: CRC64NVME " + checksum.CRC64NVME.Sum(data) + " (verified)\n"
+			if slices.Contains(preset.PartChecksums, checksum.CRC64NVME) != strings.Contains(out, line) {
+				t.Errorf("store preset %q: stdout has %q: %v\n%s", tg.provider, line, strings.Contains(out, line), out)
+			}
+		}
+		if !slices.Contains(preset.PartChecksums, checksum.CRC64NVME) && (strings.Count(out, "checksum: not verified: ") != 2 || !strings.Contains(errOut, "was not verified")) {
+			t.Errorf("unverified uploads not said so:\nstdout: %s\nstderr: %s", out, errOut)
+		}
+	})
+
+	t.Run("checksum flag", func(t *testing.T) {
+		code, out, errOut := runCLI(t, nil, "upload", smallPath, "--server", tg.base, "--token", tok, "--checksum", "crc32c")
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+		}
+		preset, _ := backends.LookupPreset(tg.provider)
+		want := "checksum: CRC32C " + checksum.CRC32C.Sum(small) + " (verified)"
+		if !slices.Contains(preset.PartChecksums, checksum.CRC32C) {
+			want = "checksum: not verified: uploaded without a checksum: Chute refused CRC32C"
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("--checksum crc32c: stdout %s, want %q", out, want)
+		}
+		code, out, errOut = runCLI(t, nil, "upload", smallPath, "--server", tg.base, "--token", tok, "--checksum", "none")
+		if code != 0 || strings.Contains(out, "checksum:") {
+			t.Errorf("--checksum none: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+		}
+		if code, _, errOut = runCLI(t, nil, "upload", smallPath, "--checksum", "md5"); code != 2 || !strings.Contains(errOut, "md5") {
+			t.Errorf("--checksum md5: exit %d, stderr %s", code, errOut)
 		}
 	})
 

@@ -6,11 +6,15 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/client"
 )
 
@@ -85,9 +89,10 @@ func clientResume(t *testing.T, tg *target) {
 	defer cancel()
 	var session string
 	// The upload is interrupted when the second part starts to be read:
-	// part 1 is stored and reported, nothing of the rest is sent.
+	// part 1 is stored and reported, nothing of the rest is sent. (No
+	// checksum read-ahead: it would read the whole file before create.)
 	_, err := c.Upload(ctx, &interrupting{data: data, at: 16 << 20, cancel: cancel}, int64(len(data)), client.UploadOptions{
-		Filename: "resume.bin", Parallel: 1,
+		Filename: "resume.bin", Parallel: 1, ChecksumPassMax: -1,
 		OnSession: func(id string) { session = id },
 	})
 	if err == nil {
@@ -166,22 +171,85 @@ func (r *corrupting) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// clientChecksums uploads with every algorithm, as a single upload, as
+// a multipart upload whose whole value is declared at create, and as one
+// whose value the client combines from its parts at the end. What the
+// store verifies comes from the provider preset Chute runs with (measured
+// on both CI stores, which verify all five): an algorithm it verifies
+// must come back verified; one it does not must be refused and said so,
+// the file still uploaded.
 func clientChecksums(t *testing.T, tg *target) {
-	data := randomBytes(t, 20<<20)
-	c := newClient(t, tg, "alice")
-	res, err := c.Upload(context.Background(), bytes.NewReader(data), int64(len(data)), client.UploadOptions{Filename: "sum.bin", Checksums: true})
+	preset, err := backends.LookupPreset(tg.provider)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sha256.Sum256(download(t, res.DownloadURL)) != sha256.Sum256(data) {
-		t.Fatal("checksummed upload differs from the file")
+	ctx := context.Background()
+	c := newClient(t, tg, "alice")
+	for _, alg := range checksum.All {
+		for _, m := range []struct {
+			name    string
+			size    int
+			passMax int64
+		}{
+			{"single", 300 << 10, 0},
+			{"single created again with the value", 300 << 10, -1},
+			{"multipart declared", 17 << 20, 0},
+			{"multipart combined", 17 << 20, -1},
+		} {
+			t.Run(string(alg)+"/"+m.name, func(t *testing.T) {
+				data := randomBytes(t, int64(m.size))
+				res, err := c.Upload(ctx, bytes.NewReader(data), int64(len(data)), client.UploadOptions{Filename: "sum.bin", Checksum: alg, ChecksumPassMax: m.passMax})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if storedSHA(t, tg, res.Key) != sha256.Sum256(data) {
+					t.Fatal("stored object differs from the file")
+				}
+				verifies := slices.Contains(preset.PartChecksums, alg)
+				keepsWhole := slices.Contains(preset.FullObjectChecksums, alg)
+				switch {
+				case !verifies:
+					if !res.Checksum.IsZero() || !strings.Contains(res.ChecksumNote, "refused "+string(alg)) {
+						t.Fatalf("%q does not verify %s: result %+v, note %q", tg.provider, alg, res.Checksum, res.ChecksumNote)
+					}
+				case m.passMax < 0 && m.size > 16<<20 && !keepsWhole:
+					// Nothing declared, no whole value kept: only the parts
+					// were checked, and the result says so.
+					if !res.Checksum.IsZero() || res.ChecksumNote == "" {
+						t.Fatalf("result %+v, note %q; want no whole value and a note", res.Checksum, res.ChecksumNote)
+					}
+				default:
+					if res.Checksum != (checksum.Value{Algorithm: alg, Value: alg.Sum(data)}) {
+						t.Fatalf("result checksum %+v (note %q), want %s %s", res.Checksum, res.ChecksumNote, alg, alg.Sum(data))
+					}
+				}
+			})
+		}
 	}
-	// The store checks the signed checksum: bytes that changed after
-	// hashing are refused.
-	_, err = c.Upload(context.Background(), &corrupting{data: data}, int64(len(data)), client.UploadOptions{Filename: "bad.bin", Checksums: true, Parallel: 1})
+
+	// The store checks each signed part checksum: bytes that changed
+	// after hashing are refused (no read-ahead: the part is hashed, then
+	// changes). With the read-ahead, the part is hashed and sent alike but
+	// differs from the declared whole value: complete refuses it and
+	// leaves no object.
+	data := randomBytes(t, 20<<20)
+	_, err = c.Upload(ctx, &corrupting{data: data}, int64(len(data)), client.UploadOptions{Filename: "bad.bin", Parallel: 1, ChecksumPassMax: -1})
 	var se *client.StoreError
 	if !errors.As(err, &se) || se.Part != 1 || se.Status != 400 {
 		t.Fatalf("corrupted part: %v, want the store to refuse part 1 with 400", err)
+	}
+	var id string
+	_, err = c.Upload(ctx, &corrupting{data: data}, int64(len(data)), client.UploadOptions{Filename: "bad.bin", Parallel: 1, OnSession: func(s string) { id = s }})
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Status != 422 {
+		t.Fatalf("file changed after the read-ahead: %v, want 422 at complete", err)
+	}
+	st, err := c.Status(ctx, id, false)
+	if err != nil || st.State == "completed" {
+		t.Fatalf("session after a whole-checksum mismatch: %v %+v", err, st)
+	}
+	if _, err := tg.store.StatObject(ctx, tg.bucket, st.Key, minio.StatObjectOptions{}); err == nil {
+		t.Fatalf("an object was left at %s after a checksum mismatch", st.Key)
 	}
 }
 

@@ -62,6 +62,9 @@ type target struct {
 	store  *minio.Client // the store, with Chute's own credentials
 	bucket string
 	logs   *syncBuffer // what Chute printed
+	// provider is the preset Chute was configured with for its store
+	// ("" generic): what it may ask the store to verify.
+	provider string
 }
 
 // token mints a token for subject.
@@ -174,6 +177,7 @@ backends:
     bucket: %q
     access_key: %q
     path_style: true
+    provider: %q
 profiles:
   default:
     backend: main
@@ -186,14 +190,14 @@ profiles:
     backend: main
     max_size: 1MiB
     allowed_types: ["image/png", "image/jpeg"]
-`, addr, addr, redisURL, jwtSecret, "http://"+s3.Endpoint, s3.Region, s3.Bucket, s3.AccessKey)
+`, addr, addr, redisURL, jwtSecret, "http://"+s3.Endpoint, s3.Region, s3.Bucket, s3.AccessKey, s3.Kind)
 	path := filepath.Join(t.TempDir(), "chute.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The secret key comes from the environment, as in production.
 	logs := startChute(t, addr, []string{"CHUTE_BACKENDS_MAIN_SECRET_KEY=" + s3.SecretKey}, "serve", "--config", path)
-	return &target{base: "http://" + addr, store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket, logs: logs}
+	return &target{base: "http://" + addr, store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket, logs: logs, provider: s3.Kind}
 }
 
 // startServeYAML runs `chute serve` against fresh Redis and store
@@ -242,7 +246,7 @@ func startDev(t *testing.T) *target {
 	logs := startChute(t, addr, nil, "dev", "--listen", addr, "--s3-listen", s3Addr,
 		"--data", filepath.Join(t.TempDir(), "data"), "--jwt-secret", jwtSecret,
 		"--s3-access-key", key, "--s3-secret-key", secret)
-	return &target{base: "http://" + addr, store: mustClient(t, "http://"+s3Addr, key, secret, "us-east-1"), bucket: "uploads", logs: logs}
+	return &target{base: "http://" + addr, store: mustClient(t, "http://"+s3Addr, key, secret, "us-east-1"), bucket: "uploads", logs: logs, provider: containers.KindVersityGW}
 }
 
 func mustClient(t testing.TB, endpoint, key, secret, region string) *minio.Client {

@@ -686,7 +686,7 @@ export class ChuteClient {
       /** @type {string} */ alg: want === "none" ? "" : want,
       /** @type {string} */ declared: "",
       /** @type {string} */ note: "",
-      /** @type {Map<number, Uint8Array>} part digests (0: a single upload's) */ parts: new Map(),
+      /** @type {Map<number, Uint8Array>} part digests */ parts: new Map(),
     };
     /** @type {any} */
     let sess = null;
@@ -724,7 +724,7 @@ export class ChuteClient {
     }
     const progress = opts.onProgress || (() => {});
     if (sess.strategy === "single") {
-      await this._uploadSingle(sess, file, progress, signal, sums);
+      await this._uploadSingle(sess, file, progress, signal);
     } else {
       await this._uploadParts(sess, file, opts.parallel || 4, progress, signal, sums);
     }
@@ -754,7 +754,15 @@ export class ChuteClient {
       }
     }
     try {
-      const sess = await this.create(req, { signal });
+      let sess = await this.create(req, { signal });
+      if (req.checksum && !req.checksum.value && sess.strategy === "single") {
+        // A single upload's one URL, signed at create, must carry the
+        // whole value (the store wants a checksum with every part of such
+        // a session): hash the file (at most single_max) and start again.
+        req.checksum.value = b64(await this.hasher().digest(file, sums.alg));
+        await this.abort(sess.id).catch(() => {});
+        sess = await this.create(req, { signal });
+      }
       if (req.checksum) sums.declared = req.checksum.value || "";
       return sess;
     } catch (err) {
@@ -787,8 +795,7 @@ export class ChuteClient {
       return;
     }
     if (!stored || !stored.value || stored.algorithm !== sums.alg) {
-      res.checksumNote = `Chute reported no ${sums.alg} value for the whole object: ` +
-        (sess.strategy === "single" ? "the store did not verify the bytes" : "each part was verified by the store as it arrived");
+      res.checksumNote = `Chute reported no ${sums.alg} value for the whole object: each part was verified by the store as it arrived`;
       return;
     }
     /** @type {Uint8Array[]} */
@@ -796,7 +803,7 @@ export class ChuteClient {
     /** @type {{digest: Uint8Array, size: number}[]} */
     const ranges = [];
     if (sess.strategy === "single") {
-      digests.push(sums.parts.get(0) || (await this.hasher().digest(file, sums.alg)));
+      digests.push(await this.hasher().digest(file, sums.alg));
       ranges.push({ digest: digests[0], size: file.size });
     } else {
       const ps = sess.part_size;
@@ -843,9 +850,8 @@ export class ChuteClient {
    * @param {Blob} file
    * @param {(p: Progress) => void} progress
    * @param {AbortSignal} [signal]
-   * @param {any} sums
    */
-  async _uploadSingle(sess, file, progress, signal, sums) {
+  async _uploadSingle(sess, file, progress, signal) {
     const report = (loaded, done) =>
       progress({ id: sess.id, loaded, total: file.size, partsDone: done ? 1 : 0, partCount: 1, part: done ? 1 : undefined });
     if (sess.uploaded_bytes === sess.size && sess.size > 0) {
@@ -856,16 +862,12 @@ export class ChuteClient {
     if (Date.parse(req.expires_at) < Date.now()) {
       throw new ChuteError(403, "expired", "the upload URL expired: start the upload again");
     }
-    // Without a declared value, hash the file while it goes, to compare
-    // with the value Chute reports at complete.
-    const hashing = sums.alg && !sums.declared ? this.hasher().digest(file, sums.alg) : null;
     for (let attempt = 0; ; attempt++) {
       const r = await xhrSend(req, file, (n) => report(n, false), signal);
       if (r.status >= 200 && r.status < 300) break;
       if (!retryable(r.status) || attempt >= this.retries) throw storeError(r.status);
       await this.backoff(attempt, signal);
     }
-    if (hashing) sums.parts.set(0, await hashing);
     report(file.size, true);
   }
 
