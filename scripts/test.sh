@@ -18,6 +18,19 @@ MODULE="$(go list -m)"
 LOG_DIR="${CHUTE_LOG_DIR:-$(mktemp -d)}"
 mkdir -p "$LOG_DIR"
 
+# CHUTE_TEST_STORES narrows the stores of the integration passes (e.g.
+# CHUTE_TEST_STORES=seaweedfs). It is checked first, so that a mistake
+# fails now rather than after the slow steps. Set but empty or blank is an
+# error, not "no store": that would run no integration test and pass.
+read -r -a stores <<<"${CHUTE_TEST_STORES-versitygw seaweedfs}"
+((${#stores[@]})) || die "CHUTE_TEST_STORES is set but names no store (${CHUTE_TEST_STORES@Q}); name versitygw, seaweedfs or both, or unset it for both"
+for store in "${stores[@]}"; do
+	case "$store" in
+	versitygw | seaweedfs) ;;
+	*) die "CHUTE_TEST_STORES: unknown store ${store@Q} (known: versitygw seaweedfs)" ;;
+	esac
+done
+
 # remove_orphans removes containers and networks that earlier test runs left
 # behind (there is no Ryuk reaper). Only those older than the integration
 # tests' timeout go, so a run in progress on the same daemon keeps its own.
@@ -94,7 +107,30 @@ if [[ ! -x /usr/bin/chromium ]]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
 fi
-command -v npm >/dev/null || die "npm is needed for the browser tests (apt-get install -y npm)"
+# npm runs the browser tests' locked packages. Node.js from NodeSource
+# (the "nodejs" package of deb.nodesource.com) ships npm inside it and
+# conflicts with Debian's separate "npm" package; Debian's own nodejs needs
+# that package. So: install nodejs when there is no node at all, then add
+# Debian's npm only when the nodejs installed is Debian's.
+if ! command -v npm >/dev/null; then
+	[[ "$(id -u)" -eq 0 ]] || die "npm is needed for the browser tests: install Node.js 18 or newer with npm (sudo apt-get install -y nodejs npm)"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! command -v node >/dev/null; then
+		echo "installing nodejs (node and npm for the browser tests)"
+		apt-get install -y --no-install-recommends nodejs ||
+			{ apt-get update && apt-get install -y --no-install-recommends nodejs; }
+	fi
+	if ! command -v npm >/dev/null; then
+		if dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -q nodesource; then
+			die "node comes from NodeSource's nodejs package, which includes npm, but npm is missing: reinstall it (apt-get install --reinstall nodejs); Debian's npm package conflicts with it"
+		fi
+		echo "installing Debian's npm (it goes with Debian's nodejs)"
+		apt-get install -y --no-install-recommends npm ||
+			{ apt-get update && apt-get install -y --no-install-recommends npm; }
+	fi
+	command -v npm >/dev/null || die "npm is still missing after installing nodejs and npm"
+fi
+echo "node $(node --version), npm $(npm --version)"
 # Every browser-test folder with a lockfile gets exactly its locked packages.
 for dir in web/e2e web/uppytest; do
 	if [[ -f "$dir/package-lock.json" ]]; then
@@ -116,6 +152,8 @@ step_done
 
 # Every package except the container-backed ones under ./test.
 mapfile -t unit_pkgs < <(go list ./... | grep -v "^$MODULE/test\(/\|$\)")
+mapfile -t integ_pkgs < <(go list ./test/...)
+((${#integ_pkgs[@]})) || die "go list ./test/... found no package"
 
 step "unit tests (race detector)"
 go test -race -count=1 "${unit_pkgs[@]}"
@@ -129,10 +167,20 @@ run_integration() {
 	local store="$1" log passed failed skipped status
 	step "integration tests against $store (./test/..., real containers)"
 	log="$LOG_DIR/integration-$store.log"
-	set +e
-	CHUTE_TEST_STORE="$store" go test -count=1 -v -timeout 30m ./test/... 2>&1 | tee "$log"
-	status=${PIPESTATUS[0]}
-	set -e
+	: >"$log"
+	status=0
+	# One package per go test: go test buffers a package's -v output until
+	# the package ends when it runs several packages at once, and the main
+	# ./test package takes minutes. One at a time, each test's --- PASS
+	# line appears as the test ends. The test binary builds first (silent,
+	# up to a few minutes cold).
+	for pkg in "${integ_pkgs[@]}"; do
+		echo "--- $store: go test -v $pkg (building the test binary, then a line per test as it ends)"
+		set +e
+		CHUTE_TEST_STORE="$store" go test -count=1 -v -timeout 30m "$pkg" 2>&1 | tee -a "$log"
+		((PIPESTATUS[0] == 0)) || status=1
+		set -e
+	done
 	passed="$(grep -cE '^\s*--- PASS' "$log" || true)"
 	failed="$(grep -cE '^\s*--- FAIL' "$log" || true)"
 	skipped="$(grep -cE '^\s*--- SKIP' "$log" || true)"
@@ -146,9 +194,8 @@ run_integration() {
 	step_done
 }
 
-# The same tests against both stores (CHUTE_TEST_STORES narrows the list,
-# e.g. CHUTE_TEST_STORES=seaweedfs).
-for store in ${CHUTE_TEST_STORES:-versitygw seaweedfs}; do
+# The same tests against both stores (CHUTE_TEST_STORES, checked above).
+for store in "${stores[@]}"; do
 	run_integration "$store"
 done
 
