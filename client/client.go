@@ -144,7 +144,25 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if e.Code == CodeRejected {
+		return "chute: upload rejected: " + e.Message
+	}
 	return fmt.Sprintf("chute: %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// CodeRejected is the error code of a complete whose upload the profile's
+// verify hook rejected: the object was removed, the session is over, and
+// the message is the application's reason.
+const CodeRejected = "rejected"
+
+// Rejected reports whether err says the application's verify hook
+// rejected the upload, and returns its reason.
+func Rejected(err error) (reason string, ok bool) {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Code == CodeRejected {
+		return ae.Message, true
+	}
+	return "", false
 }
 
 // StoreError is a refusal from the object store for a presigned request.
@@ -237,6 +255,8 @@ type Status struct {
 	// Checksum is the session's checksum algorithm and, once known, the
 	// whole object's value; nil when it has none.
 	Checksum *checksum.Value `json:"checksum,omitempty"`
+	// Reason is why the verify hook rejected the upload (state rejected).
+	Reason string `json:"reason,omitempty"`
 }
 
 // CompletePart names a part for Complete.

@@ -40,6 +40,7 @@ type fake struct {
 	signed    [][]int     // part-urls batches
 	checksums map[int]string
 	completed bool
+	reason    string // the verify hook's, in state rejected
 
 	// Checksums, as the contract has them.
 	alg        checksum.Algorithm               // the session's algorithm
@@ -52,6 +53,8 @@ type fake struct {
 	aborts     int                              // DELETE calls
 	partSums   []map[string]string              // every part-urls "checksums" body
 	createResp func(w http.ResponseWriter) bool // answers instead of Create when true
+	// completeResp may answer a complete instead of the fake (return true).
+	completeResp func(w http.ResponseWriter) bool
 
 	// storeHook may answer a PUT instead of the store (return true).
 	storeHook func(w http.ResponseWriter, n, gen, attempt int) bool
@@ -96,7 +99,7 @@ func (f *fake) sign(n int) PartURL {
 }
 
 func (f *fake) status() Status {
-	st := Status{ID: "upl_1", Key: "k/upl_1.bin", Strategy: f.strategy, State: f.state, Size: f.size, ContentType: f.ctype, Parts: []Part{}}
+	st := Status{ID: "upl_1", Key: "k/upl_1.bin", Strategy: f.strategy, State: f.state, Size: f.size, ContentType: f.ctype, Parts: []Part{}, Reason: f.reason}
 	if f.alg != "" && f.declared != "" {
 		// As Chute does: only a known value is shown.
 		st.Checksum = &checksum.Value{Algorithm: f.alg, Value: f.declared}
@@ -264,6 +267,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		f.reported[n] = true
 		f.state = "uploading"
 		writeJSON(w, 200, f.status())
+	case r.Method == "POST" && path == "/upl_1/complete" && f.completeResp != nil && f.completeResp(w):
 	case r.Method == "POST" && path == "/upl_1/complete":
 		if f.strategy == "multipart" {
 			for n := 1; n <= f.count; n++ {

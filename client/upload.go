@@ -142,6 +142,12 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 			}
 			return c.finish(ctx, st.ID, opts, size, 1, 1, sm, mm)
 		case "pending", "uploading":
+		case "rejected":
+			reason := st.Reason
+			if reason == "" {
+				reason = "the application rejected the upload"
+			}
+			return nil, &APIError{Status: 422, Code: CodeRejected, Message: reason}
 		default:
 			return nil, fmt.Errorf("resume %s: session is %s", st.ID, st.State)
 		}

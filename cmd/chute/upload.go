@@ -211,7 +211,7 @@ func uploadFile(ctx context.Context, c *client.Client, path string, bars *mpb.Pr
 		}
 		bar.Wait()
 	}
-	if err != nil && session != "" {
+	if _, rejected := client.Rejected(err); err != nil && session != "" && !rejected {
 		err = fmt.Errorf("%w (resume with: chute upload %s --resume %s)", err, path, session)
 	}
 	return res, err
