@@ -11,6 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -329,6 +332,24 @@ webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms }
 		}
 		if stored(t, c.Key) {
 			t.Fatal("an aborted upload's unverified object is still at its key")
+		}
+	})
+
+	t.Run("chute upload", func(t *testing.T) {
+		app.set("reject", "no cats allowed")
+		path := filepath.Join(t.TempDir(), "cat.mp4")
+		if err := os.WriteFile(path, randomBytes(t, 4096), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := []string{"CHUTE_SERVER=" + tg.base, "CHUTE_TOKEN=" + tok}
+		code, out, errOut := runCLI(t, env, "upload", path)
+		if code == 0 || !strings.Contains(errOut, "upload rejected: no cats allowed") || strings.Contains(errOut, "resume with") {
+			t.Fatalf("chute upload of a rejected file: exit %d\n%s\n%s", code, out, errOut)
+		}
+		id := regexp.MustCompile(`upl_[a-z0-9]+`).FindString(errOut)
+		code, out, errOut = runCLI(t, env, "status", id)
+		if code != 0 || !strings.Contains(out, "state:    rejected") || !strings.Contains(out, "reason:   no cats allowed") {
+			t.Fatalf("chute status of a rejected upload: exit %d\n%s\n%s", code, out, errOut)
 		}
 	})
 

@@ -258,6 +258,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "missing:  %s\n", missing)
 		}
 	}
+	if st.Reason != "" {
+		fmt.Fprintf(stdout, "reason:   %s\n", st.Reason)
+	}
 	fmt.Fprintf(stdout, "expires:  %s\n", st.ExpiresAt.Format(time.RFC3339))
 	return nil
 }
