@@ -266,7 +266,9 @@ func TestBrowserDemo(t *testing.T) {
 		}
 		// Chute kept the declared value: the session says so.
 		for id, data := range map[string][]byte{got.Image.ID: img, got.Big.ID: big} {
-			var st struct{ Checksum struct{ Algorithm, Value string } }
+			var st struct {
+				Checksum struct{ Algorithm, Value string }
+			}
 			tg.call(t, tok, "GET", "/v1/uploads/"+id, nil).decode(t, &st)
 			if st.Checksum.Algorithm != "CRC32C" || st.Checksum.Value != checksum.CRC32C.Sum(data) {
 				t.Errorf("%s: status checksum %+v, want CRC32C %s", id, st.Checksum, checksum.CRC32C.Sum(data))
