@@ -139,9 +139,15 @@ type chuteProc struct {
 // launchServe runs `chute serve` on a fresh address with env.
 func launchServe(t *testing.T, env []string, cfgPath string, store *target) *chuteProc {
 	t.Helper()
+	return launchServeBinary(t, binary, env, cfgPath, store)
+}
+
+// launchServeBinary is launchServe with another chute binary (bin).
+func launchServeBinary(t *testing.T, bin string, env []string, cfgPath string, store *target) *chuteProc {
+	t.Helper()
 	addr := freeAddr(t)
 	p := &chuteProc{logs: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary, "serve", "--config", cfgPath)
+	p.cmd = exec.Command(bin, "serve", "--config", cfgPath)
 	p.cmd.Env = append(append(os.Environ(), env...), "CHUTE_SERVER_LISTEN="+addr, "CHUTE_SERVER_PUBLIC_URL=http://"+addr)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
