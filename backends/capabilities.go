@@ -14,7 +14,7 @@ import (
 // preset does not claim is reported as missing, whatever the store may
 // do.
 func (s *S3) Capabilities() broker.Capabilities {
-	return broker.Capabilities{
+	c := broker.Capabilities{
 		Heads:        s,
 		Reader:       s,
 		Copier:       s,
@@ -30,4 +30,11 @@ func (s *S3) Capabilities() broker.Capabilities {
 		ConditionalCopy:   s.preset.ConditionalCopy,
 		Bucket:            s.bucket,
 	}
+	if p := s.probed; p != nil {
+		c.Checksums.Parts = mergeAlgs(c.Checksums.Parts, p.PartChecksums)
+		c.Checksums.FullObject = mergeAlgs(c.Checksums.FullObject, p.FullObjectChecksums)
+		c.Checksums.ListsParts = c.Checksums.ListsParts || p.ListsPartChecksums
+		c.ConditionalWrites = c.ConditionalWrites || p.ConditionalWrites
+	}
+	return c
 }

@@ -86,6 +86,8 @@ type S3 struct {
 	secrets []string
 	// preset is the store's provider preset.
 	preset Preset
+	// probed, when set, is what Probe found, added to the preset's claims.
+	probed *Probed
 }
 
 // Upload is an incomplete multipart upload in the store.

@@ -2,7 +2,7 @@
 // URLs, record part reports, complete, abort, hand out download URLs — and
 // the policies around them (profiles, ownership, limits). It is written
 // against small interfaces: an ObjectStore per backend and a
-// sessions.Store; it knows nothing of HTTP. Package broker/httpapi serves
+// session.Store; it knows nothing of HTTP. Package broker/httpapi serves
 // it over HTTP.
 //
 // Every use case takes the caller's subject: a session belongs to the
@@ -21,9 +21,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chute-dev/chute/broker/session"
 	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/multipart"
-	"github.com/chute-dev/chute/sessions"
 )
 
 // Limits of the API.
@@ -51,7 +51,7 @@ type Config struct {
 	// store's capabilities here when Backends holds decorated stores.
 	Capabilities map[string]Capabilities
 	// Sessions is the session store.
-	Sessions sessions.Store
+	Sessions session.Store
 	// TTL is how long a session lives (and a completed one is remembered).
 	TTL time.Duration
 	// CompleteTimeout bounds a complete once started, even if the client
@@ -62,7 +62,7 @@ type Config struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// MaxOpenSessions caps each subject's open sessions when the session
-	// store is a sessions.OpenLimiter (0: no cap; see limits.go).
+	// store is a session.OpenLimiter (0: no cap; see limits.go).
 	MaxOpenSessions int
 	// Authorizer, when set, is asked before every upload is created
 	// (see authorize.go).
@@ -88,7 +88,7 @@ type Service struct {
 	profiles map[string]Profile
 	backends map[string]ObjectStore
 	caps     map[string]Capabilities
-	sessions sessions.Store
+	sessions session.Store
 	ttl      time.Duration
 	complete time.Duration
 	log      *slog.Logger
@@ -196,7 +196,7 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	id := NewID()
 	// The open-session slot (Redis) before the Authorizer (the app): a
 	// Redis outage then costs the app no calls.
-	slot := &sessions.Session{ID: id, Subject: subject}
+	slot := &session.Session{ID: id, Subject: subject}
 	if err := s.reserveOpen(ctx, slot, now.Add(s.ttl)); err != nil {
 		return nil, err
 	}
@@ -219,16 +219,16 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	if err != nil {
 		return nil, err
 	}
-	sess := &sessions.Session{
+	sess := &session.Session{
 		ID: id, Subject: subject, Profile: name, Backend: prof.Backend, Key: key,
-		State: sessions.StatePending, Filename: req.Filename, ContentType: req.ContentType,
+		State: session.StatePending, Filename: req.Filename, ContentType: req.ContentType,
 		Size: *req.Size, Metadata: req.Metadata,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
 		ChecksumAlgorithm: string(alg), Checksum: whole,
 	}
 	opts := ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata, Checksum: alg, ChecksumType: s.checksumType(prof.Backend, alg)}
 	res := &CreateResult{
-		ID: id, Key: key, State: string(sessions.StatePending), Size: sess.Size,
+		ID: id, Key: key, State: string(session.StatePending), Size: sess.Size,
 		ContentType: req.ContentType, ExpiresAt: sess.ExpiresAt,
 	}
 	ttl := s.urlTTL(&prof, sess)
@@ -239,13 +239,13 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	single := sess.Size <= prof.SingleMax && sess.Size <= multipart.MaxSingleSize
 	var plan multipart.Plan
 	if single {
-		sess.Strategy = sessions.StrategySingle
+		sess.Strategy = session.StrategySingle
 		plan = multipart.Plan{Size: sess.Size, PartSize: sess.Size, PartCount: 1}
 	} else {
 		if plan, err = multipart.NewPlan(sess.Size, prof.PartSize); err != nil {
 			return nil, Errorf(CodeTooLarge, "size %d is over what S3 allows (%d bytes)", sess.Size, multipart.MaxObjectSize)
 		}
-		sess.Strategy = sessions.StrategyMultipart
+		sess.Strategy = session.StrategyMultipart
 		sess.PartSize, sess.PartCount = plan.PartSize, plan.PartCount
 	}
 	uploadID, err := store.CreateMultipart(ctx, key, opts)
@@ -298,7 +298,7 @@ func (s *Service) abandon(store ObjectStore, key, uploadID string) {
 }
 
 // urlTTL is the profile's URL ttl, but never past the session's expiry.
-func (s *Service) urlTTL(p *Profile, sess *sessions.Session) time.Duration {
+func (s *Service) urlTTL(p *Profile, sess *session.Session) time.Duration {
 	ttl := p.URLTTL
 	if left := sess.ExpiresAt.Sub(s.now()); left < ttl {
 		ttl = max(left, time.Second)
@@ -308,17 +308,17 @@ func (s *Service) urlTTL(p *Profile, sess *sessions.Session) time.Duration {
 
 // load returns the caller's session, or not_found for unknown sessions and
 // for sessions of other subjects alike.
-func (s *Service) load(ctx context.Context, subject, id string) (*sessions.Session, error) {
+func (s *Service) load(ctx context.Context, subject, id string) (*session.Session, error) {
 	return s.loadWith(ctx, subject, id, s.sessions.Get)
 }
 
 // loadWith is load with the given read of the session.
-func (s *Service) loadWith(ctx context.Context, subject, id string, get func(context.Context, string) (*sessions.Session, error)) (*sessions.Session, error) {
+func (s *Service) loadWith(ctx context.Context, subject, id string, get func(context.Context, string) (*session.Session, error)) (*session.Session, error) {
 	if !validID(id) {
 		return nil, Errorf(CodeNotFound, "upload not found")
 	}
 	sess, err := get(ctx, id)
-	if errors.Is(err, sessions.ErrNotFound) {
+	if errors.Is(err, session.ErrNotFound) {
 		return nil, Errorf(CodeNotFound, "upload not found")
 	}
 	if err != nil {
@@ -330,16 +330,16 @@ func (s *Service) loadWith(ctx context.Context, subject, id string, get func(con
 	return sess, nil
 }
 
-// sessionReader is what a session store may offer besides sessions.Store:
-// a read of the session without its parts (sessions.RedisStore has it).
+// sessionReader is what a session store may offer besides session.Store:
+// a read of the session without its parts (session.RedisStore has it).
 type sessionReader interface {
-	GetSession(ctx context.Context, id string) (*sessions.Session, error)
+	GetSession(ctx context.Context, id string) (*session.Session, error)
 }
 
 // loadHead is load for callers that need no parts: one cheaper read (a
 // single hash, no part list to decode) when the store offers it. The
 // session's Parts are then nil.
-func (s *Service) loadHead(ctx context.Context, subject, id string) (*sessions.Session, error) {
+func (s *Service) loadHead(ctx context.Context, subject, id string) (*session.Session, error) {
 	if r, ok := s.sessions.(sessionReader); ok {
 		return s.loadWith(ctx, subject, id, r.GetSession)
 	}
@@ -360,18 +360,18 @@ func validID(id string) bool {
 
 // state is the state a client sees: an open session past its expiry is
 // expired even before the store forgets it.
-func (s *Service) state(sess *sessions.Session) sessions.State {
+func (s *Service) state(sess *session.Session) session.State {
 	if open(sess.State) && !s.now().Before(sess.ExpiresAt) {
-		return sessions.StateExpired
+		return session.StateExpired
 	}
 	return sess.State
 }
 
-func open(st sessions.State) bool {
-	return st == sessions.StatePending || st == sessions.StateUploading
+func open(st session.State) bool {
+	return st == session.StatePending || st == session.StateUploading
 }
 
-func (s *Service) status(sess *sessions.Session) *Status {
+func (s *Service) status(sess *session.Session) *Status {
 	st := &Status{
 		ID: sess.ID, Key: sess.Key, Strategy: string(sess.Strategy), State: string(s.state(sess)),
 		Size: sess.Size, ContentType: sess.ContentType, PartSize: sess.PartSize, PartCount: sess.PartCount,
@@ -388,7 +388,7 @@ func (s *Service) status(sess *sessions.Session) *Status {
 	for _, p := range sess.Parts {
 		st.UploadedBytes += p.Size
 	}
-	if sess.State == sessions.StateCompleted {
+	if sess.State == session.StateCompleted {
 		st.UploadedBytes = sess.Size
 	}
 	return st
@@ -406,7 +406,7 @@ func (s *Service) Status(ctx context.Context, subject, id string, sync bool) (*S
 		return s.status(sess), nil
 	}
 	store := s.backends[sess.Backend]
-	if sess.Strategy == sessions.StrategySingle {
+	if sess.Strategy == session.StrategySingle {
 		st := s.status(sess)
 		if sess.UploadID == "" { // an Uppy single upload: staged
 			info, err := store.Stat(ctx, StagingKey(sess.Key, sess.ID))
@@ -446,7 +446,7 @@ func (s *Service) Status(ctx context.Context, subject, id string, sync bool) (*S
 		p.ETag = multipart.NormalizeETag(p.ETag)
 		updated, err := s.sessions.PutPart(ctx, sess.ID, p)
 		if err != nil {
-			if errors.Is(err, sessions.ErrConflict) {
+			if errors.Is(err, session.ErrConflict) {
 				break // the session moved on (completing, aborted): show it as it is
 			}
 			return nil, s.sessionError(err, "record part")
@@ -459,7 +459,7 @@ func (s *Service) Status(ctx context.Context, subject, id string, sync bool) (*S
 	return s.status(sess), nil
 }
 
-func sessPlan(sess *sessions.Session) multipart.Plan {
+func sessPlan(sess *session.Session) multipart.Plan {
 	return multipart.Plan{Size: sess.Size, PartSize: sess.PartSize, PartCount: sess.PartCount}
 }
 
@@ -469,7 +469,7 @@ func (s *Service) PartURLs(ctx context.Context, subject, id string, req PartURLs
 	if err != nil {
 		return nil, err
 	}
-	if sess.Strategy != sessions.StrategyMultipart {
+	if sess.Strategy != session.StrategyMultipart {
 		return nil, Errorf(CodeConflict, "a single upload has no parts: use its upload URL")
 	}
 	if st := s.state(sess); !open(st) {
@@ -518,7 +518,7 @@ func (s *Service) ReportPart(ctx context.Context, subject, id string, n int, req
 	if err != nil {
 		return nil, err
 	}
-	if sess.Strategy != sessions.StrategyMultipart {
+	if sess.Strategy != session.StrategyMultipart {
 		return nil, Errorf(CodeConflict, "a single upload has no parts to report")
 	}
 	plan := sessPlan(sess)
@@ -536,7 +536,7 @@ func (s *Service) ReportPart(ctx context.Context, subject, id string, n int, req
 		return nil, Errorf(CodeInvalidRequest, "size: part %d is planned as %d bytes, not %d", n, want, *req.Size)
 	}
 	if st := s.state(sess); !open(st) {
-		if st == sessions.StateCompleting || st == sessions.StateCompleted {
+		if st == session.StateCompleting || st == session.StateCompleted {
 			if sess.Parts == nil { // read without its parts: read them now
 				if sess, err = s.load(ctx, subject, id); err != nil {
 					return nil, err
@@ -550,7 +550,7 @@ func (s *Service) ReportPart(ctx context.Context, subject, id string, n int, req
 	}
 	updated, err := s.sessions.PutPart(ctx, sess.ID, multipart.Part{Number: n, ETag: etag, Size: *req.Size})
 	if err != nil {
-		var se *sessions.StateError
+		var se *session.StateError
 		if errors.As(err, &se) {
 			return nil, Errorf(CodeConflict, "upload is %s", se.Current)
 		}
@@ -576,25 +576,25 @@ func (s *Service) Abort(ctx context.Context, subject, id string) (*Status, error
 		return nil, err
 	}
 	switch sess.State {
-	case sessions.StateAborted, sessions.StateExpired:
+	case session.StateAborted, session.StateExpired:
 		return s.status(sess), nil
-	case sessions.StateCompleted:
+	case session.StateCompleted:
 		return nil, Errorf(CodeConflict, "upload is completed")
-	case sessions.StateCompleting:
+	case session.StateCompleting:
 		return nil, Errorf(CodeConflict, "upload is completing")
 	}
 	// The store work must finish even if the client goes away now.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.complete)
 	defer cancel()
-	updated, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
-		From:  []sessions.State{sessions.StatePending, sessions.StateUploading},
-		To:    sessions.StateAborted,
+	updated, err := s.sessions.Transition(ctx, sess.ID, session.Change{
+		From:  []session.State{session.StatePending, session.StateUploading},
+		To:    session.StateAborted,
 		Event: s.eventMark(EventAborted),
 	})
 	if err != nil {
-		var se *sessions.StateError
+		var se *session.StateError
 		if errors.As(err, &se) {
-			if se.Current == sessions.StateAborted {
+			if se.Current == session.StateAborted {
 				return s.status(sess), nil
 			}
 			return nil, Errorf(CodeConflict, "upload is %s", se.Current)
@@ -629,13 +629,13 @@ func (s *Service) DownloadURL(ctx context.Context, subject, id string) (*Downloa
 	if err != nil {
 		return nil, err
 	}
-	if sess.State != sessions.StateCompleted {
+	if sess.State != session.StateCompleted {
 		return nil, Errorf(CodeConflict, "upload is %s, not completed", s.state(sess))
 	}
 	return s.download(ctx, sess)
 }
 
-func (s *Service) download(ctx context.Context, sess *sessions.Session) (*Download, error) {
+func (s *Service) download(ctx context.Context, sess *session.Session) (*Download, error) {
 	prof := s.profiles[sess.Profile]
 	r, err := s.backends[sess.Backend].PresignGet(ctx, sess.Key, sess.Filename, prof.URLTTL)
 	if err != nil {
@@ -675,7 +675,7 @@ func (s *Service) storeError(err error, op string) error {
 }
 
 func (s *Service) sessionError(err error, op string) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sessions.ErrUnavailable) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, session.ErrUnavailable) {
 		return wrap(CodeStorageUnavailable, fmt.Errorf("%s: %w", op, err), "the session store is unavailable, try again")
 	}
 	return wrap(CodeInternal, fmt.Errorf("%s: %w", op, err), "Internal error.")

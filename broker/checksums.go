@@ -7,9 +7,9 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/chute-dev/chute/broker/session"
 	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/multipart"
-	"github.com/chute-dev/chute/sessions"
 )
 
 // End-to-end checksums (API.md, "Checksums").
@@ -69,7 +69,7 @@ func (s *Service) checksumType(backend string, alg checksum.Algorithm) checksum.
 
 // partChecksums reads a part-urls request's checksums for sess: the
 // session's algorithm (or SHA256 through the older checksums_sha256).
-func partChecksums(sess *sessions.Session, plan multipart.Plan, req *PartURLsRequest) (checksum.Algorithm, map[int]string, error) {
+func partChecksums(sess *session.Session, plan multipart.Plan, req *PartURLsRequest) (checksum.Algorithm, map[int]string, error) {
 	alg := checksum.Algorithm(sess.ChecksumAlgorithm)
 	field, given := "checksums", req.Checksums
 	if len(req.ChecksumsSHA256) > 0 {
@@ -106,7 +106,7 @@ func partChecksums(sess *sessions.Session, plan multipart.Plan, req *PartURLsReq
 // itself (FULL_OBJECT of a CRC it keeps), else the algorithm alone, which
 // the store adapter needs to send the parts' checksums (a COMPOSITE
 // upload's complete must repeat them).
-func (s *Service) wholeChecksum(sess *sessions.Session) checksum.Value {
+func (s *Service) wholeChecksum(sess *session.Session) checksum.Value {
 	alg := checksum.Algorithm(sess.ChecksumAlgorithm)
 	if alg == "" {
 		return checksum.Value{}
@@ -122,7 +122,7 @@ func (s *Service) wholeChecksum(sess *sessions.Session) checksum.Value {
 // reports one (and for a single-part object its part checksum, which is
 // the whole file's), else a read-back hash. It returns the verified value
 // ("" when the session declared none and the store reports none).
-func (s *Service) verifyChecksum(ctx context.Context, sess *sessions.Session, info ObjectInfo, parts []multipart.Part) (string, error) {
+func (s *Service) verifyChecksum(ctx context.Context, sess *session.Session, info ObjectInfo, parts []multipart.Part) (string, error) {
 	alg := checksum.Algorithm(sess.ChecksumAlgorithm)
 	if alg == "" {
 		return "", nil
@@ -161,7 +161,7 @@ func isComposite(v string) bool {
 }
 
 // readBack hashes the stored object of sess with alg.
-func (s *Service) readBack(ctx context.Context, sess *sessions.Session, alg checksum.Algorithm) (string, error) {
+func (s *Service) readBack(ctx context.Context, sess *session.Session, alg checksum.Algorithm) (string, error) {
 	r := s.caps[sess.Backend].Reader
 	if r == nil {
 		return "", wrap(CodeInternal, fmt.Errorf("backend %s can neither keep a whole %s checksum nor read objects back", sess.Backend, alg), "Internal error.")
@@ -181,7 +181,7 @@ func (s *Service) readBack(ctx context.Context, sess *sessions.Session, alg chec
 	return checksum.Encode(h.Sum(nil)), nil
 }
 
-func (s *Service) checksumView(sess *sessions.Session) *Checksum {
+func (s *Service) checksumView(sess *session.Session) *Checksum {
 	if sess.ChecksumAlgorithm == "" || sess.Checksum == "" {
 		return nil
 	}

@@ -16,7 +16,7 @@ package broker
 //     the client's list must name parts 1..N, the parts must be of one
 //     size except a shorter last one (what Uppy sends), the ETags must
 //     match, and the total must fit max_size (else the upload is aborted,
-//     413). The plan is then recorded on the session (sessions.PlanSetter)
+//     413). The plan is then recorded on the session (session.PlanSetter)
 //     and the usual completion check and object check run on it;
 //   - a single upload is a POST policy: the store itself enforces the key,
 //     the Content-Type and content-length-range 0..max_size. Uppy never
@@ -37,8 +37,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chute-dev/chute/broker/session"
 	"github.com/chute-dev/chute/multipart"
-	"github.com/chute-dev/chute/sessions"
 )
 
 // SizeUnknown is the Size of a session whose size is learned only when it
@@ -93,7 +93,7 @@ type OpenComplete struct {
 // session of unknown size; it returns the session and its profile. The
 // caller gives the slot back unless it creates the session
 // (releaseUnless).
-func (s *Service) openSession(ctx context.Context, subject string, req OpenRequest, strategy sessions.Strategy) (*sessions.Session, Profile, error) {
+func (s *Service) openSession(ctx context.Context, subject string, req OpenRequest, strategy session.Strategy) (*session.Session, Profile, error) {
 	name := req.Profile
 	if name == "" {
 		name = "default"
@@ -115,9 +115,9 @@ func (s *Service) openSession(ctx context.Context, subject string, req OpenReque
 	}
 	now := s.now().UTC()
 	id := NewID()
-	sess := &sessions.Session{
+	sess := &session.Session{
 		ID: id, Subject: subject, Profile: name, Backend: prof.Backend,
-		Strategy: strategy, State: sessions.StatePending, Filename: cr.Filename,
+		Strategy: strategy, State: session.StatePending, Filename: cr.Filename,
 		ContentType: cr.ContentType, Size: SizeUnknown,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
 	}
@@ -126,7 +126,7 @@ func (s *Service) openSession(ctx context.Context, subject string, req OpenReque
 	// it until it expires; a single one (POST policy or staged PUT), which
 	// no one may complete, as long as its URL can be used.
 	until := sess.ExpiresAt
-	if strategy == sessions.StrategySingle {
+	if strategy == session.StrategySingle {
 		until = now.Add(s.urlTTL(&prof, sess))
 	}
 	if err := s.reserveOpen(ctx, sess, until); err != nil {
@@ -161,7 +161,7 @@ func (s *Service) bucketOf(backend string) string { return s.caps[backend].Bucke
 // CreateOpen starts a multipart upload of unknown size (Companion's POST
 // /s3/multipart).
 func (s *Service) CreateOpen(ctx context.Context, subject string, req OpenRequest) (*OpenUpload, error) {
-	sess, prof, err := s.openSession(ctx, subject, req, sessions.StrategyMultipart)
+	sess, prof, err := s.openSession(ctx, subject, req, session.StrategyMultipart)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (s *Service) SignPost(ctx context.Context, subject string, req OpenRequest)
 	if !s.postPolicyOf(s.profiles[profileName(req.Profile)].Backend) {
 		return s.signPutForPost(ctx, subject, req)
 	}
-	sess, prof, err := s.openSession(ctx, subject, req, sessions.StrategySingle)
+	sess, prof, err := s.openSession(ctx, subject, req, session.StrategySingle)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 	if req.Size == nil {
 		return nil, Errorf(CodeInvalidRequest, "backend %s does not take POST policy uploads, so a single upload needs its size: send size=BYTES (a presigned PUT is returned), or use multipart uploads (Uppy: shouldUseMultipart: true)", backend)
 	}
-	sess, prof, err := s.openSession(ctx, subject, req, sessions.StrategySingle)
+	sess, prof, err := s.openSession(ctx, subject, req, session.StrategySingle)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +287,7 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 
 // loadKeyed is load plus a check that key is the session's key: a
 // Companion client names an upload by (uploadId, key).
-func (s *Service) loadKeyed(ctx context.Context, subject, id, key string) (*sessions.Session, error) {
+func (s *Service) loadKeyed(ctx context.Context, subject, id, key string) (*session.Session, error) {
 	sess, err := s.load(ctx, subject, id)
 	if err != nil {
 		return nil, err
@@ -321,7 +321,7 @@ func (s *Service) SignPart(ctx context.Context, subject, id, key string, n int) 
 		}
 		return &res.Parts[0], nil
 	}
-	if sess.Strategy != sessions.StrategyMultipart {
+	if sess.Strategy != session.StrategyMultipart {
 		return nil, Errorf(CodeConflict, "a single upload has no parts")
 	}
 	if st := s.state(sess); !open(st) {
@@ -350,7 +350,7 @@ func (s *Service) StoredParts(ctx context.Context, subject, id, key string) ([]m
 	if err != nil {
 		return nil, err
 	}
-	if sess.Strategy != sessions.StrategyMultipart {
+	if sess.Strategy != session.StrategyMultipart {
 		return nil, Errorf(CodeConflict, "a single upload has no parts")
 	}
 	if st := s.state(sess); !open(st) {
@@ -396,24 +396,24 @@ func (s *Service) AbortKeyed(ctx context.Context, subject, id, key string) error
 // completeOpen is Complete for a session of unknown size: the plan is
 // learned from the store, checked, recorded, and the upload finished as
 // any other. It runs under the session lock like Complete.
-func (s *Service) completeOpen(ctx context.Context, sess *sessions.Session, list []CompletePart) (*CompleteResult, error) {
+func (s *Service) completeOpen(ctx context.Context, sess *session.Session, list []CompletePart) (*CompleteResult, error) {
 	prof := s.profiles[sess.Profile]
 	claimed, err := openClaims(sess, list, maxOpenParts(&prof))
 	if err != nil {
 		return nil, err
 	}
-	if st := s.state(sess); st == sessions.StateAborted || st == sessions.StateExpired {
+	if st := s.state(sess); st == session.StateAborted || st == session.StateExpired {
 		return nil, Errorf(CodeConflict, "upload is %s", st)
 	}
-	return s.completeLocked(ctx, sess.ID, func(work context.Context, sess *sessions.Session) (ObjectInfo, error) {
+	return s.completeLocked(ctx, sess.ID, func(work context.Context, sess *session.Session) (ObjectInfo, error) {
 		return s.finishOpen(work, sess, &prof, claimed)
 	})
 }
 
 // openClaims checks a client's part list for a session of unknown size:
 // for multipart it must name parts 1..N once each, N at most max.
-func openClaims(sess *sessions.Session, list []CompletePart, max int) (map[int]string, error) {
-	if sess.Strategy != sessions.StrategyMultipart {
+func openClaims(sess *session.Session, list []CompletePart, max int) (map[int]string, error) {
+	if sess.Strategy != session.StrategyMultipart {
 		if len(list) > 0 {
 			return nil, Errorf(CodeInvalidRequest, "parts: a single upload has no parts")
 		}
@@ -490,9 +490,9 @@ func PlanFromParts(stored []multipart.Part, n int) (multipart.Plan, error) {
 
 // finishOpen checks the stored upload of a session of unknown size
 // against the profile, records the plan it learns and finishes the upload.
-func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *Profile, claimed map[int]string) (ObjectInfo, error) {
+func (s *Service) finishOpen(ctx context.Context, sess *session.Session, prof *Profile, claimed map[int]string) (ObjectInfo, error) {
 	store := s.backends[sess.Backend]
-	if sess.Strategy != sessions.StrategyMultipart {
+	if sess.Strategy != session.StrategyMultipart {
 		return s.finishStaged(ctx, sess, prof)
 	}
 	stored, err := store.ListParts(ctx, sess.Key, sess.UploadID)
@@ -540,11 +540,11 @@ func (s *Service) finishOpen(ctx context.Context, sess *sessions.Session, prof *
 }
 
 // setPlan records plan on the session, in the store when it can (a
-// sessions.PlanSetter) and on sess in any case.
-func (s *Service) setPlan(ctx context.Context, sess *sessions.Session, plan multipart.Plan) error {
-	if ps, ok := s.sessions.(sessions.PlanSetter); ok {
+// session.PlanSetter) and on sess in any case.
+func (s *Service) setPlan(ctx context.Context, sess *session.Session, plan multipart.Plan) error {
+	if ps, ok := s.sessions.(session.PlanSetter); ok {
 		if _, err := ps.SetPlan(ctx, sess.ID, plan.Size, plan.PartSize, plan.PartCount); err != nil {
-			var se *sessions.StateError
+			var se *session.StateError
 			if errors.As(err, &se) {
 				return Errorf(CodeConflict, "upload is %s", se.Current)
 			}

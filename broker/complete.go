@@ -7,9 +7,9 @@ import (
 	"mime"
 	"time"
 
+	"github.com/chute-dev/chute/broker/session"
 	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/multipart"
-	"github.com/chute-dev/chute/sessions"
 )
 
 // lockPoll is how often a waiting complete retries the session lock.
@@ -33,14 +33,14 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 	if err != nil {
 		return nil, err
 	}
-	if sess.State == sessions.StateCompleted {
+	if sess.State == session.StateCompleted {
 		return s.completed(ctx, sess)
 	}
-	if st := s.state(sess); st == sessions.StateAborted || st == sessions.StateExpired {
+	if st := s.state(sess); st == session.StateAborted || st == session.StateExpired {
 		return nil, Errorf(CodeConflict, "upload is %s", st)
 	}
 
-	return s.completeLocked(ctx, id, func(work context.Context, sess *sessions.Session) (ObjectInfo, error) {
+	return s.completeLocked(ctx, id, func(work context.Context, sess *session.Session) (ObjectInfo, error) {
 		if req.Parts == nil {
 			claimed = reportedParts(sess)
 		}
@@ -53,7 +53,7 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 // client leaves), it re-reads the session, answers a completed one as it
 // is, marks it completing, runs finish, and records the result — or
 // reverts the mark when finish fails.
-func (s *Service) completeLocked(ctx context.Context, id string, finish func(context.Context, *sessions.Session) (ObjectInfo, error)) (*CompleteResult, error) {
+func (s *Service) completeLocked(ctx context.Context, id string, finish func(context.Context, *session.Session) (ObjectInfo, error)) (*CompleteResult, error) {
 	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.complete)
 	defer cancel()
 	token, err := s.lock(ctx, work, id)
@@ -75,18 +75,18 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 		return nil, s.sessionError(err, "reload session")
 	}
 	switch st := s.state(sess); st {
-	case sessions.StateCompleted:
+	case session.StateCompleted:
 		return s.completed(work, sess)
-	case sessions.StateAborted, sessions.StateExpired:
+	case session.StateAborted, session.StateExpired:
 		return nil, Errorf(CodeConflict, "upload is %s", st)
-	case sessions.StateRejected:
+	case session.StateRejected:
 		return nil, rejectedError(sess)
 	}
 	// A session left in completing by a replica that died holds no lock
 	// any more: taking over is safe.
-	if _, err := s.sessions.Transition(work, id, sessions.Change{
-		From:  []sessions.State{sessions.StatePending, sessions.StateUploading, sessions.StateCompleting},
-		To:    sessions.StateCompleting,
+	if _, err := s.sessions.Transition(work, id, session.Change{
+		From:  []session.State{session.StatePending, session.StateUploading, session.StateCompleting},
+		To:    session.StateCompleting,
 		Token: token,
 	}); err != nil {
 		return s.transitionError(err, "mark completing")
@@ -102,9 +102,9 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 	// The object is made: record it even if the work's deadline passed.
 	rec, cancelRec := cleanupContext(work)
 	defer cancelRec()
-	done, err := s.sessions.Transition(rec, id, sessions.Change{
-		From:      []sessions.State{sessions.StateCompleting},
-		To:        sessions.StateCompleted,
+	done, err := s.sessions.Transition(rec, id, session.Change{
+		From:      []session.State{session.StateCompleting},
+		To:        session.StateCompleted,
 		ETag:      info.ETag,
 		Checksum:  info.Checksum.Value,
 		ExpiresAt: s.now().Add(s.ttl),
@@ -141,7 +141,7 @@ func (s *Service) lock(ctx, work context.Context, id string) (string, error) {
 // finish checks the upload in the store, completes it, and checks the
 // object (size, type, sniffing, checksum). The returned info carries the
 // verified checksum, if any.
-func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed map[int]string) (ObjectInfo, error) {
+func (s *Service) finish(ctx context.Context, sess *session.Session, claimed map[int]string) (ObjectInfo, error) {
 	store := s.backends[sess.Backend]
 	if sess.UploadID == "" {
 		// A single upload of the Uppy routes: staged (staging.go).
@@ -164,7 +164,7 @@ func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed ma
 		return ObjectInfo{}, s.storeError(err, "list parts")
 	}
 	var parts []multipart.Part
-	if sess.Strategy == sessions.StrategySingle {
+	if sess.Strategy == session.StrategySingle {
 		parts, err = singlePart(sess, stored)
 	} else {
 		parts, err = multipart.Check(sessPlan(sess), stored, claimed)
@@ -236,7 +236,7 @@ func (s *Service) finish(ctx context.Context, sess *sessions.Session, claimed ma
 
 // singlePart returns the one part of a single upload as the store lists
 // it: part 1, of the declared size.
-func singlePart(sess *sessions.Session, stored []multipart.Part) ([]multipart.Part, error) {
+func singlePart(sess *session.Session, stored []multipart.Part) ([]multipart.Part, error) {
 	for _, p := range stored {
 		if p.Number != 1 {
 			continue
@@ -268,7 +268,7 @@ func withChecksums(parts, stored []multipart.Part) {
 // noOverwrite reports whether a complete of sess must not replace an
 // existing object: always, where the store honours If-None-Match, unless
 // the profile allows overwriting.
-func (s *Service) noOverwrite(sess *sessions.Session) bool {
+func (s *Service) noOverwrite(sess *session.Session) bool {
 	return s.caps[sess.Backend].ConditionalWrites && !s.profiles[sess.Profile].Overwrite
 }
 
@@ -281,7 +281,7 @@ func (s *Service) noOverwrite(sess *sessions.Session) bool {
 // A store whose ETags are not MD5-based (some encrypt with KMS, some
 // compute their own) gives an ETag of another form: the object is then
 // accepted on its size alone, and a warning logged.
-func (s *Service) checkCompleted(ctx context.Context, store ObjectStore, sess *sessions.Session, parts []multipart.Part) (ObjectInfo, error) {
+func (s *Service) checkCompleted(ctx context.Context, store ObjectStore, sess *session.Session, parts []multipart.Part) (ObjectInfo, error) {
 	info, err := s.checkObject(ctx, store, sess, "the store no longer has this multipart upload")
 	if err != nil {
 		return info, err
@@ -303,7 +303,7 @@ func (s *Service) checkCompleted(ctx context.Context, store ObjectStore, sess *s
 
 // planParts returns every planned part of sess with its ETag from
 // claimed, in order; nil when a part has no ETag.
-func planParts(sess *sessions.Session, claimed map[int]string) []multipart.Part {
+func planParts(sess *session.Session, claimed map[int]string) []multipart.Part {
 	plan := sessPlan(sess)
 	if plan.PartCount < 1 {
 		return nil
@@ -322,7 +322,7 @@ func planParts(sess *sessions.Session, claimed map[int]string) []multipart.Part 
 // checkObject checks that the final object exists with the declared size
 // and type. An object of the wrong size is removed and the session
 // aborted: it can never become right.
-func (s *Service) checkObject(ctx context.Context, store ObjectStore, sess *sessions.Session, missing string) (ObjectInfo, error) {
+func (s *Service) checkObject(ctx context.Context, store ObjectStore, sess *session.Session, missing string) (ObjectInfo, error) {
 	info, err := store.Stat(ctx, sess.Key)
 	if errors.Is(err, ErrNotFound) {
 		return info, Errorf(CodeIncomplete, "%s", missing)
@@ -350,50 +350,50 @@ var errWrongObject = errors.New("object does not match the session")
 // revert undoes the completing mark after a failed finish: back to
 // uploading (the client can fix its parts and retry), or aborted if the
 // object can never be right.
-func (s *Service) revert(ctx context.Context, sess *sessions.Session, cause error) {
+func (s *Service) revert(ctx context.Context, sess *session.Session, cause error) {
 	ctx, cancel := cleanupContext(ctx) // ctx may be the work's, past its deadline
 	defer cancel()
 	to := sess.State
-	if to == sessions.StateCompleting {
-		to = sessions.StateUploading
+	if to == session.StateCompleting {
+		to = session.StateUploading
 	}
 	if errors.Is(cause, errWrongObject) {
-		to = sessions.StateAborted
-		if sess.Strategy == sessions.StrategyMultipart {
+		to = session.StateAborted
+		if sess.UploadID != "" { // every native upload, a single one too
 			_ = s.backends[sess.Backend].AbortMultipart(ctx, sess.Key, sess.UploadID)
 		}
 	}
-	change := sessions.Change{From: []sessions.State{sessions.StateCompleting}, To: to, Token: lockToken(ctx)}
-	if to == sessions.StateAborted {
+	change := session.Change{From: []session.State{session.StateCompleting}, To: to, Token: lockToken(ctx)}
+	if to == session.StateAborted {
 		change.Event = s.eventMark(EventAborted)
 	}
 	updated, err := s.sessions.Transition(ctx, sess.ID, change)
 	if err != nil {
 		s.log.Warn("revert completing", "id", sess.ID, "err", err)
-	} else if to == sessions.StateAborted {
+	} else if to == session.StateAborted {
 		s.releaseOpen(ctx, sess)
 		s.emit(ctx, EventAborted, updated)
 	}
 }
 
 func (s *Service) transitionError(err error, op string) (*CompleteResult, error) {
-	if errors.Is(err, sessions.ErrLockLost) {
+	if errors.Is(err, session.ErrLockLost) {
 		return nil, Errorf(CodeConflict, "this complete ran out of time and another took over; retry")
 	}
-	var se *sessions.StateError
+	var se *session.StateError
 	if errors.As(err, &se) {
 		return nil, Errorf(CodeConflict, "upload is %s", se.Current)
 	}
 	return nil, s.sessionError(err, op)
 }
 
-func (s *Service) completed(ctx context.Context, sess *sessions.Session) (*CompleteResult, error) {
+func (s *Service) completed(ctx context.Context, sess *session.Session) (*CompleteResult, error) {
 	dl, err := s.download(ctx, sess)
 	if err != nil {
 		return nil, err
 	}
 	return &CompleteResult{
-		ID: sess.ID, Key: sess.Key, State: string(sessions.StateCompleted), Size: sess.Size,
+		ID: sess.ID, Key: sess.Key, State: string(session.StateCompleted), Size: sess.Size,
 		ContentType: sess.ContentType, ETag: multipart.NormalizeETag(sess.ETag), Download: dl,
 		Checksum: s.checksumView(sess),
 	}, nil
@@ -401,11 +401,11 @@ func (s *Service) completed(ctx context.Context, sess *sessions.Session) (*Compl
 
 // claimedParts validates the client's part list and returns it as a map;
 // nil when the client sent none (the reported parts are used).
-func claimedParts(sess *sessions.Session, req CompleteRequest) (map[int]string, error) {
+func claimedParts(sess *session.Session, req CompleteRequest) (map[int]string, error) {
 	if req.Parts == nil {
 		return nil, nil
 	}
-	if sess.Strategy != sessions.StrategyMultipart {
+	if sess.Strategy != session.StrategyMultipart {
 		if len(req.Parts) > 0 {
 			return nil, Errorf(CodeInvalidRequest, "parts: a single upload has no parts")
 		}
@@ -428,7 +428,7 @@ func claimedParts(sess *sessions.Session, req CompleteRequest) (map[int]string, 
 	return out, nil
 }
 
-func reportedParts(sess *sessions.Session) map[int]string {
+func reportedParts(sess *session.Session) map[int]string {
 	out := make(map[int]string, len(sess.Parts))
 	for _, p := range sess.Parts {
 		out[p.Number] = p.ETag

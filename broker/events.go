@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/broker/session"
 )
 
 // Event types: the end of every session is announced as exactly one of
@@ -55,7 +55,7 @@ type EventSink interface {
 }
 
 // NewEvent builds the event of type typ for sess at time now.
-func NewEvent(typ string, sess *sessions.Session, bucket string, now time.Time) Event {
+func NewEvent(typ string, sess *session.Session, bucket string, now time.Time) Event {
 	return Event{
 		ID:   sess.ID + ":" + typ,
 		Type: typ,
@@ -76,7 +76,7 @@ func NewEvent(typ string, sess *sessions.Session, bucket string, now time.Time) 
 // see reconcile.go); the mark is cleared once the sink took the event, and
 // a mark left by a failure or a crash here is published again by the
 // reconciler.
-func (s *Service) emit(ctx context.Context, typ string, sess *sessions.Session) {
+func (s *Service) emit(ctx context.Context, typ string, sess *session.Session) {
 	faultPoint("crash-after-transition") // a no-op outside test builds (fault_off.go)
 	s.sessionEnded(ctx, sess)            // every ending passes here: the signing cache stops signing for it
 	if s.events == nil || sess == nil {

@@ -3,7 +3,7 @@ package broker
 // The janitor ends sessions that are past their expiry: it aborts what
 // they left in the object store, writes the state expired, gives back the
 // open-session slot and announces upload.expired. It needs a session store
-// that is a sessions.Expirer (RedisStore is). Every replica may run one:
+// that is a session.Expirer (RedisStore is). Every replica may run one:
 // a session is claimed in Redis before it is handled, and handled under
 // its session lock, so each is handled by one janitor at a time and its
 // upload is aborted once. See docs/lifecycle.md for the guarantees.
@@ -14,7 +14,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/broker/session"
 )
 
 // Janitor defaults.
@@ -81,17 +81,17 @@ type JanitorTick struct {
 }
 
 // errNoExpirer is returned when the session store keeps no expiry index.
-var errNoExpirer = errors.New("broker: the session store keeps no expiry index (not a sessions.Expirer)")
+var errNoExpirer = errors.New("broker: the session store keeps no expiry index (not a session.Expirer)")
 
 // CanExpire reports whether the session store supports the janitor.
 func (s *Service) CanExpire() bool {
-	_, ok := sessions.AsExpirer(s.sessions)
+	_, ok := session.AsExpirer(s.sessions)
 	return ok
 }
 
 // RunJanitor runs a tick now and then every cfg.Interval until ctx is
 // done; it returns ctx's error, or at once if the session store is not a
-// sessions.Expirer.
+// session.Expirer.
 func (s *Service) RunJanitor(ctx context.Context, cfg JanitorConfig) error {
 	if !s.CanExpire() {
 		return errNoExpirer
@@ -134,7 +134,7 @@ func (s *Service) RunJanitor(ctx context.Context, cfg JanitorConfig) error {
 // failures of single sessions are counted in the result and logged.
 func (s *Service) ExpireDue(ctx context.Context, cfg JanitorConfig) (JanitorTick, error) {
 	var res JanitorTick
-	exp, ok := sessions.AsExpirer(s.sessions)
+	exp, ok := session.AsExpirer(s.sessions)
 	if !ok {
 		return res, errNoExpirer
 	}
@@ -179,7 +179,7 @@ const (
 // expireOne handles one due id: claim it, take the session lock (so that
 // no complete runs meanwhile), re-read it, and end it if it is still open
 // or stuck in completing past its expiry.
-func (s *Service) expireOne(ctx context.Context, exp sessions.Expirer, id string, claim time.Duration) (visit, error) {
+func (s *Service) expireOne(ctx context.Context, exp session.Expirer, id string, claim time.Duration) (visit, error) {
 	ok, err := exp.ClaimExpiry(ctx, id, claim)
 	if err != nil {
 		return visitFailed, err
@@ -204,13 +204,13 @@ func (s *Service) expireOne(ctx context.Context, exp sessions.Expirer, id string
 	}()
 
 	sess, err := s.sessions.Get(work, id)
-	if errors.Is(err, sessions.ErrNotFound) {
+	if errors.Is(err, session.ErrNotFound) {
 		return s.forget(work, exp, id)
 	}
 	if err != nil {
 		return visitFailed, err
 	}
-	if sess.State != sessions.StatePending && sess.State != sessions.StateUploading && sess.State != sessions.StateCompleting {
+	if sess.State != session.StatePending && sess.State != session.StateUploading && sess.State != session.StateCompleting {
 		return s.forget(work, exp, id) // ended already: a stale entry
 	}
 	if s.now().Before(sess.ExpiresAt) {
@@ -224,13 +224,13 @@ func (s *Service) expireOne(ctx context.Context, exp sessions.Expirer, id string
 	if err := s.discardUpload(work, sess); err != nil {
 		return visitFailed, err // the claim runs out; a later tick retries
 	}
-	done, err := s.sessions.Transition(work, id, sessions.Change{
-		From:  []sessions.State{sessions.StatePending, sessions.StateUploading, sessions.StateCompleting},
-		To:    sessions.StateExpired,
+	done, err := s.sessions.Transition(work, id, session.Change{
+		From:  []session.State{session.StatePending, session.StateUploading, session.StateCompleting},
+		To:    session.StateExpired,
 		Token: token,
 		Event: s.eventMark(EventExpired),
 	})
-	if errors.Is(err, sessions.ErrConflict) || errors.Is(err, sessions.ErrNotFound) {
+	if errors.Is(err, session.ErrConflict) || errors.Is(err, session.ErrNotFound) {
 		return s.forget(work, exp, id) // aborted by its client meanwhile
 	}
 	if err != nil {
@@ -246,7 +246,7 @@ func (s *Service) expireOne(ctx context.Context, exp sessions.Expirer, id string
 	return visitExpired, nil
 }
 
-func (s *Service) forget(ctx context.Context, exp sessions.Expirer, id string) (visit, error) {
+func (s *Service) forget(ctx context.Context, exp session.Expirer, id string) (visit, error) {
 	if err := exp.ForgetExpiry(ctx, id); err != nil {
 		return visitFailed, err
 	}
@@ -258,7 +258,7 @@ func (s *Service) forget(ctx context.Context, exp sessions.Expirer, id string) (
 // or the staged object of an Uppy single upload. An upload the store no
 // longer has is fine. It never deletes the object at a session's key, so
 // never one another session may own.
-func (s *Service) discardUpload(ctx context.Context, sess *sessions.Session) error {
+func (s *Service) discardUpload(ctx context.Context, sess *session.Session) error {
 	store, ok := s.backends[sess.Backend]
 	if !ok {
 		return fmt.Errorf("janitor: session %s uses unknown backend %q", sess.ID, sess.Backend)
@@ -267,7 +267,7 @@ func (s *Service) discardUpload(ctx context.Context, sess *sessions.Session) err
 	switch {
 	case sess.UploadID != "":
 		err = store.AbortMultipart(ctx, sess.Key, sess.UploadID)
-	case sess.Strategy == sessions.StrategySingle:
+	case sess.Strategy == session.StrategySingle:
 		err = store.Remove(ctx, StagingKey(sess.Key, sess.ID))
 	}
 	if err == nil || errors.Is(err, ErrNotFound) {

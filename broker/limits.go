@@ -2,7 +2,7 @@ package broker
 
 // Per-subject policies of a create: the profile's subjects and min_size,
 // and the cap on open sessions (Config.MaxOpenSessions), which is counted
-// by the session store when it is a sessions.OpenLimiter (RedisStore is)
+// by the session store when it is a session.OpenLimiter (RedisStore is)
 // so that every replica shares it. A session takes a slot when it is
 // created and gives it back when it completes or is aborted; a session
 // that expires gives its slot back at its expiry (a POST policy session of
@@ -13,7 +13,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/broker/session"
 )
 
 // msgTooManyOpen is the message of the rate_limited error of the cap.
@@ -32,17 +32,17 @@ func admit(p *Profile, subject string, size *int64) error {
 }
 
 // openLimiter returns the store's OpenLimiter when the cap is on.
-func (s *Service) openLimiter() sessions.OpenLimiter {
+func (s *Service) openLimiter() session.OpenLimiter {
 	if s.maxOpen <= 0 {
 		return nil
 	}
-	ol, _ := s.sessions.(sessions.OpenLimiter)
+	ol, _ := s.sessions.(session.OpenLimiter)
 	return ol
 }
 
 // reserveOpen takes one of the subject's open-session slots for sess until
 // until; rate_limited when none is left.
-func (s *Service) reserveOpen(ctx context.Context, sess *sessions.Session, until time.Time) error {
+func (s *Service) reserveOpen(ctx context.Context, sess *session.Session, until time.Time) error {
 	ol := s.openLimiter()
 	if ol == nil {
 		return nil
@@ -59,7 +59,7 @@ func (s *Service) reserveOpen(ctx context.Context, sess *sessions.Session, until
 
 // releaseOpen gives sess's slot back (failures are logged: the slot then
 // frees itself at the session's expiry).
-func (s *Service) releaseOpen(ctx context.Context, sess *sessions.Session) {
+func (s *Service) releaseOpen(ctx context.Context, sess *session.Session) {
 	ol := s.openLimiter()
 	if ol == nil || sess == nil {
 		return
@@ -71,7 +71,7 @@ func (s *Service) releaseOpen(ctx context.Context, sess *sessions.Session) {
 
 // releaseUnless releases sess's slot unless *created: deferred by the
 // creates, so a failed create gives its slot back.
-func (s *Service) releaseUnless(ctx context.Context, created *bool, sess *sessions.Session) {
+func (s *Service) releaseUnless(ctx context.Context, created *bool, sess *session.Session) {
 	if !*created {
 		s.releaseOpen(ctx, sess)
 	}

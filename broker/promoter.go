@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/broker/session"
 )
 
 // The promoter finishes the staged single uploads of the Uppy routes
@@ -33,7 +33,7 @@ type PromoteTick struct {
 // PromoteStaged is one pass of the promoter.
 func (s *Service) PromoteStaged(ctx context.Context) (PromoteTick, error) {
 	var res PromoteTick
-	st, ok := sessions.AsStager(s.sessions)
+	st, ok := session.AsStager(s.sessions)
 	if !ok {
 		return res, nil
 	}
@@ -71,9 +71,9 @@ const (
 	failed
 )
 
-func (s *Service) promoteOne(ctx context.Context, e sessions.StagedUpload) promoteOutcome {
+func (s *Service) promoteOne(ctx context.Context, e session.StagedUpload) promoteOutcome {
 	sess, err := s.sessions.Get(ctx, e.ID)
-	if errors.Is(err, sessions.ErrNotFound) {
+	if errors.Is(err, session.ErrNotFound) {
 		return forget
 	}
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Service) promoteOne(ctx context.Context, e sessions.StagedUpload) promo
 	prof := s.profiles[sess.Profile]
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err = s.completeLocked(lctx, sess.ID, func(work context.Context, sess *sessions.Session) (ObjectInfo, error) {
+	_, err = s.completeLocked(lctx, sess.ID, func(work context.Context, sess *session.Session) (ObjectInfo, error) {
 		return s.finishStaged(work, sess, &prof)
 	})
 	switch code := ErrorCode(err); {

@@ -1,7 +1,7 @@
 package broker
 
 // Events are never lost: a transition that ends a session records, in the
-// same Redis script, that its event is pending (sessions.Change.Event);
+// same Redis script, that its event is pending (session.Change.Event);
 // emit clears the mark once the EventSink took the event. A process that
 // dies between the two leaves the mark behind, and the reconciler, run on
 // every janitor tick in every replica, publishes the event again for each
@@ -13,7 +13,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/broker/session"
 )
 
 // DefaultEventGrace is how old a pending event mark must be before the
@@ -31,11 +31,11 @@ func (s *Service) eventMark(typ string) string {
 }
 
 // eventPublished clears sess's pending mark of typ, if it has one.
-func (s *Service) eventPublished(ctx context.Context, typ string, sess *sessions.Session) {
+func (s *Service) eventPublished(ctx context.Context, typ string, sess *session.Session) {
 	if sess.EventPending != typ {
 		return
 	}
-	em, ok := sessions.AsEventMarker(s.sessions)
+	em, ok := session.AsEventMarker(s.sessions)
 	if !ok {
 		return
 	}
@@ -52,9 +52,9 @@ func (s *Service) eventPublished(ctx context.Context, typ string, sess *sessions
 // session whose pending mark is at least grace old, with the side effects
 // of a session's end that died with it (open-session slot, signing
 // cache), and clears the mark. It returns how many events it published.
-// A store without sessions.EventMarker has nothing to reconcile.
+// A store without session.EventMarker has nothing to reconcile.
 func (s *Service) ReconcileEvents(ctx context.Context, grace, claim time.Duration) (int, error) {
-	em, ok := sessions.AsEventMarker(s.sessions)
+	em, ok := session.AsEventMarker(s.sessions)
 	if !ok {
 		return 0, nil
 	}
@@ -77,7 +77,7 @@ func (s *Service) ReconcileEvents(ctx context.Context, grace, claim time.Duratio
 			break
 		}
 		sess, err := s.sessions.Get(ctx, m.id)
-		if errors.Is(err, sessions.ErrNotFound) {
+		if errors.Is(err, session.ErrNotFound) {
 			continue
 		}
 		if err != nil {

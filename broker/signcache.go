@@ -41,7 +41,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/broker/session"
 )
 
 // Defaults of SignCacheConfig.
@@ -76,7 +76,7 @@ type SignCacheConfig struct {
 }
 
 // EndBus tells the replicas sharing a session store that a session ended
-// (sessions.EndBus implements it on Redis pub/sub). Delivery is best
+// (session.EndBus implements it on Redis pub/sub). Delivery is best
 // effort: the cache re-reads its entries every Refresh anyway.
 type EndBus interface {
 	// PublishEnded announces that session id ended in state.
@@ -91,7 +91,7 @@ type signEntry struct {
 	// sess holds the facts, Parts nil; its State is an open state, or the
 	// state it ended in for a tombstone. nil: a tombstone for a session
 	// this replica never held (read the store to answer).
-	sess    *sessions.Session
+	sess    *session.Session
 	checked time.Time // when the store last confirmed it (or created it)
 	until   time.Time // dropped then: the session's expiry, or the tombstone's end
 	busy    bool      // a background re-read is running
@@ -127,7 +127,7 @@ func newSignCache(cfg SignCacheConfig) *signCache {
 
 // get returns a copy of id's entry, whether it is a tombstone, and
 // whether the caller should start a re-read (the entry is marked busy).
-func (c *signCache) get(id string, now time.Time) (sess *sessions.Session, found, stale bool) {
+func (c *signCache) get(id string, now time.Time) (sess *session.Session, found, stale bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[id]
@@ -152,7 +152,7 @@ func (c *signCache) get(id string, now time.Time) (sess *sessions.Session, found
 
 // put adds the open session sess, unless id has an entry (a tombstone
 // must not be overwritten by a read that started before the end).
-func (c *signCache) put(sess *sessions.Session, now time.Time) {
+func (c *signCache) put(sess *session.Session, now time.Time) {
 	if !open(sess.State) || !now.Before(sess.ExpiresAt) {
 		return
 	}
@@ -168,7 +168,7 @@ func (c *signCache) put(sess *sessions.Session, now time.Time) {
 
 // end turns id's entry into a tombstone for state (sess, when not nil,
 // is the session that ended).
-func (c *signCache) end(id string, state sessions.State, sess *sessions.Session, now time.Time) {
+func (c *signCache) end(id string, state session.State, sess *session.Session, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[id]
@@ -204,7 +204,7 @@ func (c *signCache) drop(id string) {
 // refreshed records the outcome of a background re-read of id: fresh is
 // the session as the store has it now (nil: unknown to the store), err a
 // failed read (the entry is kept and re-read after another Refresh).
-func (c *signCache) refreshed(id string, fresh *sessions.Session, err error, now time.Time) {
+func (c *signCache) refreshed(id string, fresh *session.Session, err error, now time.Time) {
 	c.mu.Lock()
 	e, ok := c.m[id]
 	if !ok || e.tombstone() {
@@ -271,7 +271,7 @@ func (c *signCache) removeLocked(id string, e *signEntry) {
 // signing returns the caller's session for signing part URLs: from the
 // cache when it holds id, else read from the session store (and cached
 // when open). The session's Parts are nil.
-func (s *Service) signing(ctx context.Context, subject, id string) (*sessions.Session, error) {
+func (s *Service) signing(ctx context.Context, subject, id string) (*session.Session, error) {
 	if s.signs == nil {
 		return s.loadHead(ctx, subject, id)
 	}
@@ -290,7 +290,7 @@ func (s *Service) signing(ctx context.Context, subject, id string) (*sessions.Se
 	if err != nil {
 		return nil, err
 	}
-	if !found && sess.Strategy == sessions.StrategyMultipart {
+	if !found && sess.Strategy == session.StrategyMultipart {
 		s.signs.put(sess, now)
 	}
 	return sess, nil
@@ -298,7 +298,7 @@ func (s *Service) signing(ctx context.Context, subject, id string) (*sessions.Se
 
 // signingKeyed is signing plus a check that key is the session's key (a
 // Companion client names an upload by uploadId and key).
-func (s *Service) signingKeyed(ctx context.Context, subject, id, key string) (*sessions.Session, error) {
+func (s *Service) signingKeyed(ctx context.Context, subject, id, key string) (*session.Session, error) {
 	sess, err := s.signing(ctx, subject, id)
 	if err != nil {
 		return nil, err
@@ -310,8 +310,8 @@ func (s *Service) signingKeyed(ctx context.Context, subject, id, key string) (*s
 }
 
 // rememberSigning caches a session this replica just created.
-func (s *Service) rememberSigning(sess *sessions.Session) {
-	if s.signs != nil && sess.Strategy == sessions.StrategyMultipart {
+func (s *Service) rememberSigning(sess *session.Session) {
+	if s.signs != nil && sess.Strategy == session.StrategyMultipart {
 		s.signs.put(sess, s.now())
 	}
 }
@@ -327,7 +327,7 @@ func (s *Service) forgetSigning(id string) {
 // sessionEnded is called once a session has ended (it is in a terminal
 // state in the store): the cache stops signing for it, here at once and
 // on the other replicas when the bus delivers the announcement.
-func (s *Service) sessionEnded(ctx context.Context, sess *sessions.Session) {
+func (s *Service) sessionEnded(ctx context.Context, sess *session.Session) {
 	if s.signs == nil || sess == nil {
 		return
 	}
@@ -346,14 +346,14 @@ func (s *Service) sessionEnded(ctx context.Context, sess *sessions.Session) {
 func (s *Service) refreshSigning(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 	defer cancel()
-	var fresh *sessions.Session
+	var fresh *session.Session
 	var err error
 	if r, ok := s.sessions.(sessionReader); ok {
 		fresh, err = r.GetSession(ctx, id)
 	} else {
 		fresh, err = s.sessions.Get(ctx, id)
 	}
-	if errors.Is(err, sessions.ErrNotFound) {
+	if errors.Is(err, session.ErrNotFound) {
 		fresh, err = nil, nil
 	}
 	s.signs.refreshed(id, fresh, err, s.now())
@@ -387,7 +387,7 @@ func (s *Service) RunSignCache(ctx context.Context) error {
 	return s.signs.bus.SubscribeEnded(ctx,
 		func(id, state string) {
 			if validID(id) {
-				s.signs.end(id, sessions.State(state), nil, s.now())
+				s.signs.end(id, session.State(state), nil, s.now())
 			}
 		},
 		func() { s.signs.reset(s.now()) })

@@ -29,7 +29,7 @@ import (
 
 	"github.com/gabriel-vasile/mimetype"
 
-	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/broker/session"
 )
 
 // SniffBytes is how many leading bytes of an object are sniffed.
@@ -38,7 +38,7 @@ const SniffBytes = 3072
 // sniff checks a complete object's first bytes against its declared type
 // when its profile asks for it. On a mismatch the object is removed and
 // the error (415) makes the complete abort the session.
-func (s *Service) sniff(ctx context.Context, store ObjectStore, sess *sessions.Session) error {
+func (s *Service) sniff(ctx context.Context, store ObjectStore, sess *session.Session) error {
 	if !s.profiles[sess.Profile].Sniff {
 		return nil
 	}

@@ -7,8 +7,8 @@ import (
 	"path"
 	"time"
 
+	"github.com/chute-dev/chute/broker/session"
 	"github.com/chute-dev/chute/multipart"
-	"github.com/chute-dev/chute/sessions"
 )
 
 // Single uploads of the Uppy routes (a POST policy form, or a presigned
@@ -36,7 +36,7 @@ func StagingKey(key, id string) string {
 
 // finishStaged checks the staged object of an Uppy single upload and
 // copies it to the session's key.
-func (s *Service) finishStaged(ctx context.Context, sess *sessions.Session, prof *Profile) (ObjectInfo, error) {
+func (s *Service) finishStaged(ctx context.Context, sess *session.Session, prof *Profile) (ObjectInfo, error) {
 	store := s.backends[sess.Backend]
 	staged := StagingKey(sess.Key, sess.ID)
 	info, err := store.Stat(ctx, staged)
@@ -85,7 +85,7 @@ func (s *Service) finishStaged(ctx context.Context, sess *sessions.Session, prof
 // logged, not returned: the session can still be completed by a complete
 // call, and expires otherwise.
 func (s *Service) stage(ctx context.Context, id string, until time.Time) {
-	st, ok := sessions.AsStager(s.sessions)
+	st, ok := session.AsStager(s.sessions)
 	if !ok {
 		return
 	}

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"encoding/base64"
 	"mime"
 	"strconv"
 	"strings"
@@ -114,8 +113,3 @@ func parsePartNumber(s string) (int, error) {
 
 // ParsePartNumber parses a part number as it appears in a path.
 func ParsePartNumber(s string) (int, error) { return parsePartNumber(s) }
-
-func validSHA256(s string) bool {
-	b, err := base64.StdEncoding.DecodeString(s)
-	return err == nil && len(b) == 32
-}

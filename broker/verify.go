@@ -26,9 +26,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/chute-dev/chute/broker/session"
 	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/multipart"
-	"github.com/chute-dev/chute/sessions"
 )
 
 // EventVerify is the type of a verify request (its body's "type" and its
@@ -133,7 +133,7 @@ func checkVerify(profiles map[string]Profile, v Verifier, complete time.Duration
 // completing, under the session lock; sess.State is the state before. A
 // nil error lets the complete go on; otherwise the session has been
 // reverted (no verdict) or rejected, and the error is the answer.
-func (s *Service) verifyUpload(ctx context.Context, sess *sessions.Session, info ObjectInfo) error {
+func (s *Service) verifyUpload(ctx context.Context, sess *session.Session, info ObjectInfo) error {
 	prof := s.profiles[sess.Profile]
 	hook := prof.Verify
 	if hook == nil {
@@ -186,15 +186,15 @@ func (s *Service) verifyUpload(ctx context.Context, sess *sessions.Session, info
 // first (so that a failure leaves the session open, to be asked again),
 // then the state is written with the reason and upload.rejected is
 // announced.
-func (s *Service) reject(ctx context.Context, sess *sessions.Session, info ObjectInfo, reason string) error {
+func (s *Service) reject(ctx context.Context, sess *session.Session, info ObjectInfo, reason string) error {
 	reason = cleanReason(reason)
 	if err := s.backends[sess.Backend].Remove(ctx, sess.Key); err != nil && !errors.Is(err, ErrNotFound) {
 		s.reopen(ctx, sess, info)
 		return s.storeError(err, "remove rejected object")
 	}
-	done, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
-		From:      []sessions.State{sessions.StateCompleting},
-		To:        sessions.StateRejected,
+	done, err := s.sessions.Transition(ctx, sess.ID, session.Change{
+		From:      []session.State{session.StateCompleting},
+		To:        session.StateRejected,
 		Reason:    reason,
 		ExpiresAt: s.now().Add(s.ttl),
 		Token:     lockToken(ctx),
@@ -215,15 +215,15 @@ func (s *Service) reject(ctx context.Context, sess *sessions.Session, info Objec
 // was, open, and records the ETag of the object finish left at its key,
 // so that an abort or expiry removes that unverified object
 // (discardUnverified) instead of leaving it behind.
-func (s *Service) reopen(ctx context.Context, sess *sessions.Session, info ObjectInfo) {
+func (s *Service) reopen(ctx context.Context, sess *session.Session, info ObjectInfo) {
 	ctx, cancel := cleanupContext(ctx) // ctx may be the work's, past its deadline
 	defer cancel()
 	to := sess.State
-	if to == sessions.StateCompleting {
-		to = sessions.StateUploading
+	if to == session.StateCompleting {
+		to = session.StateUploading
 	}
-	if _, err := s.sessions.Transition(ctx, sess.ID, sessions.Change{
-		From: []sessions.State{sessions.StateCompleting}, To: to, ETag: info.ETag, Token: lockToken(ctx),
+	if _, err := s.sessions.Transition(ctx, sess.ID, session.Change{
+		From: []session.State{session.StateCompleting}, To: to, ETag: info.ETag, Token: lockToken(ctx),
 	}); err != nil {
 		// Left in completing: the next complete takes it over.
 		s.log.Warn("reopen after the verify hook", "id", sess.ID, "err", err)
@@ -235,8 +235,8 @@ func (s *Service) reopen(ctx context.Context, sess *sessions.Session, info Objec
 // completing (abort, expiry): an open session with an ETag names such an
 // object (reopen). An object of another ETag, written at the key since
 // (a profile that allows overwrites), is left alone.
-func (s *Service) discardUnverified(ctx context.Context, store ObjectStore, sess *sessions.Session) error {
-	if sess.ETag == "" || sess.State == sessions.StateCompleted {
+func (s *Service) discardUnverified(ctx context.Context, store ObjectStore, sess *session.Session) error {
+	if sess.ETag == "" || sess.State == session.StateCompleted {
 		return nil
 	}
 	info, err := store.Stat(ctx, sess.Key)
@@ -258,7 +258,7 @@ func (s *Service) discardUnverified(ctx context.Context, store ObjectStore, sess
 
 // rejectedError is the answer to completing the rejected session sess:
 // CodeRejected, with the hook's reason as the message.
-func rejectedError(sess *sessions.Session) error {
+func rejectedError(sess *session.Session) error {
 	msg := sess.Reason
 	if msg == "" {
 		msg = "the application rejected the upload"

@@ -48,16 +48,6 @@ func (s stubStore) Stat(context.Context, string) (backends.ObjectInfo, error) {
 func (s stubStore) Remove(context.Context, string) error { return s.err }
 func (s stubStore) Ping(context.Context) error           { return s.err }
 
-// postStub also has the POST capability of the S3 adapter.
-type postStub struct{ stubStore }
-
-func (postStub) PresignPost(context.Context, string, backends.PostOptions, time.Duration) (backends.PresignedPost, error) {
-	return backends.PresignedPost{URL: "p"}, nil
-}
-func (postStub) PresignPartUnsized(context.Context, string, string, int, time.Duration) (backends.PresignedRequest, error) {
-	return backends.PresignedRequest{URL: "q"}, nil
-}
-
 func TestStoreCountsCallsAndErrorKinds(t *testing.T) {
 	m := New()
 	ctx := context.Background()

@@ -78,150 +78,53 @@
 // wrapped with ErrUnavailable.
 package sessions
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"time"
+import "github.com/chute-dev/chute/broker/session"
 
-	"github.com/chute-dev/chute/multipart"
+// The session model and the Store port belong to the broker (package
+// broker/session); RedisStore implements them. These aliases keep this
+// package's own spelling.
+type (
+	State      = session.State
+	Strategy   = session.Strategy
+	Session    = session.Session
+	Change     = session.Change
+	StateError = session.StateError
+	Store      = session.Store
+
+	Expirer      = session.Expirer
+	OpenLimiter  = session.OpenLimiter
+	PlanSetter   = session.PlanSetter
+	Stager       = session.Stager
+	StagedUpload = session.StagedUpload
+	EventMarker  = session.EventMarker
 )
 
-// State is where a session is in its life.
-type State string
-
-// The states of a session.
+// The states and strategies (session's).
 const (
-	StatePending    State = "pending"    // created, no part reported yet
-	StateUploading  State = "uploading"  // at least one part reported
-	StateCompleting State = "completing" // a complete call is running
-	StateCompleted  State = "completed"
-	StateAborted    State = "aborted"
-	StateExpired    State = "expired"
-	// StateRejected: the profile's verify hook refused the finished
-	// upload; its object was removed. Reason holds the hook's reason.
-	StateRejected State = "rejected"
+	StatePending    = session.StatePending
+	StateUploading  = session.StateUploading
+	StateCompleting = session.StateCompleting
+	StateCompleted  = session.StateCompleted
+	StateAborted    = session.StateAborted
+	StateExpired    = session.StateExpired
+	StateRejected   = session.StateRejected
+
+	StrategySingle    = session.StrategySingle
+	StrategyMultipart = session.StrategyMultipart
 )
 
-// Terminal reports whether st ends a session: completed, aborted,
-// expired or rejected. A terminal session never changes again.
-func (st State) Terminal() bool {
-	return st == StateCompleted || st == StateAborted || st == StateExpired || st == StateRejected
-}
-
-// Strategy is how the bytes reach the store.
-type Strategy string
-
-// The strategies.
-const (
-	StrategySingle    Strategy = "single"    // one presigned PUT
-	StrategyMultipart Strategy = "multipart" // presigned parts + CompleteMultipartUpload
-)
-
-// Session is one upload. Parts holds the reported parts, sorted by number;
-// it is filled by Get and the methods that return a session.
-type Session struct {
-	ID          string
-	Subject     string
-	Profile     string
-	Backend     string
-	Key         string
-	UploadID    string // empty for single
-	Strategy    Strategy
-	State       State
-	Filename    string
-	ContentType string
-	Size        int64
-	PartSize    int64 // 0 for single
-	PartCount   int   // 0 for single
-	Metadata    map[string]string
-	ETag        string // final object's ETag, once completed
-	Reason      string // why the session was rejected (StateRejected)
-	// ChecksumAlgorithm is the checksum algorithm asked for at create
-	// (empty: none), and Checksum the whole object's checksum: the value
-	// declared at create, then the one verified at complete.
-	ChecksumAlgorithm string
-	Checksum          string
-	// EventPending is the type of the event that ended the session while
-	// it is not yet known to be published (see Change.Event), else empty.
-	EventPending string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	ExpiresAt    time.Time
-	Parts        []multipart.Part
-}
-
-// Change is an atomic state transition: it applies only when the current
-// state is one of From.
-type Change struct {
-	From []State
-	To   State
-	// ETag, when not empty, is stored as the session's final ETag.
-	ETag string
-	// Reason, when not empty, is stored as the session's Reason.
-	Reason string
-	// Checksum, when not empty, is stored as the session's whole-object
-	// checksum.
-	Checksum string
-	// ExpiresAt, when not zero, replaces the session's expiry (and the
-	// retention of its keys).
-	ExpiresAt time.Time
-	// Token, when not empty, fences the change: it applies only while the
-	// session's lock (TryLock) holds this token, and fails with
-	// ErrLockLost otherwise, so that a holder whose lock ran out cannot
-	// overwrite what the next holder wrote.
-	Token string
-	// Event, when not empty, is the type of the event the change ends the
-	// session with: it is recorded as the session's EventPending in the
-	// same atomic step, and stays until EventDone clears it (see
-	// EventMarker).
-	Event string
-}
-
-// Errors returned by a Store.
+// Errors returned by a Store (session's).
 var (
-	ErrNotFound = errors.New("sessions: not found")
-	ErrExists   = errors.New("sessions: id already exists")
-	ErrConflict = errors.New("sessions: wrong state")
-	// ErrLockLost is returned by a Transition fenced with a Token the
-	// session's lock no longer holds (it ran out, and maybe another
-	// process took it). Nothing was changed.
-	ErrLockLost = errors.New("sessions: the session lock is no longer held by this token")
+	ErrNotFound    = session.ErrNotFound
+	ErrExists      = session.ErrExists
+	ErrConflict    = session.ErrConflict
+	ErrLockLost    = session.ErrLockLost
+	ErrUnavailable = session.ErrUnavailable
 )
 
-// StateError is returned (wrapping ErrConflict) when a change or a part
-// report does not fit the session's current state.
-type StateError struct {
-	Current State
-}
-
-func (e *StateError) Error() string {
-	return fmt.Sprintf("sessions: wrong state %q", e.Current)
-}
-
-// Unwrap makes errors.Is(err, ErrConflict) true.
-func (e *StateError) Unwrap() error { return ErrConflict }
-
-// Store keeps sessions. Every method is safe for concurrent use by many
-// processes sharing one backing store.
-type Store interface {
-	// Create stores a new session (with no parts). ErrExists if the id is taken.
-	Create(ctx context.Context, s *Session) error
-	// Get returns the session with its parts. ErrNotFound if unknown or expired from the store.
-	Get(ctx context.Context, id string) (*Session, error)
-	// PutPart records a reported part (replacing an earlier report of the
-	// same number) if the session is pending or uploading, and moves it to
-	// uploading. Concurrent reports of different parts are never lost.
-	// Returns the updated session; *StateError in another state.
-	PutPart(ctx context.Context, id string, p multipart.Part) (*Session, error)
-	// Transition applies c atomically and returns the updated session;
-	// *StateError if the current state is not in c.From.
-	Transition(ctx context.Context, id string, c Change) (*Session, error)
-	// TryLock takes the session's exclusive lock for at most ttl. ok is
-	// false if someone else holds it. The token releases it.
-	TryLock(ctx context.Context, id string, ttl time.Duration) (token string, ok bool, err error)
-	// Unlock releases the lock if token still holds it.
-	Unlock(ctx context.Context, id, token string) error
-	// Ping checks the backing store is reachable.
-	Ping(ctx context.Context) error
-}
+// The capability finders (session's).
+var (
+	AsExpirer     = session.AsExpirer
+	AsStager      = session.AsStager
+	AsEventMarker = session.AsEventMarker
+)

@@ -18,46 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// EventMarker is an optional capability of a Store: it keeps, beside each
-// session that ended, the type of its event until the event is published,
-// so that an event whose publisher died is found and published again.
-// RedisStore has it.
-//
-// A Transition whose Change has an Event writes the mark in the same
-// atomic step as the state; EventDone clears it once the event is in the
-// outbox; PendingEvents finds the marks left behind.
-type EventMarker interface {
-	// EventDone clears id's mark if it is still typ (a no-op otherwise,
-	// and for a session that is gone).
-	EventDone(ctx context.Context, id, typ string) error
-	// PendingEvents calls fn for every session that has a mark, with the
-	// mark and the time of the session's last change. It reads the whole
-	// key space (SCAN on every master) and is meant for a background pass,
-	// not for the request path.
-	PendingEvents(ctx context.Context, fn func(id, typ string, changed time.Time)) error
-	// ClaimEventPass takes the claim of one reconciliation pass for ttl;
-	// false if another process holds it. A claim is never released: it
-	// runs out.
-	ClaimEventPass(ctx context.Context, ttl time.Duration) (bool, error)
-}
-
 var _ EventMarker = (*RedisStore)(nil)
-
-// AsEventMarker returns the EventMarker behind s: s itself, or a store it
-// wraps (through an Unwrap() Store method, as for AsExpirer).
-func AsEventMarker(s Store) (EventMarker, bool) {
-	for s != nil {
-		if e, ok := s.(EventMarker); ok {
-			return e, true
-		}
-		u, ok := s.(interface{ Unwrap() Store })
-		if !ok {
-			return nil, false
-		}
-		s = u.Unwrap()
-	}
-	return nil, false
-}
 
 // eventDoneScript clears the mark if it is still the given type.
 // KEYS: session. ARGV: event type.

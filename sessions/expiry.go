@@ -21,46 +21,7 @@ import (
 // ExpiresAt unless WithRetention says otherwise.
 const DefaultRetention = 24 * time.Hour
 
-// Expirer is an optional capability of a Store: an index of the sessions
-// that will need the janitor once past their expiry. RedisStore has it.
-//
-// Create adds a session to the index; a Transition that moves ExpiresAt
-// moves its entry; a Transition to a terminal state (State.Terminal)
-// removes it. The index is kept beside the session, not in the
-// same atomic step (see the package doc), so a caller must cope with ids
-// whose session is gone or already terminal.
-type Expirer interface {
-	// DueForExpiry returns at most limit ids whose ExpiresAt is not after
-	// now, the earliest first.
-	DueForExpiry(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// ClaimExpiry takes the janitor's claim on id for ttl; false if another
-	// janitor holds it. A claim is never released: it runs out.
-	ClaimExpiry(ctx context.Context, id string, ttl time.Duration) (bool, error)
-	// ForgetExpiry removes id from the index (a no-op when it is not there).
-	ForgetExpiry(ctx context.Context, id string) error
-	// ScheduleExpiry (re)sets id's entry to expiresAt, for an entry found
-	// stale.
-	ScheduleExpiry(ctx context.Context, id string, expiresAt time.Time) error
-}
-
 var _ Expirer = (*RedisStore)(nil)
-
-// AsExpirer returns the Expirer behind s: s itself, or a store it wraps
-// (a wrapper exposes the store it wraps with an Unwrap() Store method, as
-// the metrics package's does).
-func AsExpirer(s Store) (Expirer, bool) {
-	for s != nil {
-		if e, ok := s.(Expirer); ok {
-			return e, true
-		}
-		u, ok := s.(interface{ Unwrap() Store })
-		if !ok {
-			return nil, false
-		}
-		s = u.Unwrap()
-	}
-	return nil, false
-}
 
 // WithRetention sets how long the session's keys outlive its ExpiresAt
 // (default DefaultRetention), so that the janitor can still read what an

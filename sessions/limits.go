@@ -21,20 +21,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// OpenLimiter is an optional capability of a Store: counting each
-// subject's open sessions, so that a cap can be enforced across replicas.
-// RedisStore has it.
-type OpenLimiter interface {
-	// ReserveOpen records id as an open session of subject until
-	// expiresAt, unless subject already has max open sessions (those past
-	// their expiry are not counted). ok is false when the cap is reached.
-	// Reserving an id already recorded only moves its expiry.
-	ReserveOpen(ctx context.Context, subject, id string, expiresAt time.Time, max int) (ok bool, err error)
-	// ReleaseOpen forgets id as an open session of subject (a no-op when
-	// it is not recorded).
-	ReleaseOpen(ctx context.Context, subject, id string) error
-}
-
 var _ OpenLimiter = (*RedisStore)(nil)
 
 // reserveOpenScript prunes expired members, then adds the id if the set

@@ -8,18 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// PlanSetter is an optional capability of a Store: recording the size and
-// part plan of a session created without them. Chute's Uppy-compatible
-// routes need it, because the Companion protocol never tells the size of
-// a multipart upload up front; the plan is learned from the store's part
-// list when the upload completes.
-type PlanSetter interface {
-	// SetPlan records size, partSize and partCount on the session if it
-	// is completing, and returns the updated session; *StateError in any
-	// other state, ErrNotFound if the session is unknown.
-	SetPlan(ctx context.Context, id string, size, partSize int64, partCount int) (*Session, error)
-}
-
 var _ PlanSetter = (*RedisStore)(nil)
 
 // setPlanScript writes the plan fields of a completing session.

@@ -8,41 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Stager is an optional capability of a Store: an index of the staged
-// single uploads of the Uppy routes, which the promoter watches (a form
-// upload never calls complete). RedisStore has it.
-type Stager interface {
-	// Stage adds id to the index until the time its form can be used.
-	Stage(ctx context.Context, id string, until time.Time) error
-	// Staged returns at most limit entries, the oldest form first.
-	Staged(ctx context.Context, limit int) ([]StagedUpload, error)
-	// Unstage removes id from the index (a no-op when it is not there).
-	Unstage(ctx context.Context, id string) error
-}
-
-// StagedUpload is one entry of the staged index.
-type StagedUpload struct {
-	ID    string
-	Until time.Time // when its form (or PUT URL) stops working
-}
-
 var _ Stager = (*RedisStore)(nil)
-
-// AsStager returns the Stager behind s, looking through wrappers as
-// AsExpirer does.
-func AsStager(s Store) (Stager, bool) {
-	for s != nil {
-		if st, ok := s.(Stager); ok {
-			return st, true
-		}
-		u, ok := s.(interface{ Unwrap() Store })
-		if !ok {
-			return nil, false
-		}
-		s = u.Unwrap()
-	}
-	return nil, false
-}
 
 // stagedKey is the index: a sorted set of ids scored by form expiry. Like
 // the expiry index it is one key of its own (its own Cluster slot).

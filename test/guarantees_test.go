@@ -252,7 +252,7 @@ func uppyFormAbort(t *testing.T, tg *target) {
 // conditionalStores are the CI stores that honour If-None-Match on
 // CompleteMultipartUpload (docs/compatibility.md, measured by the store
 // conformance suite).
-var conditionalStores = map[string]bool{"": true, "versitygw": true, "seaweedfs": false}
+var conditionalStores = map[string]bool{"": true, "versitygw": true, "seaweedfs": true}
 
 // TestNeverOverwrite: an object already at a session's key (put there by
 // another writer) is not replaced by the session's complete where the

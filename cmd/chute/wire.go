@@ -17,6 +17,7 @@ import (
 	"github.com/chute-dev/chute/broker/auth"
 	"github.com/chute-dev/chute/broker/httpapi"
 	"github.com/chute-dev/chute/broker/verifyhttp"
+	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/config"
 	"github.com/chute-dev/chute/events"
 	"github.com/chute-dev/chute/metrics"
@@ -57,6 +58,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			_ = rc.Close()
 			return nil, fmt.Errorf("backends.%s: %w", name, err)
 		}
+		probeStore(log, name, s3)
 		stores[name] = mx.Store(name, s3)
 		caps[name] = mx.Capabilities(name, broker.ResolveCapabilities(s3))
 		warnPreset(log, name, s3.Preset(), time.Duration(cfg.Sessions.TTL))
@@ -340,4 +342,28 @@ func warnPreset(log *slog.Logger, name string, p backends.Preset, sessionTTL tim
 		log.Info("the store takes no POST policy uploads: GET /s3/params answers a presigned PUT (it needs size=) instead of a form",
 			"backend", name, "provider", p.Name)
 	}
+}
+
+// probeStore finds out by trying which checksums a store without a
+// provider preset (generic) verifies and whether it honours conditional
+// completes (backends.S3.Probe), so that checksums work on any store that
+// checks them. A store that is down, or refuses the probe, is taken to
+// verify nothing; the log says so.
+func probeStore(log *slog.Logger, name string, s3 *backends.S3) {
+	if s3.Preset().Name != backends.ProviderGeneric {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	p, err := s3.Probe(ctx)
+	if err != nil {
+		log.Warn("store probe failed: no checksums or conditional writes assumed (set backends."+name+".provider to use a preset)",
+			"backend", name, "err", err)
+		return
+	}
+	s3.SetProbed(p)
+	log.Info("store probed", "backend", name, "part_checksums", checksum.List(p.PartChecksums),
+		"full_object_checksums", checksum.List(p.FullObjectChecksums), "conditional_writes", p.ConditionalWrites,
+		"took_ms", time.Since(start).Milliseconds())
 }
