@@ -107,6 +107,23 @@ func (h *harness) testPartChecksums(t *testing.T) {
 				// What the broker does then: send the checksum it signed.
 				parts[0].Checksum = right
 			}
+			// A part list whose checksum is not the part's is refused
+			// (versitygw: InvalidPart; SeaweedFS: BadDigest).
+			forged := []multipart.Part{parts[0]}
+			forged[0].Checksum = wrong
+			_, err = h.s.CompleteMultipart(ctx, key, id, forged, backends.CompleteOptions{Checksum: checksum.Value{Algorithm: a}})
+			switch {
+			case errors.Is(err, backends.ErrInvalidPart) || errors.Is(err, backends.ErrBadDigest):
+				h.absent(t, key)
+			case claimed:
+				t.Fatalf("%s: complete naming a wrong part checksum: %v, want ErrInvalidPart or ErrBadDigest", a, err)
+			default:
+				measured(t, "%s: complete naming a wrong part checksum gave %v", a, err)
+				if err == nil {
+					return
+				}
+			}
+
 			_, err = h.s.CompleteMultipart(ctx, key, id, parts, backends.CompleteOptions{Checksum: checksum.Value{Algorithm: a}})
 			if err != nil {
 				if claimed {
