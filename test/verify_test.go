@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -350,6 +351,36 @@ webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms }
 		code, out, errOut = runCLI(t, env, "status", id)
 		if code != 0 || !strings.Contains(out, "state:    rejected") || !strings.Contains(out, "reason:   no cats allowed") {
 			t.Fatalf("chute status of a rejected upload: exit %d\n%s\n%s", code, out, errOut)
+		}
+	})
+
+	t.Run("demo page", func(t *testing.T) {
+		chromium := demoNeedBrowser(t)
+		app.set("reject", "the clip shows a cat; only dogs here")
+		path := filepath.Join(t.TempDir(), "pet.mp4")
+		if err := os.WriteFile(path, randomBytes(t, 3000), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "node", "reject.mjs")
+		cmd.Dir = demoDriverDir
+		cmd.Env = append(os.Environ(), "CHUTE_URL="+tg.base, "CHUTE_TOKEN="+tok, "FILE="+path, "CHROMIUM="+chromium)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("driver: %v\n%s\n%s", err, stdout.String(), stderr.String())
+		}
+		var got struct {
+			State, Text, Reason        string
+			ResumeHidden, CancelHidden bool
+		}
+		if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &got); err != nil {
+			t.Fatalf("driver output %q: %v", stdout.String(), err)
+		}
+		if got.State != "rejected" || got.Text != "Rejected: the clip shows a cat; only dogs here" ||
+			got.Reason != "the clip shows a cat; only dogs here" || !got.ResumeHidden || !got.CancelHidden {
+			t.Fatalf("the page shows %+v", got)
 		}
 	})
 

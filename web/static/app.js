@@ -195,6 +195,14 @@ class Item {
       this.showResult(res.content_type, res.download.url);
     } catch (err) {
       if (isAbort(err)) return; // paused or cancelled: the buttons already tell
+      if (err && err.code === "rejected") {
+        // The app's verify hook refused the file: final, show its reason.
+        if (this.id) forget(this.id);
+        this.id = undefined;
+        this.li.dataset.reason = err.message;
+        this.setState("rejected", `Rejected: ${err.message}`);
+        return;
+      }
       this.setState("error", `Failed: ${err && err.message ? err.message : err}`);
       if (err && (err.code === "not_found" || err.code === "conflict") && this.id) {
         forget(this.id); // the session is gone: a retry starts anew

@@ -56,7 +56,8 @@
  * @property {string} id
  * @property {string} key
  * @property {"single" | "multipart"} strategy
- * @property {"pending" | "uploading" | "completing" | "completed" | "aborted" | "expired"} state
+ * @property {"pending" | "uploading" | "completing" | "completed" | "aborted" | "expired" | "rejected"} state
+ * @property {string} [reason] Why the verify hook rejected the upload (state rejected).
  * @property {number} size
  * @property {string} content_type
  * @property {number} [part_size]
@@ -697,6 +698,10 @@ export class ChuteClient {
       }
       if (sess.state === "aborted" || sess.state === "expired") {
         throw new ChuteError(409, "conflict", `upload is ${sess.state}`);
+      }
+      if (sess.state === "rejected") {
+        // The app's verify hook refused it: final, with its reason.
+        throw new ChuteError(422, "rejected", sess.reason || "the application rejected the upload");
       }
       if (sess.checksum && sess.checksum.algorithm) {
         // The session's algorithm wins: its URLs are signed with it.
