@@ -12,13 +12,21 @@ import "strings"
 // Only the last path element of filename counts, control characters are
 // dropped, and invalid UTF-8 is replaced. A name left empty gives just
 // "inline".
-func inlineDisposition(filename string) string {
+func inlineDisposition(filename string) string { return disposition(false, filename) }
+
+// disposition is inlineDisposition, or its "attachment" form (the
+// browser saves the file under that name instead of showing it).
+func disposition(attachment bool, filename string) string {
+	typ := "inline"
+	if attachment {
+		typ = "attachment"
+	}
 	name := cleanFilename(filename)
 	if name == "" {
-		return "inline"
+		return typ
 	}
 	fallback := asciiFallback(name)
-	v := `inline; filename="` + fallback + `"`
+	v := typ + `; filename="` + fallback + `"`
 	if fallback != name {
 		v += "; filename*=UTF-8''" + encodeExtValue(name)
 	}

@@ -55,6 +55,7 @@ import (
 // the adapter's own spelling.
 type (
 	PresignedRequest = broker.PresignedRequest
+	GetOptions       = broker.GetOptions
 	ObjectOptions    = broker.ObjectOptions
 	PartOptions      = broker.PartOptions
 	CompleteOptions  = broker.CompleteOptions

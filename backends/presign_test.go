@@ -231,7 +231,7 @@ func TestPresignPartUsesFastPath(t *testing.T) {
 			return s.PresignPut(ctx, "k", 100, ObjectOptions{ContentType: "text/plain"}, time.Minute)
 		},
 		"PresignGet": func() (PresignedRequest, error) {
-			return s.PresignGet(ctx, "k", "name.txt", time.Minute)
+			return s.PresignGet(ctx, "k", GetOptions{Filename: "name.txt"}, time.Minute)
 		},
 	}
 	for name, f := range sign {

@@ -349,16 +349,24 @@ func (s *S3) PresignPut(ctx context.Context, key string, size int64, opts Object
 	return s.presign(ctx, op, http.MethodPut, key, nil, headers, ttl)
 }
 
-// PresignGet returns a presigned GET of key. When filename is not empty
-// the response carries Content-Disposition: inline with that file name
-// (an ASCII fallback plus the UTF-8 form, RFC 6266); only its last path
-// element is used.
+// PresignGet returns a presigned GET of key. With opts.Attachment the
+// response carries Content-Disposition: attachment, else, when
+// opts.Filename is set, inline; either with that file name (an ASCII
+// fallback plus the UTF-8 form, RFC 6266; only its last path element).
+// With opts.ContentType the response carries that Content-Type instead of
+// the object's.
 //
 // PresignGet does no I/O.
-func (s *S3) PresignGet(ctx context.Context, key, filename string, ttl time.Duration) (PresignedRequest, error) {
+func (s *S3) PresignGet(ctx context.Context, key string, opts GetOptions, ttl time.Duration) (PresignedRequest, error) {
 	var query url.Values
-	if filename != "" {
-		query = url.Values{"response-content-disposition": {inlineDisposition(filename)}}
+	if opts.Filename != "" || opts.Attachment {
+		query = url.Values{"response-content-disposition": {disposition(opts.Attachment, opts.Filename)}}
+	}
+	if opts.ContentType != "" {
+		if query == nil {
+			query = url.Values{}
+		}
+		query.Set("response-content-type", opts.ContentType)
 	}
 	return s.presign(ctx, "presign get", http.MethodGet, key, query, nil, ttl)
 }

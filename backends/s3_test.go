@@ -270,7 +270,7 @@ func TestPresignPutRejects(t *testing.T) {
 func TestPresignGet(t *testing.T) {
 	s := mustS3(t, testConfig())
 	ctx := context.Background()
-	r, err := s.PresignGet(ctx, "a/b.pdf", "", time.Minute)
+	r, err := s.PresignGet(ctx, "a/b.pdf", GetOptions{}, time.Minute)
 	if err != nil {
 		t.Fatalf("PresignGet: %v", err)
 	}
@@ -279,7 +279,7 @@ func TestPresignGet(t *testing.T) {
 		t.Errorf("PresignGet without a name = %s %v, query %v", r.Method, r.Headers, q)
 	}
 
-	r, err = s.PresignGet(ctx, "a/b.pdf", "naïve plan.pdf", time.Minute)
+	r, err = s.PresignGet(ctx, "a/b.pdf", GetOptions{Filename: "naïve plan.pdf"}, time.Minute)
 	if err != nil {
 		t.Fatalf("PresignGet: %v", err)
 	}
@@ -288,6 +288,28 @@ func TestPresignGet(t *testing.T) {
 	if got := q.Get("response-content-disposition"); got != want {
 		t.Errorf("response-content-disposition = %q, want %q", got, want)
 	}
+	if q.Has("response-content-type") {
+		t.Errorf("response-content-type %q asked for", q.Get("response-content-type"))
+	}
+
+	r, err = s.PresignGet(ctx, "a/b.html", GetOptions{Filename: "page.html", Attachment: true, ContentType: "application/octet-stream"}, time.Minute)
+	if err != nil {
+		t.Fatalf("PresignGet: %v", err)
+	}
+	_, q, _ = parsePresigned(t, r)
+	if got := q.Get("response-content-disposition"); got != `attachment; filename="page.html"` {
+		t.Errorf("attachment: response-content-disposition = %q", got)
+	}
+	if got := q.Get("response-content-type"); got != "application/octet-stream" {
+		t.Errorf("response-content-type = %q", got)
+	}
+	r, err = s.PresignGet(ctx, "a/b.html", GetOptions{Attachment: true}, time.Minute)
+	if err != nil {
+		t.Fatalf("PresignGet: %v", err)
+	}
+	if _, q, _ = parsePresigned(t, r); q.Get("response-content-disposition") != "attachment" {
+		t.Errorf("attachment without a name: %q", q.Get("response-content-disposition"))
+	}
 }
 
 func TestPublicEndpointSignsOnlyPresignedURLs(t *testing.T) {
@@ -295,7 +317,7 @@ func TestPublicEndpointSignsOnlyPresignedURLs(t *testing.T) {
 	cfg.PublicEndpoint = "https://files.example.com"
 	cfg.PathStyle = false
 	s := mustS3(t, cfg)
-	r, err := s.PresignGet(context.Background(), "k.txt", "", time.Minute)
+	r, err := s.PresignGet(context.Background(), "k.txt", GetOptions{}, time.Minute)
 	if err != nil {
 		t.Fatalf("PresignGet: %v", err)
 	}

@@ -637,7 +637,7 @@ func (s *Service) DownloadURL(ctx context.Context, subject, id string) (*Downloa
 
 func (s *Service) download(ctx context.Context, sess *session.Session) (*Download, error) {
 	prof := s.profiles[sess.Profile]
-	r, err := s.backends[sess.Backend].PresignGet(ctx, sess.Key, sess.Filename, prof.URLTTL)
+	r, err := s.backends[sess.Backend].PresignGet(ctx, sess.Key, s.getOptions(sess), prof.URLTTL)
 	if err != nil {
 		return nil, s.storeError(err, "presign download")
 	}

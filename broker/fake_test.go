@@ -111,11 +111,18 @@ func (f *fakeStore) PresignPut(_ context.Context, key string, size int64, opts O
 	return f.presigned("PUT", key, url.Values{"X-Amz-Signature": {"secret-sig"}}, map[string]string{"Content-Length": fmt.Sprint(size), "Content-Type": opts.ContentType}, ttl), nil
 }
 
-func (f *fakeStore) PresignGet(_ context.Context, key, _ string, ttl time.Duration) (PresignedRequest, error) {
+func (f *fakeStore) PresignGet(_ context.Context, key string, opts GetOptions, ttl time.Duration) (PresignedRequest, error) {
 	if f.fail != nil {
 		return PresignedRequest{}, f.fail
 	}
-	return f.presigned("GET", key, url.Values{"X-Amz-Signature": {"secret-sig"}}, nil, ttl), nil
+	q := url.Values{"X-Amz-Signature": {"secret-sig"}}
+	if opts.Attachment {
+		q.Set("response-content-disposition", "attachment")
+	}
+	if opts.ContentType != "" {
+		q.Set("response-content-type", opts.ContentType)
+	}
+	return f.presigned("GET", key, q, nil, ttl), nil
 }
 
 func (f *fakeStore) ListParts(_ context.Context, _, uploadID string) ([]multipart.Part, error) {

@@ -21,7 +21,7 @@ type ObjectStore interface {
 	CreateMultipart(ctx context.Context, key string, opts ObjectOptions) (uploadID string, err error)
 	PresignPart(ctx context.Context, key, uploadID string, partNumber int, opts PartOptions, ttl time.Duration) (PresignedRequest, error)
 	PresignPut(ctx context.Context, key string, size int64, opts ObjectOptions, ttl time.Duration) (PresignedRequest, error)
-	PresignGet(ctx context.Context, key, filename string, ttl time.Duration) (PresignedRequest, error)
+	PresignGet(ctx context.Context, key string, opts GetOptions, ttl time.Duration) (PresignedRequest, error)
 	ListParts(ctx context.Context, key, uploadID string) ([]multipart.Part, error)
 	CompleteMultipart(ctx context.Context, key, uploadID string, parts []multipart.Part, opts CompleteOptions) (ObjectInfo, error)
 	AbortMultipart(ctx context.Context, key, uploadID string) error
@@ -37,6 +37,21 @@ type PresignedRequest struct {
 	URL       string            `json:"url"`
 	Headers   map[string]string `json:"headers,omitempty"`
 	ExpiresAt time.Time         `json:"expires_at"`
+}
+
+// GetOptions shape the response to a presigned GET (the store sends
+// them because the URL asks for them: response-content-disposition,
+// response-content-type).
+type GetOptions struct {
+	// Filename, when set, names the file in Content-Disposition (only its
+	// last path element).
+	Filename string
+	// Attachment asks for Content-Disposition: attachment (the browser
+	// saves the file) rather than inline (it may show it).
+	Attachment bool
+	// ContentType, when set, replaces the object's own type in the
+	// response.
+	ContentType string
 }
 
 // ObjectOptions are set on a new object (a single PUT, or a multipart

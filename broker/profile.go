@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"mime"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -42,6 +40,10 @@ type Profile struct {
 	// Verify, when set, is asked to accept or reject every finished
 	// upload of the profile (see verify.go).
 	Verify *VerifyHook
+	// InlineTypes are media types ("image/svg+xml", "text/*", "*/*")
+	// whose downloads are served inline with their own type, even those
+	// served as attachments by default (see downloads.go).
+	InlineTypes []string
 }
 
 // SubjectAllowed reports whether subject may use the profile.
@@ -51,24 +53,4 @@ func (p *Profile) SubjectAllowed(subject string) bool {
 
 // TypeAllowed reports whether the media type ct (parameters ignored, case
 // insensitive) matches one of the profile's allowed types.
-func (p *Profile) TypeAllowed(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	major, _, _ := strings.Cut(mt, "/")
-	for _, a := range p.AllowedTypes {
-		a = strings.ToLower(strings.TrimSpace(a))
-		switch {
-		case a == "*/*" || a == "*":
-			return true
-		case strings.HasSuffix(a, "/*"):
-			if strings.TrimSuffix(a, "/*") == major {
-				return true
-			}
-		case a == mt:
-			return true
-		}
-	}
-	return false
-}
+func (p *Profile) TypeAllowed(ct string) bool { return matchType(p.AllowedTypes, ct) }

@@ -141,7 +141,7 @@ func (s *Service) verifyUpload(ctx context.Context, sess *session.Session, info 
 	}
 	timeout := hook.timeout()
 	store := s.backends[sess.Backend]
-	get, err := store.PresignGet(ctx, sess.Key, sess.Filename, timeout+verifyURLGrace)
+	get, err := store.PresignGet(ctx, sess.Key, s.getOptions(sess), timeout+verifyURLGrace)
 	if err != nil {
 		s.reopen(ctx, sess, info)
 		return s.storeError(err, "presign download for the verify hook")

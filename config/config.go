@@ -20,6 +20,7 @@ package config
 
 import (
 	"net"
+	"slices"
 
 	"github.com/chute-dev/chute/backends"
 	"strings"
@@ -315,8 +316,16 @@ type Profile struct {
 	// or MaxSize when that is smaller.
 	SingleMax ByteSize `yaml:"single_max"`
 	// AllowedTypes are the media types accepted: "type/subtype", "type/*"
-	// or "*/*". Default ["*/*"].
+	// or "*/*". Default DefaultAllowedTypes (common passive types, not
+	// every type).
 	AllowedTypes []string `yaml:"allowed_types"`
+	// InlineTypes are media types ("type/subtype", "type/*" or "*/*")
+	// whose downloads are served inline with their own Content-Type. By
+	// default, images other than SVG, audio, video, text/plain, PDF and
+	// JSON are; every other type is served as an attachment, and HTML,
+	// SVG, XML and JavaScript also as application/octet-stream
+	// (docs/upload-policy.md). Default [] (none beyond those).
+	InlineTypes []string `yaml:"inline_types"`
 	// URLTTL is how long a presigned URL stays valid, 1s..7d. Default 15m.
 	URLTTL Duration `yaml:"url_ttl"`
 	// KeyTemplate names the object. It must contain {id} unless Overwrite
@@ -390,7 +399,6 @@ const (
 	defaultBodyLimit    = ByteSize(1 << 20)
 	defaultLogLevel     = "info"
 	defaultLogFormat    = "json"
-	defaultAllowedTypes = "*/*"
 	defaultMetadata     = 2048
 	defaultRate         = 50
 	defaultBurst        = 100
@@ -400,6 +408,18 @@ const (
 	defaultJanitorTick  = Duration(time.Minute)
 	defaultJanitorBatch = 100
 )
+
+// DefaultAllowedTypes is the default of profiles.<name>.allowed_types:
+// the common types of files people upload to an app. It leaves out what
+// a browser would run (HTML, SVG, XML, JavaScript) and everything else
+// unusual; a profile that needs more names it. (Downloads of any type are
+// served safely anyway: see Profile.InlineTypes.)
+var DefaultAllowedTypes = []string{
+	"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/heic", "image/heif",
+	"video/*", "audio/*",
+	"application/pdf", "text/plain", "text/csv", "application/json",
+	"application/zip", "application/gzip", "application/octet-stream",
+}
 
 // Defaults of webhook_delivery.
 const (
@@ -508,7 +528,7 @@ func (c *Config) fillDefaults() {
 			}
 		}
 		if len(p.AllowedTypes) == 0 {
-			p.AllowedTypes = []string{defaultAllowedTypes}
+			p.AllowedTypes = slices.Clone(DefaultAllowedTypes)
 		}
 		if p.URLTTL == 0 {
 			p.URLTTL = defaultURLTTL
@@ -518,6 +538,9 @@ func (c *Config) fillDefaults() {
 		}
 		if p.MaxMetadataBytes == 0 {
 			p.MaxMetadataBytes = defaultMetadata
+		}
+		if len(p.InlineTypes) == 0 {
+			p.InlineTypes = nil // [] and no key alike
 		}
 		if len(p.Subjects) == 0 {
 			p.Subjects = nil // [] and no key alike: every subject

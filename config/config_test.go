@@ -80,7 +80,7 @@ func TestDefault(t *testing.T) {
 		{"auth.mode", c.Auth.Mode, AuthNone},
 		{"profile", c.Profiles["default"], Profile{
 			Backend: "main", MaxSize: 5 << 30, PartSize: 16 << 20, SingleMax: 16 << 20,
-			AllowedTypes: []string{"*/*"}, URLTTL: Duration(15 * time.Minute),
+			AllowedTypes: DefaultAllowedTypes, URLTTL: Duration(15 * time.Minute),
 			KeyTemplate: "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}", MaxMetadataBytes: 2048,
 			Verify: Verify{Timeout: Duration(30 * time.Second)},
 		}},
@@ -182,7 +182,7 @@ log:
 	tiny := c.Profiles["tiny"]
 	want := Profile{
 		Backend: "archive", MaxSize: 1 << 20, PartSize: 16 << 20, SingleMax: 1 << 20,
-		AllowedTypes: []string{"*/*"}, URLTTL: Duration(time.Hour),
+		AllowedTypes: DefaultAllowedTypes, URLTTL: Duration(time.Hour),
 		KeyTemplate: "{subject}/{yyyy}/{mm}/{dd}/{id}{ext}", MaxMetadataBytes: 2048,
 		Verify: Verify{Timeout: Duration(30 * time.Second)},
 	}
@@ -622,7 +622,7 @@ func TestRedacted(t *testing.T) {
 	r.Auth.APIKeys[0].Subject = "changed"
 	r.Server.CORSOrigins[0] = "changed"
 	r.Profiles["default"].AllowedTypes[0] = "changed"
-	if c.Auth.APIKeys[0].Subject != "a" || c.Server.CORSOrigins[0] != "*" || c.Profiles["default"].AllowedTypes[0] != "*/*" {
+	if c.Auth.APIKeys[0].Subject != "a" || c.Server.CORSOrigins[0] != "*" || c.Profiles["default"].AllowedTypes[0] != DefaultAllowedTypes[0] {
 		t.Error("Redacted shares memory with the original")
 	}
 	if c.Auth.JWT.Secret != secrets[0] || c.Backends["main"].SecretKey != secrets[3] {

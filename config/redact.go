@@ -73,6 +73,7 @@ func (c *Config) Redacted() Config {
 		r.Profiles = maps.Clone(c.Profiles)
 		for name, p := range r.Profiles {
 			p.AllowedTypes = slices.Clone(p.AllowedTypes)
+			p.InlineTypes = slices.Clone(p.InlineTypes)
 			p.Subjects = slices.Clone(p.Subjects)
 			if p.Verify.Secret != "" {
 				p.Verify.Secret = Redaction

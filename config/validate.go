@@ -290,6 +290,11 @@ func (c *Config) validateProfile(name string, pr *Profile, add addFunc) {
 			add(fmt.Sprintf("%s.allowed_types[%d]", key, i), "%q is not a media type such as video/mp4, image/* or */*", t)
 		}
 	}
+	for i, t := range pr.InlineTypes {
+		if !mediaRange.MatchString(t) {
+			add(fmt.Sprintf("%s.inline_types[%d]", key, i), "%q is not a media type such as image/svg+xml, text/* or */*", t)
+		}
+	}
 	c.validateURLTTL(key, pr, add)
 	checkTemplate(pr.KeyTemplate, pr.Overwrite, key+".key_template", add)
 	switch {

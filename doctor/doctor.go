@@ -436,7 +436,7 @@ func checkPut(ctx context.Context, s3 *backends.S3, hc *http.Client) Result {
 	if err != nil || info.Size != int64(len(data)) {
 		return Result{Name: name, Status: Fail, Detail: fmt.Sprintf("HEAD after PUT: size %d, %v", info.Size, err), Fix: "the store did not keep the object as uploaded"}
 	}
-	get, err := s3.PresignGet(ctx, key, "", 5*time.Minute)
+	get, err := s3.PresignGet(ctx, key, backends.GetOptions{}, 5*time.Minute)
 	if err != nil {
 		return Result{Name: name, Status: Fail, Detail: err.Error()}
 	}

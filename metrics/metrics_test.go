@@ -32,7 +32,7 @@ func (s stubStore) PresignPart(context.Context, string, string, int, broker.Part
 func (s stubStore) PresignPut(context.Context, string, int64, backends.ObjectOptions, time.Duration) (backends.PresignedRequest, error) {
 	return backends.PresignedRequest{}, s.err
 }
-func (s stubStore) PresignGet(context.Context, string, string, time.Duration) (backends.PresignedRequest, error) {
+func (s stubStore) PresignGet(context.Context, string, backends.GetOptions, time.Duration) (backends.PresignedRequest, error) {
 	return backends.PresignedRequest{}, s.err
 }
 func (s stubStore) ListParts(context.Context, string, string) ([]multipart.Part, error) {

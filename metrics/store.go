@@ -121,9 +121,9 @@ func (s *instrumentedStore) PresignPut(ctx context.Context, key string, size int
 	return r, err
 }
 
-func (s *instrumentedStore) PresignGet(ctx context.Context, key, filename string, ttl time.Duration) (backends.PresignedRequest, error) {
+func (s *instrumentedStore) PresignGet(ctx context.Context, key string, opts backends.GetOptions, ttl time.Duration) (backends.PresignedRequest, error) {
 	start := time.Now()
-	r, err := s.next.PresignGet(ctx, key, filename, ttl)
+	r, err := s.next.PresignGet(ctx, key, opts, ttl)
 	s.observe("presign_get", start, err)
 	return r, err
 }

@@ -237,7 +237,7 @@ func (h *harness) putPart(t *testing.T, key, id string, n int, data []byte) stri
 // get fetches key through a presigned GET and returns its bytes.
 func (h *harness) get(t *testing.T, key string) []byte {
 	t.Helper()
-	r, err := h.s.PresignGet(context.Background(), key, "", ttl)
+	r, err := h.s.PresignGet(context.Background(), key, backends.GetOptions{}, ttl)
 	if err != nil {
 		t.Fatalf("PresignGet: %v", err)
 	}
@@ -377,7 +377,7 @@ func (h *harness) testPresignGetDisposition(t *testing.T) {
 		{"Résumé \"final\".txt", `inline; filename="R_sum_ _final_.txt"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%22final%22.txt`},
 	} {
 		before := time.Now()
-		g, err := h.s.PresignGet(ctx, key, tc.filename, ttl)
+		g, err := h.s.PresignGet(ctx, key, backends.GetOptions{Filename: tc.filename}, ttl)
 		if err != nil {
 			t.Fatalf("PresignGet(%q): %v", tc.filename, err)
 		}
@@ -392,6 +392,23 @@ func (h *harness) testPresignGetDisposition(t *testing.T) {
 		if got := hdr.Get("Content-Disposition"); got != tc.want {
 			t.Errorf("GET %q: Content-Disposition = %q, want %q", tc.filename, got, tc.want)
 		}
+	}
+
+	// Safe downloads: the store serves an attachment of the type asked
+	// for, not the object's own (text/plain here).
+	g, err := h.s.PresignGet(ctx, key, backends.GetOptions{Filename: "page.html", Attachment: true, ContentType: "application/octet-stream"}, ttl)
+	if err != nil {
+		t.Fatalf("PresignGet attachment: %v", err)
+	}
+	status, hdr, body := h.send(t, g, nil, nil)
+	if status != http.StatusOK || !bytes.Equal(body, data) {
+		t.Fatalf("GET attachment: status %d, body %q", status, snippet(body))
+	}
+	if got := hdr.Get("Content-Disposition"); got != `attachment; filename="page.html"` {
+		t.Errorf("GET attachment: Content-Disposition = %q", got)
+	}
+	if got := hdr.Get("Content-Type"); got != "application/octet-stream" {
+		t.Errorf("GET attachment: Content-Type = %q, want application/octet-stream", got)
 	}
 }
 

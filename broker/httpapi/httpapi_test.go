@@ -37,7 +37,7 @@ func (downStore) PresignPart(context.Context, string, string, int, broker.PartOp
 func (downStore) PresignPut(context.Context, string, int64, backends.ObjectOptions, time.Duration) (backends.PresignedRequest, error) {
 	return backends.PresignedRequest{}, errDown
 }
-func (downStore) PresignGet(context.Context, string, string, time.Duration) (backends.PresignedRequest, error) {
+func (downStore) PresignGet(context.Context, string, backends.GetOptions, time.Duration) (backends.PresignedRequest, error) {
 	return backends.PresignedRequest{}, errDown
 }
 func (downStore) ListParts(context.Context, string, string) ([]multipart.Part, error) {

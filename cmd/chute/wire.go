@@ -73,7 +73,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			Overwrite:   p.Overwrite,
 			Sniff:       p.Sniff,
 			MinSize:     int64(p.MinSize), Subjects: p.Subjects, MaxMetadataBytes: p.MaxMetadataBytes,
-			Verify: verifyHook(p.Verify),
+			Verify:      verifyHook(p.Verify),
+			InlineTypes: p.InlineTypes,
 		}
 		if p.Verify.URL != "" && verifier == nil {
 			verifier = verifyhttp.New(nil)

@@ -244,7 +244,9 @@ class Item {
   showResult(type, url) {
     const box = /** @type {HTMLElement} */ ($(".preview", this.li));
     let el;
-    if (type.startsWith("image/")) {
+    // SVG downloads are served as attachments (application/octet-stream):
+    // an <img> could not show them, so only the link is offered.
+    if (type.startsWith("image/") && !type.startsWith("image/svg")) {
       el = document.createElement("img");
       el.alt = `Uploaded ${this.file.name}`;
     } else if (type.startsWith("video/")) {
