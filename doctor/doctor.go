@@ -9,7 +9,10 @@
 //
 // It owns no state. Run makes real calls to the store: a listing of at
 // most one key, GetBucketCors, GetBucketLifecycle, and a few objects of a
-// few bytes under the prefix chute-doctor/, which it deletes again. The
+// few bytes under the prefix chute-doctor/, which it deletes again. When
+// the bucket shows no CORS rules it also sends what a browser would (a
+// preflight and a PUT with an Origin header), since some stores answer
+// CORS from a store-wide setting that no bucket rule shows. The
 // credentials therefore need s3:ListBucket, s3:GetBucketCORS,
 // s3:GetLifecycleConfiguration, s3:PutObject, s3:GetObject and
 // s3:DeleteObject (and the multipart ones) on the bucket; a check the key
@@ -167,7 +170,7 @@ func Run(ctx context.Context, opts Options) Report {
 		return rep
 	}
 
-	add(checkCORS(ctx, client, bucket, opts, preset, secrets))
+	add(checkCORS(ctx, client, s3, hc, bucket, opts, preset, secrets))
 	add(checkLifecycle(ctx, client, bucket, opts, preset, secrets))
 	add(checkPut(ctx, s3, hc))
 	add(checkLengthEnforced(ctx, s3, hc))
@@ -233,28 +236,51 @@ func timeoutOf(b backends.Config) time.Duration {
 }
 
 // checkCORS checks that a CORS rule lets the broker's origins PUT and
-// read ETag.
-func checkCORS(ctx context.Context, client *minio.Client, bucket string, opts Options, p backends.Preset, secrets []string) Result {
+// read ETag. When the bucket has no rules, or they can't be read, it asks
+// the store as a browser would (probeCORS): some stores answer CORS from
+// a store-wide setting that no bucket rule shows.
+func checkCORS(ctx context.Context, client *minio.Client, s3 *backends.S3, hc *http.Client, bucket string, opts Options, p backends.Preset, secrets []string) Result {
 	const name = "cors"
-	ctx, cancel := context.WithTimeout(ctx, timeoutOf(opts.Backend))
-	defer cancel()
-	cfg, err := client.GetBucketCors(ctx, bucket)
-	err = backends.Translate("get bucket cors", err, secrets...)
-	fix := corsFix(bucket, opts, p)
-	switch {
-	case backends.IsNotSupported(err):
-		return Result{Name: name, Status: Warn, Detail: "the store does not support GetBucketCors; configure CORS where the store is set up (its console, config file or start flags) and make it expose ETag", Fix: fix}
-	case errors.Is(err, backends.ErrNotFound):
-		cfg, err = nil, nil
-	case err != nil:
-		return Result{Name: name, Status: Warn, Detail: "could not read the CORS rules: " + err.Error(), Fix: fix}
-	}
-	if cfg == nil || len(cfg.CORSRules) == 0 {
-		return Result{Name: name, Status: Fail, Detail: "the bucket has no CORS rules: browsers can't upload to it", Fix: fix}
-	}
 	origins := opts.CORSOrigins
 	if len(origins) == 0 {
 		origins = []string{"*"}
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeoutOf(opts.Backend))
+	defer cancel()
+	cfg, err := client.GetBucketCors(rctx, bucket)
+	err = backends.Translate("get bucket cors", err, secrets...)
+	fix := corsFix(bucket, opts, p)
+	probed := func(without string) (Result, bool) {
+		pctx, cancel := context.WithTimeout(ctx, timeoutOf(opts.Backend))
+		defer cancel()
+		why, ok := probeCORS(pctx, s3, hc, origins)
+		if ok {
+			return Result{Name: name, Status: OK, Detail: fmt.Sprintf("%s, but the store answers browsers itself (a store-wide CORS setting): a preflight and a PUT from %s are allowed, ETag exposed", without, strings.Join(origins, ", "))}, true
+		}
+		return Result{Detail: "; as a browser: " + why}, false
+	}
+	switch {
+	case backends.IsNotSupported(err):
+		r, ok := probed("the store does not support GetBucketCors")
+		if ok {
+			return r
+		}
+		return Result{Name: name, Status: Warn, Detail: "the store does not support GetBucketCors; configure CORS where the store is set up (its console, config file or start flags) and make it expose ETag" + r.Detail, Fix: fix}
+	case errors.Is(err, backends.ErrNotFound):
+		cfg, err = nil, nil
+	case err != nil:
+		r, ok := probed("the CORS rules could not be read")
+		if ok {
+			return r
+		}
+		return Result{Name: name, Status: Warn, Detail: "could not read the CORS rules: " + err.Error() + r.Detail, Fix: fix}
+	}
+	if cfg == nil || len(cfg.CORSRules) == 0 {
+		r, ok := probed("the bucket has no CORS rules")
+		if ok {
+			return r
+		}
+		return Result{Name: name, Status: Fail, Detail: "the bucket has no CORS rules: browsers can't upload to it" + r.Detail, Fix: fix}
 	}
 	var missing []string
 	etag, contentType := false, false

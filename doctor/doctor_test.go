@@ -39,6 +39,11 @@ type fakeS3 struct {
 	// ignoreIfNoneMatch: a complete with If-None-Match: * replaces an
 	// object (else 412 PreconditionFailed).
 	ignoreIfNoneMatch bool
+	// storeCORS is the origin the store allows for every bucket, without
+	// bucket rules ("" none, "*" any), as versitygw's --cors-allow-origin;
+	// storeCORSNoExpose leaves ETag out of Access-Control-Expose-Headers.
+	storeCORS         string
+	storeCORSNoExpose bool
 	sawRequests       []string
 }
 
@@ -62,6 +67,22 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.denied != "" {
 		s3Error(w, http.StatusForbidden, f.denied)
 		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && f.storeCORS != "" {
+		if f.storeCORS != "*" && f.storeCORS != origin {
+			s3Error(w, http.StatusForbidden, "AccessForbidden") // AWS: CORSResponse, origin not allowed
+			return
+		}
+		w.Header().Set("Access-Control-Allow-Origin", f.storeCORS)
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Methods", r.Header.Get("Access-Control-Request-Method"))
+			w.Header().Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if !f.storeCORSNoExpose {
+			w.Header().Set("Access-Control-Expose-Headers", "ETag, x-amz-checksum-crc32c")
+		}
 	}
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if bucket != "uploads" || f.noBucket {
@@ -250,6 +271,48 @@ func TestCORS(t *testing.T) {
 			}
 			if rep.Failed() != (tc.want == Fail) {
 				t.Errorf("Failed() = %v", rep.Failed())
+			}
+		})
+	}
+}
+
+// TestCORSStoreWide covers stores that answer CORS without bucket rules
+// (the embedded store of chute dev: versitygw's --cors-allow-origin):
+// GetBucketCors shows nothing, so doctor asks as a browser would.
+func TestCORSStoreWide(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cors      string // bucket rules
+		storeCORS string
+		noExpose  bool
+		origins   []string
+		want      Status
+		say       string
+	}{
+		{"no rules, store allows any origin", "none", "*", false, nil, OK, "the bucket has no CORS rules, but the store answers browsers itself"},
+		{"no rules, store allows the app", "none", "https://app.example.com", false, []string{"https://app.example.com"}, OK, "a preflight and a PUT from https://app.example.com are allowed, ETag exposed"},
+		{"GetBucketCors not implemented, store allows any", "notimpl", "*", false, []string{"https://app.example.com"}, OK, "the store does not support GetBucketCors, but the store answers browsers itself"},
+		{"no rules, ETag not exposed", "none", "*", true, nil, Fail, "does not expose ETag"},
+		{"no rules, another origin", "none", "https://other.example.com", false, []string{"https://app.example.com"}, Fail, "the preflight (OPTIONS) answered HTTP 403"},
+		{"no rules, store allows one origin, config says any", "none", "https://app.example.com", false, nil, Fail, "from any origin (tried https://chute-doctor.invalid)"},
+		{"no rules, no store-wide CORS", "none", "", false, nil, Fail, "no CORS rules: browsers can't upload to it; as a browser: "},
+		{"not implemented, no store-wide CORS", "notimpl", "", false, nil, Warn, "store does not support GetBucketCors"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeS3{cors: tc.cors, storeCORS: tc.storeCORS, storeCORSNoExpose: tc.noExpose}
+			rep, out := runFake(t, f, tc.origins...)
+			if got := statusOf(t, rep, "cors"); got != tc.want || !strings.Contains(out, tc.say) {
+				t.Errorf("cors %s, want %s saying %q:\n%s", got.Mark(), tc.want.Mark(), tc.say, out)
+			}
+			if tc.want == OK && strings.Contains(out, "fix:") {
+				t.Errorf("a fix for a store that works:\n%s", out)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for k := range f.objects {
+				if strings.HasSuffix(k, "-cors.txt") {
+					t.Errorf("the probe object %s was left behind", k)
+				}
 			}
 		})
 	}

@@ -18,7 +18,9 @@ needs them, with real calls to each store:
 
   credentials    a signed listing of at most one key is accepted
   bucket         the bucket exists
-  cors           a CORS rule allows PUT from server.cors_origins and exposes ETag
+  cors           a CORS rule allows PUT from server.cors_origins and exposes ETag;
+                 without bucket rules, a browser's preflight and PUT are tried
+                 (stores with a store-wide CORS setting, as chute dev's)
   lifecycle      a rule aborts incomplete multipart uploads (a warning if not)
   presigned put  a presigned PUT of a few bytes, HEAD, GET and delete work
   signed length  a body longer than the signed Content-Length is refused
