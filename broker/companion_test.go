@@ -248,11 +248,25 @@ func TestPromoterCompletesStagedForms(t *testing.T) {
 	if _, ok := fs.objects[StagingKey(post.Key, post.ID)]; ok {
 		t.Fatal("staged object left after promotion")
 	}
-	// Its form expired unused: the entry goes (the janitor ends the session).
+	// A late post of the completed session's form writes the staging
+	// key; it stays until the form expires, then goes.
+	fs.putObject(StagingKey(post.Key, post.ID), 5, "text/plain")
+	res, err = svc.PromoteStaged(ctx)
+	if err != nil || res.Seen != 2 || res.Waiting != 2 {
+		t.Fatalf("pass after a late post: %+v %v", res, err)
+	}
+	if o := fs.objects[post.Key]; o.Size != 11 {
+		t.Fatalf("the late post changed the object: %+v", o)
+	}
+	// Both forms expired: the completed one's late object is removed, the
+	// unused one's entry goes (the janitor ends that session).
 	svc.now = func() time.Time { return time.Now().Add(time.Hour) }
 	res, err = svc.PromoteStaged(ctx)
-	if err != nil || res.Seen != 1 || res.Forgotten != 1 {
-		t.Fatalf("pass after the form expired: %+v %v", res, err)
+	if err != nil || res.Seen != 2 || res.Forgotten != 2 {
+		t.Fatalf("pass after the forms expired: %+v %v", res, err)
+	}
+	if _, ok := fs.objects[StagingKey(post.Key, post.ID)]; ok {
+		t.Fatal("the late post's staged object was not removed")
 	}
 	if res, _ = svc.PromoteStaged(ctx); res.Seen != 0 {
 		t.Fatalf("index not emptied: %+v", res)

@@ -13,7 +13,9 @@ import (
 // few seconds it looks for the staged object of each open form session
 // and, when there is one, completes the session as a complete call would
 // (checks, copy into place, upload.completed). Every replica may run it:
-// the session lock makes each completion happen once.
+// the session lock makes each completion happen once. It keeps an ended
+// session in its index until the session's form expires, then removes
+// whatever a late post left at the staging key.
 
 // DefaultPromoteInterval is the promoter's default period.
 const DefaultPromoteInterval = 2 * time.Second
@@ -25,7 +27,7 @@ const promoteBatch = 200
 type PromoteTick struct {
 	Seen      int // index entries read
 	Promoted  int // sessions completed now
-	Waiting   int // no staged object yet
+	Waiting   int // no staged object yet, or ended with its form still usable
 	Forgotten int // entries dropped: session ended, gone, or its form expired
 	Failed    int // left for a later pass
 }
@@ -48,12 +50,11 @@ func (s *Service) PromoteStaged(ctx context.Context) (PromoteTick, error) {
 		}
 		switch s.promoteOne(ctx, e) {
 		case promoted:
-			res.Promoted++
-			_ = st.Unstage(ctx, e.ID)
+			res.Promoted++ // kept until its form expires (the sweep)
 		case forget:
 			res.Forgotten++
 			_ = st.Unstage(ctx, e.ID)
-		case waiting:
+		case waiting, ended:
 			res.Waiting++
 		case failed:
 			res.Failed++
@@ -69,6 +70,7 @@ const (
 	promoted
 	forget
 	failed
+	ended // the session ended; its form is still usable: swept once it is not
 )
 
 func (s *Service) promoteOne(ctx context.Context, e session.StagedUpload) promoteOutcome {
@@ -79,11 +81,20 @@ func (s *Service) promoteOne(ctx context.Context, e session.StagedUpload) promot
 	if err != nil {
 		return failed
 	}
-	if !open(s.state(sess)) {
-		return forget // completed by a complete call, aborted or expired
-	}
 	store, ok := s.backends[sess.Backend]
 	if !ok {
+		return forget
+	}
+	if !open(s.state(sess)) {
+		// Completed, aborted, expired or rejected. Its form can still be
+		// posted until it expires, writing the staging key again (never
+		// the session's key): once it cannot, the last staged object goes.
+		if !s.now().After(e.Until) {
+			return ended
+		}
+		if err := store.Remove(ctx, StagingKey(sess.Key, sess.ID)); err != nil && !errors.Is(err, ErrNotFound) {
+			return failed
+		}
 		return forget
 	}
 	if _, err := store.Stat(ctx, StagingKey(sess.Key, sess.ID)); err != nil {
