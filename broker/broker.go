@@ -79,6 +79,10 @@ type Config struct {
 	// Verifier asks the profiles' verify hooks (see verify.go); required
 	// when a profile has one.
 	Verifier Verifier
+	// Quotas keeps the byte quotas of QuotaLimits (quota.go); required
+	// when a limit is set.
+	Quotas      Quotas
+	QuotaLimits []QuotaLimit
 }
 
 // Service runs the use cases. It is safe for concurrent use and holds no
@@ -100,6 +104,7 @@ type Service struct {
 	events     EventSink
 	signs      *signCache
 	verifier   Verifier
+	quota      quotaPolicy
 }
 
 // New checks cfg and returns a Service.
@@ -153,6 +158,10 @@ func New(cfg Config) (*Service, error) {
 		s.complete = 2 * time.Minute
 	}
 	if err := checkVerify(cfg.Profiles, cfg.Verifier, s.complete); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.quota, err = newQuotaPolicy(cfg.Quotas, cfg.QuotaLimits, cfg.Profiles); err != nil {
 		return nil, err
 	}
 	if s.log == nil {

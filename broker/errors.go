@@ -21,6 +21,7 @@ const (
 	CodeIncomplete         Code = "incomplete"
 	CodeRejected           Code = "rejected"
 	CodeRateLimited        Code = "rate_limited"
+	CodeQuotaExceeded      Code = "quota_exceeded"
 	CodeStorageUnavailable Code = "storage_unavailable"
 	CodeInternal           Code = "internal"
 )

@@ -41,25 +41,31 @@ func (s *Service) openLimiter() session.OpenLimiter {
 }
 
 // reserveOpen takes one of the subject's open-session slots for sess until
-// until; rate_limited when none is left.
+// until, rate_limited when none is left, then reserves its bytes in the
+// subject's quotas (quota.go), quota_exceeded when they are spent.
 func (s *Service) reserveOpen(ctx context.Context, sess *session.Session, until time.Time) error {
-	ol := s.openLimiter()
-	if ol == nil {
-		return nil
+	if ol := s.openLimiter(); ol != nil {
+		ok, err := ol.ReserveOpen(ctx, sess.Subject, sess.ID, until, s.maxOpen)
+		if err != nil {
+			return s.sessionError(err, "reserve open session")
+		}
+		if !ok {
+			return Errorf(CodeRateLimited, "%s", msgTooManyOpen)
+		}
 	}
-	ok, err := ol.ReserveOpen(ctx, sess.Subject, sess.ID, until, s.maxOpen)
-	if err != nil {
-		return s.sessionError(err, "reserve open session")
-	}
-	if !ok {
-		return Errorf(CodeRateLimited, "%s", msgTooManyOpen)
+	if err := s.reserveQuota(ctx, sess, until); err != nil {
+		s.releaseOpen(ctx, sess)
+		return err
 	}
 	return nil
 }
 
-// releaseOpen gives sess's slot back (failures are logged: the slot then
-// frees itself at the session's expiry).
+// releaseOpen gives back what sess holds while open: its slot and its
+// quota reservation, which is settled (quota.go: a completed session's
+// size counts into the rolling day). Failures are logged: the slot then
+// frees itself at the session's expiry.
 func (s *Service) releaseOpen(ctx context.Context, sess *session.Session) {
+	s.settleQuota(ctx, sess)
 	ol := s.openLimiter()
 	if ol == nil || sess == nil {
 		return

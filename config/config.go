@@ -57,6 +57,9 @@ type Config struct {
 	// Limits are per-subject request and upload limits, shared by every
 	// replica through the session store's Redis.
 	Limits Limits `yaml:"limits"`
+	// Quotas bound the bytes each subject uploads, over every profile
+	// (config/quota.go). Default: no limit.
+	Quotas Quota `yaml:"quotas"`
 	// Janitor expires sessions past their ttl and aborts their uploads in
 	// the store (see docs/lifecycle.md).
 	Janitor Janitor `yaml:"janitor"`
@@ -353,6 +356,9 @@ type Profile struct {
 	// complete, after Chute's own checks, it accepts or rejects the
 	// upload (docs/verify.md).
 	Verify Verify `yaml:"verify"`
+	// Quotas bound the bytes each subject uploads with this profile, on
+	// top of the global quotas. Default: no limit.
+	Quotas Quota `yaml:"quotas"`
 }
 
 // Verify is a profile's verify hook. Complete POSTs the finished upload

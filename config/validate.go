@@ -59,6 +59,7 @@ func (c *Config) Validate() error {
 	c.validateBackends(add)
 	c.validateProfiles(add)
 	c.Limits.validate(add)
+	c.validateQuotas(add) // quota.go
 	c.validateWebhooks(add)
 	c.WebhookDelivery.validate(add)
 	c.Log.validate(add)

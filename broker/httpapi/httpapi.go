@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -307,7 +308,7 @@ func Status(code broker.Code) int {
 		return fiber.StatusUnsupportedMediaType
 	case broker.CodeIncomplete, broker.CodeRejected:
 		return fiber.StatusUnprocessableEntity
-	case broker.CodeRateLimited:
+	case broker.CodeRateLimited, broker.CodeQuotaExceeded:
 		return fiber.StatusTooManyRequests
 	case broker.CodeStorageUnavailable:
 		return fiber.StatusServiceUnavailable
@@ -333,6 +334,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	default:
 		body.Error.Code = broker.ErrorCode(err)
 		body.Error.Message = broker.ErrorMessage(err)
+		if d := broker.RetryAfter(err); d > 0 {
+			c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64(d/time.Second), 10))
+		}
 	}
 	if status == 0 {
 		status = Status(body.Error.Code)

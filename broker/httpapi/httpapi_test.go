@@ -200,7 +200,7 @@ func TestStatusMapping(t *testing.T) {
 	want := map[broker.Code]int{
 		broker.CodeInvalidRequest: 400, broker.CodeUnauthorized: 401, broker.CodeForbidden: 403,
 		broker.CodeNotFound: 404, broker.CodeConflict: 409, broker.CodeTooLarge: 413,
-		broker.CodeUnsupportedType: 415, broker.CodeIncomplete: 422, broker.CodeRejected: 422, broker.CodeRateLimited: 429,
+		broker.CodeUnsupportedType: 415, broker.CodeIncomplete: 422, broker.CodeRejected: 422, broker.CodeRateLimited: 429, broker.CodeQuotaExceeded: 429,
 		broker.CodeStorageUnavailable: 503, broker.CodeInternal: 500, "something-new": 500,
 	}
 	for code, status := range want {

@@ -74,7 +74,7 @@ func TestOpenAPISchemasAreStrict(t *testing.T) {
 	for name, want := range map[string][]string{
 		"State":     {"aborted", "completed", "completing", "expired", "pending", "rejected", "uploading"},
 		"Strategy":  {"multipart", "single"},
-		"ErrorCode": {"conflict", "forbidden", "incomplete", "internal", "invalid_request", "not_found", "rate_limited", "rejected", "storage_unavailable", "too_large", "unauthorized", "unsupported_type"},
+		"ErrorCode": {"conflict", "forbidden", "incomplete", "internal", "invalid_request", "not_found", "quota_exceeded", "rate_limited", "rejected", "storage_unavailable", "too_large", "unauthorized", "unsupported_type"},
 	} {
 		if got := enum(name); strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s enum = %v, want %v", name, got, want)

@@ -81,6 +81,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		}
 	}
 	outbox, deliverer := webhooks(cfg, rc, log, mx)
+	quotaStore, quotaLimits := quotas(cfg, rc) // quota.go
 	authz, err := webhookAuthorizer(cfg)
 	if err != nil {
 		_ = rc.Close()
@@ -103,6 +104,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 
 		Events:   outbox,
 		Verifier: verifier,
+
+		Quotas: quotaStore, QuotaLimits: quotaLimits,
 
 		SignCache: broker.SignCacheConfig{Bus: sessions.NewEndBus(rc, cfg.Sessions.KeyPrefix)},
 	})
