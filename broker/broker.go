@@ -205,7 +205,7 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	id := NewID()
 	// The open-session slot (Redis) before the Authorizer (the app): a
 	// Redis outage then costs the app no calls.
-	slot := &session.Session{ID: id, Subject: subject}
+	slot := &session.Session{ID: id, Subject: subject, Profile: name, Size: *req.Size} // Profile and Size for the quotas
 	if err := s.reserveOpen(ctx, slot, now.Add(s.ttl)); err != nil {
 		return nil, err
 	}

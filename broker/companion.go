@@ -270,6 +270,9 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 	}
 	sess.Size = size
 	ttl := s.urlTTL(&prof, sess)
+	if err := s.reserveQuota(ctx, sess, s.now().Add(ttl)); err != nil { // the size is known now: reserve it, not max_size
+		return nil, err
+	}
 	put, err := s.backends[prof.Backend].PresignPut(ctx, StagingKey(sess.Key, sess.ID), size, ObjectOptions{ContentType: sess.ContentType, Metadata: sess.Metadata}, ttl)
 	if err != nil {
 		return nil, s.storeError(err, "presign put")
