@@ -13,10 +13,14 @@
 //	                   reason (set when rejected), metadata (a JSON
 //	                   object, written once at create, "" when empty),
 //	                   created_at, updated_at, expires_at
-//	                   (unix milliseconds, "" for a zero time)
+//	                   (unix milliseconds, "" for a zero time),
+//	                   event_pending (the type of the event the session
+//	                   ended with, until it is published; see EventMarker)
 //	<prefix>:{<id>}:p  hash of reported parts: part number -> "<size> <etag>"
 //	<prefix>:{<id>}:l  the lock: a random token, SET NX PX
 //	<prefix>:{<id>}:j  the janitor's claim (Expirer.ClaimExpiry): SET NX PX
+//	<prefix>:events:reconcile  the claim of one pass of the event
+//	                   reconciler (EventMarker.ClaimEventPass): SET NX PX
 //	<prefix>:expiry    the expiry index: sorted set of the ids of sessions
 //	                   not yet terminal, scored by ExpiresAt (unix ms)
 //
@@ -56,6 +60,18 @@
 // ScanUploads (SCAN MATCH <prefix>:{*}:s on every master) lists every
 // session for `chute gc`; it reads the whole key space and is meant for
 // maintenance, not for the request path.
+//
+// # Fencing and pending events
+//
+// A Transition whose Change has a Token runs only while the lock key holds
+// that token (it is read in the same script: the lock shares the
+// session's hash tag), else ErrLockLost. A Change with an Event writes
+// event_pending in the same script as the state, so a session never ends
+// without a trace of its unpublished event; EventDone clears it (a
+// compare-and-delete), and PendingEvents finds what is left by SCAN of the
+// session hashes on every master, like ScanUploads: the outbox stream is in
+// another slot, so no script can append to it and change a session at
+// once.
 //
 // SetPlan (plan.go, the optional PlanSetter) writes size, part_size and
 // part_count of a completing session, for uploads whose size is learned
