@@ -313,6 +313,9 @@ func (c *Config) validateProfile(name string, pr *Profile, add addFunc) {
 		add(key+".max_metadata_bytes", "%d is not between 1 and %d (what S3 stores as user metadata)", pr.MaxMetadataBytes, MaxMetadataBytes)
 	}
 	validateVerify(&pr.Verify, key+".verify", add)
+	if pr.Verify.URL != "" && c.Limits.CompleteTimeout > 0 && pr.Verify.Timeout >= c.Limits.CompleteTimeout {
+		add(key+".verify.timeout", "%s is not shorter than limits.complete_timeout (%s), which bounds the whole complete", pr.Verify.Timeout, c.Limits.CompleteTimeout)
+	}
 }
 
 // validateSizes checks a profile's max_size, part_size and single_max

@@ -76,7 +76,16 @@ func TestVerifyValidate(t *testing.T) {
 		})
 	}
 	c := valid()
+	c.Limits.CompleteTimeout = Duration(20 * time.Second)
 	p := c.Profiles["default"]
+	p.Verify = Verify{URL: "https://x.example/v", Timeout: Duration(30 * time.Second)}
+	c.Profiles["default"] = p
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "profiles.default.verify.timeout: 30s is not shorter than limits.complete_timeout (20s)") {
+		t.Fatalf("a hook slower than the complete: %v", err)
+	}
+
+	c = valid()
+	p = c.Profiles["default"]
 	p.Verify = Verify{URL: "https://x.example/v", Timeout: MaxVerifyTimeout}
 	c.Profiles["default"] = p
 	if err := c.Validate(); err != nil {
