@@ -235,7 +235,8 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
 		ChecksumAlgorithm: string(alg), Checksum: whole,
 	}
-	opts := ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata, Checksum: alg, ChecksumType: s.checksumType(prof.Backend, alg)}
+	opts := ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata}
+	opts.Checksum, opts.ChecksumType = s.createOptions(prof.Backend, alg)
 	res := &CreateResult{
 		ID: id, Key: key, State: string(session.StatePending), Size: sess.Size,
 		ContentType: req.ContentType, ExpiresAt: sess.ExpiresAt,

@@ -67,6 +67,28 @@ func (s *Service) checksumType(backend string, alg checksum.Algorithm) checksum.
 	return checksum.Composite
 }
 
+// declaresAlgorithm reports whether a session of alg on backend creates its
+// multipart upload with x-amz-checksum-algorithm. It does, except for a
+// COMPOSITE checksum on a store whose ListParts does not list part
+// checksums (SeaweedFS): S3 then wants every part's checksum repeated at
+// complete, which only the client knew. Such an upload is created without
+// the algorithm; the store still checks each signed part checksum, and
+// complete checks the whole file by reading it back.
+func (s *Service) declaresAlgorithm(backend string, alg checksum.Algorithm) bool {
+	if alg == "" {
+		return false
+	}
+	return s.checksumType(backend, alg) == checksum.FullObject || s.caps[backend].Checksums.ListsParts
+}
+
+// createOptions are the checksum options of a new upload of alg.
+func (s *Service) createOptions(backend string, alg checksum.Algorithm) (checksum.Algorithm, checksum.Type) {
+	if !s.declaresAlgorithm(backend, alg) {
+		return "", ""
+	}
+	return alg, s.checksumType(backend, alg)
+}
+
 // partChecksums reads a part-urls request's checksums for sess: the
 // session's algorithm (or SHA256 through the older checksums_sha256).
 func partChecksums(sess *session.Session, plan multipart.Plan, req *PartURLsRequest) (checksum.Algorithm, map[int]string, error) {
@@ -108,7 +130,7 @@ func partChecksums(sess *session.Session, plan multipart.Plan, req *PartURLsRequ
 // upload's complete must repeat them).
 func (s *Service) wholeChecksum(sess *session.Session) checksum.Value {
 	alg := checksum.Algorithm(sess.ChecksumAlgorithm)
-	if alg == "" {
+	if !s.declaresAlgorithm(sess.Backend, alg) {
 		return checksum.Value{}
 	}
 	if sess.Checksum == "" || s.checksumType(sess.Backend, alg) != checksum.FullObject {
