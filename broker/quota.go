@@ -26,8 +26,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/broker/session"
+	"github.com/chute-dev/chute/multipart"
 )
 
 // QuotaLimit is one scope's byte limits. Scope is "" for the subject's
