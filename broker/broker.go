@@ -235,8 +235,7 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
 		ChecksumAlgorithm: string(alg), Checksum: whole,
 	}
-	opts := ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata}
-	opts.Checksum, opts.ChecksumType = s.createOptions(prof.Backend, alg)
+
 	res := &CreateResult{
 		ID: id, Key: key, State: string(session.StatePending), Size: sess.Size,
 		ContentType: req.ContentType, ExpiresAt: sess.ExpiresAt,
@@ -247,6 +246,8 @@ func (s *Service) Create(ctx context.Context, subject string, req CreateRequest)
 	// one part): ending its upload id in the store (complete, abort,
 	// expiry) kills every URL handed out for it (docs/guarantees.md).
 	single := sess.Size <= prof.SingleMax && sess.Size <= multipart.MaxSingleSize
+	opts := ObjectOptions{ContentType: req.ContentType, Metadata: req.Metadata}
+	opts.Checksum, opts.ChecksumType = s.createOptions(prof.Backend, alg, single, whole)
 	var plan multipart.Plan
 	if single {
 		sess.Strategy = session.StrategySingle

@@ -81,9 +81,12 @@ func (s *Service) declaresAlgorithm(backend string, alg checksum.Algorithm) bool
 	return s.checksumType(backend, alg) == checksum.FullObject || s.caps[backend].Checksums.ListsParts
 }
 
-// createOptions are the checksum options of a new upload of alg.
-func (s *Service) createOptions(backend string, alg checksum.Algorithm) (checksum.Algorithm, checksum.Type) {
-	if !s.declaresAlgorithm(backend, alg) {
+// createOptions are the checksum options of a new upload of alg. A single
+// upload without a declared value gets none: its one URL cannot carry a
+// checksum the client has not told, and a store that was told the
+// algorithm refuses a part without one. Complete then reads it back.
+func (s *Service) createOptions(backend string, alg checksum.Algorithm, single bool, whole string) (checksum.Algorithm, checksum.Type) {
+	if !s.declaresAlgorithm(backend, alg) || (single && whole == "") {
 		return "", ""
 	}
 	return alg, s.checksumType(backend, alg)
@@ -130,8 +133,8 @@ func partChecksums(sess *session.Session, plan multipart.Plan, req *PartURLsRequ
 // upload's complete must repeat them).
 func (s *Service) wholeChecksum(sess *session.Session) checksum.Value {
 	alg := checksum.Algorithm(sess.ChecksumAlgorithm)
-	if !s.declaresAlgorithm(sess.Backend, alg) {
-		return checksum.Value{}
+	if a, _ := s.createOptions(sess.Backend, alg, sess.Strategy == session.StrategySingle, sess.Checksum); a == "" {
+		return checksum.Value{} // created without the algorithm
 	}
 	if sess.Checksum == "" || s.checksumType(sess.Backend, alg) != checksum.FullObject {
 		return checksum.Value{Algorithm: alg}
@@ -157,6 +160,9 @@ func (s *Service) verifyChecksum(ctx context.Context, sess *session.Session, inf
 		stored = parts[0].Checksum
 	}
 	if sess.Checksum == "" {
+		if stored == "" && sess.Strategy == session.StrategySingle && sess.Size <= multipart.MaxSingleSize {
+			return s.readBack(ctx, sess, alg) // small: learn the value to show it
+		}
 		return stored, nil // nothing declared: show what the store keeps, if anything
 	}
 	if stored == "" {
@@ -203,8 +209,11 @@ func (s *Service) readBack(ctx context.Context, sess *session.Session, alg check
 	return checksum.Encode(h.Sum(nil)), nil
 }
 
+// checksumView is the session's checksum as the API shows it: the
+// algorithm as soon as the session has one (so that a client resuming it
+// knows what to sign), the value once declared or verified.
 func (s *Service) checksumView(sess *session.Session) *Checksum {
-	if sess.ChecksumAlgorithm == "" || sess.Checksum == "" {
+	if sess.ChecksumAlgorithm == "" {
 		return nil
 	}
 	return &Checksum{Algorithm: sess.ChecksumAlgorithm, Value: sess.Checksum}

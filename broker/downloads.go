@@ -24,7 +24,7 @@ import (
 	"mime"
 	"strings"
 
-	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/broker/session"
 )
 
 // octetStream is the type active content is served as.
@@ -87,7 +87,7 @@ func DownloadOptions(p *Profile, filename, ct string) GetOptions {
 }
 
 // getOptions are the response options of sess's downloads.
-func (s *Service) getOptions(sess *sessions.Session) GetOptions {
+func (s *Service) getOptions(sess *session.Session) GetOptions {
 	p := s.profiles[sess.Profile]
 	return DownloadOptions(&p, sess.Filename, sess.ContentType)
 }

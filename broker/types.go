@@ -33,7 +33,7 @@ type ChecksumRequest struct {
 // shows it.
 type Checksum struct {
 	Algorithm string `json:"algorithm"`
-	Value     string `json:"value"`
+	Value     string `json:"value,omitempty"`
 }
 
 // PartURL is a presigned request for one part.
