@@ -363,7 +363,7 @@ func (c *Client) DownloadURL(ctx context.Context, id string) (*Download, error) 
 }
 
 // call sends one JSON request to Chute, retrying network errors, 429 and
-// 5xx when retry5xx is set (429 always).
+// 5xx when retry5xx is set (429 always, but for quota_exceeded).
 func (c *Client) call(ctx context.Context, method, path string, in, out any, retry5xx bool) error {
 	var payload []byte
 	if in != nil {
@@ -379,7 +379,7 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any, ret
 		}
 		var ae *APIError
 		switch {
-		case errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests:
+		case errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests && ae.Code != "quota_exceeded": // a quota frees in minutes or hours, not seconds
 		case errors.As(err, &ae) && ae.Status >= 500 && retry5xx:
 		case !errors.As(err, &ae) && retry5xx && isNetErr(err):
 		default:

@@ -361,6 +361,16 @@ func TestAPIErrors(t *testing.T) {
 	if _, err := c.Create(ctx, CreateRequest{Filename: "x", ContentType: "a/b", Size: 10}); err != nil || calls != 3 {
 		t.Fatalf("after 429s: %v, %d calls", err, calls)
 	}
+	// 429 quota_exceeded is not: a quota frees in minutes or hours.
+	calls = 0
+	f.createResp = func(w http.ResponseWriter) bool {
+		calls++
+		jsonErr(w, 429, "quota_exceeded", "quota exceeded: your open_bytes quota is 10 bytes")
+		return true
+	}
+	if _, err := c.Create(ctx, CreateRequest{Filename: "x", ContentType: "a/b", Size: 10}); !errors.As(err, &ae) || ae.Code != "quota_exceeded" || calls != 1 {
+		t.Fatalf("quota_exceeded: %v, %d calls, want the error after one call", err, calls)
+	}
 
 	// Unknown session.
 	_, err = c.Status(ctx, "upl_nope", false)
