@@ -142,16 +142,20 @@ func (a *verifyApp) check(t *testing.T) {
 func TestVerifyHook(t *testing.T) {
 	app := newVerifyApp(t)
 	rcv := newHookReceiver(t)
+	example := freeAddr(t) // examples/verifyhook, started by its subtest
 	env, cfgPath, store := webhookEnv(t, fmt.Sprintf(`profiles:
   default:
     part_size: 5MiB
     single_max: 1MiB
     verify: { url: %q, timeout: 2s }
+  videos:
+    allowed_types: ["video/*"]
+    verify: { url: "http://%s/verify", secret: %q, timeout: 10s }
 webhooks:
   - url: %q
     events: ["upload.rejected"]
 webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms }
-`, app.srv.URL+"/verify?token=v-token", rcv.srv.URL+"/hook?token=q-secret"))
+`, app.srv.URL+"/verify?token=v-token", example, verifySecret, rcv.srv.URL+"/hook?token=q-secret"))
 	// The hook's secret comes from the environment.
 	env = append(env, "CHUTE_PROFILES_DEFAULT_VERIFY_SECRET="+verifySecret)
 	p := launchServe(t, env, cfgPath, store)
@@ -381,6 +385,63 @@ webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms }
 		if got.State != "rejected" || got.Text != "Rejected: the clip shows a cat; only dogs here" ||
 			got.Reason != "the clip shows a cat; only dogs here" || !got.ResumeHidden || !got.CancelHidden {
 			t.Fatalf("the page shows %+v", got)
+		}
+	})
+
+	// The worked example of docs/verify.md, as a user runs it: the
+	// examples/verifyhook program, with a stand-in ffprobe that reads the
+	// duration the test file declares through the download_url.
+	t.Run("worked example", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, b := range [][2]string{{"verifyhook", "../examples/verifyhook"}, {"ffprobe", "./testdata/fakeffprobe"}} {
+			if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput(); err != nil {
+				t.Fatalf("build %s: %v\n%s", b[1], err, out)
+			}
+		}
+		var logs syncBuffer
+		cmd := exec.Command(filepath.Join(dir, "verifyhook"), "-listen", example, "-max-duration", "10m",
+			"-ffprobe", filepath.Join(dir, "ffprobe"), "-probe-timeout", "5s")
+		cmd.Env = append(os.Environ(), "CHUTE_VERIFY_SECRET="+verifySecret)
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if resp, err := http.Get("http://" + example + "/verify"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("verifyhook not listening:\n%s", logs.String())
+			}
+		}
+		upload := func(name, content string) reply {
+			r := tg.call(t, tok, "POST", "/v1/uploads", map[string]any{
+				"filename": name, "content_type": "video/mp4", "size": len(content), "profile": "videos",
+			})
+			if r.status != http.StatusCreated {
+				t.Fatalf("create: %d %s", r.status, r.body)
+			}
+			var c created
+			r.decode(t, &c)
+			if st, _ := put(t, c.Upload.Method, c.Upload.URL, c.Upload.Headers, []byte(content)); st != 200 {
+				t.Fatalf("PUT: %d", st)
+			}
+			return complete(t, c.ID)
+		}
+		if r := upload("short.mp4", "DURATION=61.5\nframes…"); r.status != 200 {
+			t.Fatalf("a 61 s video: %d %s\n%s", r.status, r.body, logs.String())
+		}
+		r := upload("long.mp4", "DURATION=723.2\nframes…")
+		if r.status != 422 || r.errCode(t) != "rejected" || !strings.Contains(string(r.body), "the video is 12m3s long; at most 10m0s is allowed") {
+			t.Fatalf("a 12 min video: %d %s\n%s", r.status, r.body, logs.String())
+		}
+		if r := upload("junk.mp4", "not a video"); r.status != 422 || !strings.Contains(string(r.body), "not a video ffprobe can read") {
+			t.Fatalf("not a video: %d %s", r.status, r.body)
+		}
+		if strings.Contains(logs.String(), "X-Amz-Signature") {
+			t.Errorf("the example logged a download URL:\n%s", logs.String())
 		}
 	})
 
