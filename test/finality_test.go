@@ -127,7 +127,20 @@ type delayProxy struct {
 	srv   *httptest.Server
 	delay time.Duration
 	mu    sync.Mutex
-	n     int // CompleteMultipartUpload requests seen
+	armed bool     // delay and count from now on
+	n     int      // CompleteMultipartUpload requests seen while armed
+	log   []string // what the store answered to each, for the test log
+}
+
+// statusRecorder keeps the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
 }
 
 func startDelayProxy(t *testing.T, store string, delay time.Duration) *delayProxy {
@@ -142,20 +155,40 @@ func startDelayProxy(t *testing.T, store string, delay time.Duration) *delayProx
 		pr.Out.Host = pr.In.Host
 	}}
 	dp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if kind(r) == "CompleteMultipartUpload" {
+		dp.mu.Lock()
+		armed := dp.armed
+		dp.mu.Unlock()
+		if armed && kind(r) == "CompleteMultipartUpload" {
 			dp.mu.Lock()
 			dp.n++
 			dp.mu.Unlock()
 			select {
 			case <-time.After(dp.delay):
 			case <-r.Context().Done():
-				return // the caller gave up: the store never sees it
+				dp.mu.Lock()
+				dp.log = append(dp.log, "caller gave up during the delay")
+				dp.mu.Unlock()
+				return // the store never sees it
 			}
+			rec := &statusRecorder{ResponseWriter: w, status: 200}
+			rp.ServeHTTP(rec, r)
+			dp.mu.Lock()
+			dp.log = append(dp.log, fmt.Sprintf("store answered %d", rec.status))
+			dp.mu.Unlock()
+			return
 		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(dp.srv.Close)
 	return dp
+}
+
+// arm starts delaying and counting (the replicas' startup probes of the
+// store, which complete uploads of their own, pass before).
+func (dp *delayProxy) arm() {
+	dp.mu.Lock()
+	dp.armed = true
+	dp.mu.Unlock()
 }
 
 func (dp *delayProxy) completes() int {
@@ -184,6 +217,7 @@ limits: { complete_timeout: 90s }
 	store := &target{store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket}
 	a := launchServe(t, env, cfgPath, store)
 	b := launchServe(t, env, cfgPath, store)
+	dp.arm()
 	tok := a.tg.token(t, "alice")
 
 	data := randomBytes(t, 4096)
@@ -230,7 +264,10 @@ limits: { complete_timeout: 90s }
 		t.Errorf("the completes took %v, less than the proxy's delay %v: was the delay applied?", took, delay)
 	}
 	if n := dp.completes(); n != 1 {
-		t.Errorf("CompleteMultipartUpload reached the store %d times, want exactly 1", n)
+		dp.mu.Lock()
+		t.Errorf("CompleteMultipartUpload reached the proxy %d times, want exactly 1: %v", n, dp.log)
+		dp.mu.Unlock()
+		t.Logf("replica a:\n%s\nreplica b:\n%s", a.logs.String(), b.logs.String())
 	}
 	got, err := store.store.StatObject(t.Context(), store.bucket, c.Key, minio.StatObjectOptions{})
 	if err != nil || got.Size != int64(len(data)) {
