@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -442,6 +443,25 @@ webhook_delivery: { timeout: 1s, backoff: 100ms, max_backoff: 500ms }
 		}
 		if strings.Contains(logs.String(), "X-Amz-Signature") {
 			t.Errorf("the example logged a download URL:\n%s", logs.String())
+		}
+	})
+
+	t.Run("uppy route", func(t *testing.T) {
+		// The Uppy-compatible complete asks the hook too.
+		app.set("reject", "no thanks")
+		ep := "/t/" + tok
+		c := uppyCreate(t, tg, ep, "clip.bin")
+		// One part of 5 MiB: a one-part Uppy upload under 5 MiB fails at
+		// complete (500: the plan learned from its part is refused by
+		// multipart.Plan), before any hook is asked; not this test's topic.
+		etag := uppySignAndPut(t, tg, ep, c, 1, randomBytes(t, 5<<20))
+		r := tg.call(t, "", "POST", ep+"/s3/multipart/"+c.UploadID+"/complete?"+url.Values{"key": {c.Key}}.Encode(),
+			map[string]any{"parts": []map[string]any{{"PartNumber": 1, "ETag": etag}}})
+		if r.status != 422 || r.errCode(t) != "rejected" || !strings.Contains(string(r.body), "no thanks") {
+			t.Fatalf("Uppy complete: %d %s", r.status, r.body)
+		}
+		if stored(t, c.Key) || app.count(c.UploadID) != 1 {
+			t.Fatalf("after an Uppy rejection: object %v, hook asked %d times", stored(t, c.Key), app.count(c.UploadID))
 		}
 	})
 
