@@ -179,19 +179,7 @@ type Expirer interface {
 // AsExpirer returns the Expirer behind s: s itself, or a store it wraps
 // (a wrapper exposes the store it wraps with an Unwrap() Store method, as
 // the metrics package's does).
-func AsExpirer(s Store) (Expirer, bool) {
-	for s != nil {
-		if e, ok := s.(Expirer); ok {
-			return e, true
-		}
-		u, ok := s.(interface{ Unwrap() Store })
-		if !ok {
-			return nil, false
-		}
-		s = u.Unwrap()
-	}
-	return nil, false
-}
+func AsExpirer(s Store) (Expirer, bool) { return find[Expirer](s) }
 
 // OpenLimiter is an optional capability of a Store: counting each
 // subject's open sessions, so that a cap can be enforced across replicas.
@@ -239,19 +227,7 @@ type StagedUpload struct {
 
 // AsStager returns the Stager behind s, looking through wrappers as
 // AsExpirer does.
-func AsStager(s Store) (Stager, bool) {
-	for s != nil {
-		if st, ok := s.(Stager); ok {
-			return st, true
-		}
-		u, ok := s.(interface{ Unwrap() Store })
-		if !ok {
-			return nil, false
-		}
-		s = u.Unwrap()
-	}
-	return nil, false
-}
+func AsStager(s Store) (Stager, bool) { return find[Stager](s) }
 
 // EventMarker is an optional capability of a Store: it keeps, beside each
 // session that ended, the type of its event until the event is published,
@@ -278,19 +254,7 @@ type EventMarker interface {
 
 // AsEventMarker returns the EventMarker behind s: s itself, or a store it
 // wraps (through an Unwrap() Store method, as for AsExpirer).
-func AsEventMarker(s Store) (EventMarker, bool) {
-	for s != nil {
-		if e, ok := s.(EventMarker); ok {
-			return e, true
-		}
-		u, ok := s.(interface{ Unwrap() Store })
-		if !ok {
-			return nil, false
-		}
-		s = u.Unwrap()
-	}
-	return nil, false
-}
+func AsEventMarker(s Store) (EventMarker, bool) { return find[EventMarker](s) }
 
 // ErrUnavailable is wrapped around every failure of the backing store
 // itself (refused connection, timeout, closed client, an error reply), as
@@ -299,3 +263,21 @@ func AsEventMarker(s Store) (EventMarker, bool) {
 // reachable through errors.Is and errors.As too (context.DeadlineExceeded,
 // *net.OpError, redis.Error).
 var ErrUnavailable = errors.New("sessions: store unavailable")
+
+// find returns the ability T of s: s itself, or a store it wraps (a
+// wrapper exposes the store it wraps with an Unwrap() Store method, as the
+// metrics package's does).
+func find[T any](s Store) (T, bool) {
+	for s != nil {
+		if t, ok := s.(T); ok {
+			return t, true
+		}
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		s = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
