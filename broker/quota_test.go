@@ -214,3 +214,35 @@ func TestRetryAfterOfDailyRefusal(t *testing.T) {
 		t.Error("RetryAfter of another error")
 	}
 }
+
+// TestQuotaReleasedAtExpiry: the janitor's expiry gives the reservation
+// back, counting nothing.
+func TestQuotaReleasedAtExpiry(t *testing.T) {
+	e := newJanitorEnv(t)
+	fq := newFakeQuotas()
+	svc, err := New(Config{
+		Profiles: map[string]Profile{"default": {Name: "default", Backend: "main", MaxSize: 5 * multipart.GiB,
+			PartSize: 5 * multipart.MiB, SingleMax: 5 * multipart.MiB, AllowedTypes: []string{"application/octet-stream"},
+			URLTTL: 15 * time.Minute, KeyTemplate: "{subject}/{id}{ext}"}},
+		Backends:    map[string]ObjectStore{"main": e.store},
+		Sessions:    sessions.NewRedisStore(e.rc),
+		TTL:         time.Hour,
+		Now:         e.clk.now,
+		Quotas:      fq,
+		QuotaLimits: []QuotaLimit{{OpenBytes: 20 * multipart.MiB}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := e.createMultipart(t, svc)
+	if fq.used("") != 12*multipart.MiB {
+		t.Fatalf("reserved %d, want 12 MiB", fq.used(""))
+	}
+	e.clk.add(61 * time.Minute)
+	if res, err := svc.ExpireDue(t.Context(), JanitorConfig{}); err != nil || res.Expired != 1 {
+		t.Fatalf("tick = %+v, %v; want one expired", res, err)
+	}
+	if fq.used("") != 0 || fq.settled[""] != 0 {
+		t.Fatalf("after expiry of %s: %d reserved, %d settled; want 0 and 0", mp.ID, fq.used(""), fq.settled[""])
+	}
+}

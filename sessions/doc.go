@@ -24,6 +24,11 @@
 //	<prefix>:expiry    the expiry index: sorted set of the ids of sessions
 //	                   not yet terminal, scored by ExpiresAt (unix ms)
 //
+// Per-subject keys carry the subject as hash tag instead: the rate limiter
+// and the open-session set (limits.go), and the byte quotas (QuotaStore,
+// quota.go: <prefix>:q:{<subject>}:...); each of their scripts touches the
+// keys of one subject only.
+//
 // The session and parts hashes expire at the session's ExpiresAt plus the
 // store's retention (WithRetention, default DefaultRetention = 24h)
 // (PEXPIREAT): Create sets it, PutPart gives the parts hash the same expiry,
