@@ -61,6 +61,7 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 		return nil, err
 	}
 	work = withLockToken(work, token) // fences every transition below (fence.go)
+	defer s.keepLock(work, id, token)()
 	defer func() {
 		uctx, cancel := cleanupContext(work)
 		defer cancel()
@@ -123,7 +124,7 @@ func (s *Service) completeLocked(ctx context.Context, id string, finish func(con
 // allows) while another complete holds it.
 func (s *Service) lock(ctx, work context.Context, id string) (string, error) {
 	for {
-		token, ok, err := s.sessions.TryLock(work, id, s.complete+30*time.Second)
+		token, ok, err := s.sessions.TryLock(work, id, s.lockTTL()) // renewed while held: lease.go
 		if err != nil {
 			return "", s.sessionError(err, "lock session")
 		}

@@ -190,7 +190,7 @@ func (s *Service) expireOne(ctx context.Context, exp session.Expirer, id string,
 	// The store work finishes even when the janitor is stopped meanwhile.
 	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.complete)
 	defer cancel()
-	token, ok, err := s.sessions.TryLock(work, id, s.complete+30*time.Second)
+	token, ok, err := s.sessions.TryLock(work, id, s.lockTTL()) // renewed while held: lease.go
 	if err != nil {
 		return visitFailed, err
 	}
@@ -202,6 +202,7 @@ func (s *Service) expireOne(ctx context.Context, exp session.Expirer, id string,
 			s.log.Warn("janitor: unlock session", "id", id, "err", err)
 		}
 	}()
+	defer s.keepLock(work, id, token)()
 
 	sess, err := s.sessions.Get(work, id)
 	if errors.Is(err, session.ErrNotFound) {

@@ -146,3 +146,34 @@ func TestCompleteFencedByLockToken(t *testing.T) {
 		t.Fatalf("the stale holder's unlock freed the other's lock: %q", v)
 	}
 }
+
+// TestCompleteLockIsALease: the lock of a running complete is short-lived
+// and renewed by its holder, so a dead holder frees it soon.
+func TestCompleteLockIsALease(t *testing.T) {
+	old := lockLease
+	lockLease = 300 * time.Millisecond
+	t.Cleanup(func() { lockLease = old })
+	e := newJanitorEnv(t)
+	svc := e.service(t)
+	res := e.createMultipart(t, svc)
+	lockKey := "chute:{" + res.ID + "}:l"
+	_, err := svc.completeLocked(t.Context(), res.ID, func(ctx context.Context, sess *sessions.Session) (ObjectInfo, error) {
+		if ttl := e.mr.TTL(lockKey); ttl <= 0 || ttl > lockLease {
+			t.Errorf("lock ttl %v, want at most the lease %v", ttl, lockLease)
+		}
+		for range 3 {
+			e.mr.FastForward(200 * time.Millisecond) // 600ms in all: gone unless renewed
+			time.Sleep(250 * time.Millisecond)       // a renewal every 100ms
+		}
+		if v, _ := e.mr.Get(lockKey); v != lockToken(ctx) || v == "" {
+			t.Errorf("lock %q after twice its lease, want the holder's token", v)
+		}
+		return ObjectInfo{Size: sess.Size, ETag: "etag-1"}, nil
+	})
+	if err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	if e.mr.Exists(lockKey) {
+		t.Error("the lock outlived the complete")
+	}
+}

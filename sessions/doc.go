@@ -118,6 +118,7 @@ type (
 	Stager       = session.Stager
 	StagedUpload = session.StagedUpload
 	EventMarker  = session.EventMarker
+	LockExtender = session.LockExtender
 )
 
 // The states and strategies (session's).
@@ -145,7 +146,8 @@ var (
 
 // The capability finders (session's).
 var (
-	AsExpirer     = session.AsExpirer
-	AsStager      = session.AsStager
-	AsEventMarker = session.AsEventMarker
+	AsExpirer      = session.AsExpirer
+	AsStager       = session.AsStager
+	AsEventMarker  = session.AsEventMarker
+	AsLockExtender = session.AsLockExtender
 )

@@ -256,6 +256,19 @@ type EventMarker interface {
 // wraps (through an Unwrap() Store method, as for AsExpirer).
 func AsEventMarker(s Store) (EventMarker, bool) { return find[EventMarker](s) }
 
+// LockExtender is an optional capability of a Store: a lock holder renews
+// its lock while it works, so that the lock can be taken with a short ttl
+// and a holder that dies frees it soon. RedisStore has it.
+type LockExtender interface {
+	// ExtendLock sets the lock of id to expire ttl from now if token still
+	// holds it; false if it does not (it ran out, maybe taken by another).
+	ExtendLock(ctx context.Context, id, token string, ttl time.Duration) (bool, error)
+}
+
+// AsLockExtender returns the LockExtender behind s, looking through
+// wrappers as AsExpirer does.
+func AsLockExtender(s Store) (LockExtender, bool) { return find[LockExtender](s) }
+
 // ErrUnavailable is wrapped around every failure of the backing store
 // itself (refused connection, timeout, closed client, an error reply), as
 // opposed to an answer about a session (ErrNotFound, ErrExists,

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sessions.Store) {
 		{"ExpiryClaim", testExpiryClaim},
 		{"TransitionFenced", testTransitionFenced},
 		{"EventMark", testEventMark},
+		{"ExtendLock", testExtendLock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -931,4 +932,31 @@ func testEventMark(t *testing.T, s sessions.Store) {
 			t.Fatalf("second ClaimEventPass: %v %v, want refused", again, err)
 		}
 	}
+}
+
+// testExtendLock: a store that is a LockExtender renews a lock only for
+// the token holding it.
+func testExtendLock(t *testing.T, s sessions.Store) {
+	le, ok := sessions.AsLockExtender(s)
+	if !ok {
+		return
+	}
+	ctx := testContext(t)
+	id := newID(t)
+	token := mustTryLock(t, s, id, 300*time.Millisecond, true)
+	for range 4 { // well past the first ttl, renewed every 150ms
+		time.Sleep(150 * time.Millisecond)
+		if ok, err := le.ExtendLock(ctx, id, token, 300*time.Millisecond); err != nil || !ok {
+			t.Fatalf("ExtendLock by the holder: %v %v", ok, err)
+		}
+	}
+	mustTryLock(t, s, id, time.Second, false)
+	if ok, err := le.ExtendLock(ctx, id, token+"x", time.Minute); err != nil || ok {
+		t.Fatalf("ExtendLock with another token: %v %v, want refused", ok, err)
+	}
+	mustUnlock(t, s, id, token)
+	if ok, err := le.ExtendLock(ctx, id, token, time.Minute); err != nil || ok {
+		t.Fatalf("ExtendLock of a released lock: %v %v, want refused", ok, err)
+	}
+	mustUnlock(t, s, id, mustTryLock(t, s, id, time.Second, true))
 }
