@@ -213,7 +213,9 @@ limits: { complete_timeout: 90s }
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := append(serveEnv(redisURL, s3), "CHUTE_BACKENDS_MAIN_ENDPOINT="+dp.srv.URL)
+	// The store's provider preset: a generic store would be probed at start,
+	// and the probe's own completes would reach the counting proxy.
+	env := append(serveEnv(redisURL, s3), "CHUTE_BACKENDS_MAIN_ENDPOINT="+dp.srv.URL, "CHUTE_BACKENDS_MAIN_PROVIDER="+s3.Kind)
 	store := &target{store: mustClient(t, s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Region), bucket: s3.Bucket}
 	a := launchServe(t, env, cfgPath, store)
 	b := launchServe(t, env, cfgPath, store)

@@ -361,12 +361,13 @@ func probeStore(log *slog.Logger, name string, s3 *backends.S3) {
 	defer cancel()
 	start := time.Now()
 	p, err := s3.Probe(ctx)
+	// Every ability in p was shown before any error: keep what was shown.
+	s3.SetProbed(p)
 	if err != nil {
-		log.Warn("store probe failed: no checksums or conditional writes assumed (set backends."+name+".provider to use a preset)",
-			"backend", name, "err", err)
+		log.Warn("store probe incomplete: only what it showed is assumed (set backends."+name+".provider to use a preset)",
+			"backend", name, "err", err, "part_checksums", checksum.List(p.PartChecksums))
 		return
 	}
-	s3.SetProbed(p)
 	log.Info("store probed", "backend", name, "part_checksums", checksum.List(p.PartChecksums),
 		"full_object_checksums", checksum.List(p.FullObjectChecksums), "conditional_writes", p.ConditionalWrites,
 		"took_ms", time.Since(start).Milliseconds())
