@@ -273,3 +273,20 @@ func TestPromoterCompletesStagedForms(t *testing.T) {
 	}
 	_ = idle
 }
+
+// TestCompleteOpenOneSmallPart: Uppy may send a small file as a multipart
+// upload of one part under 5 MiB; it completes.
+func TestCompleteOpenOneSmallPart(t *testing.T) {
+	svc, fs := newTestService(t)
+	ctx := context.Background()
+	up, err := svc.CreateOpen(ctx, "alice", OpenRequest{Filename: "a.bin", ContentType: "application/octet-stream"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := fs.uploadIDOf(up.Key)
+	e1 := fs.putPart(uid, 1, 2048)
+	done, err := svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, []CompletePart{{PartNumber: 1, ETag: e1}})
+	if err != nil || done.Size != 2048 || done.State != "completed" {
+		t.Fatalf("%+v %v", done, err)
+	}
+}

@@ -405,3 +405,16 @@ func ExampleCheck() {
 	fmt.Println(err)
 	// Output: part missing: 2; part 1 is 100 bytes, expected 5242880
 }
+
+// TestCheckOneSmallPart: an upload of one part under MinPartSize is valid
+// (the only part is the last one), as S3 completes it.
+func TestCheckOneSmallPart(t *testing.T) {
+	plan := Plan{Size: 2048, PartSize: 2048, PartCount: 1}
+	got, err := Check(plan, []Part{{Number: 1, ETag: `"abc"`, Size: 2048}}, map[int]string{1: "abc"})
+	if err != nil || len(got) != 1 || got[0].Size != 2048 {
+		t.Fatalf("Check(%+v) = %v, %v", plan, got, err)
+	}
+	if _, err := Check(Plan{Size: 2048, PartSize: 1024, PartCount: 2}, nil, nil); !errors.Is(err, ErrInvalidPlan) {
+		t.Fatalf("two parts under the minimum: %v", err)
+	}
+}

@@ -110,7 +110,9 @@ func (p Plan) validate() error {
 	switch {
 	case p.Size < 1 || p.Size > MaxObjectSize:
 		return fmt.Errorf("%w: size %d", ErrInvalidPlan, p.Size)
-	case p.PartSize < MinPartSize || p.PartSize > MaxPartSize:
+	case p.PartSize > MaxPartSize || (p.PartSize < MinPartSize && !(p.PartCount == 1 && p.PartSize == p.Size)):
+		// A part under MinPartSize is allowed as the last one, so as the
+		// only one too (an upload of one small part).
 		return fmt.Errorf("%w: part size %d", ErrInvalidPlan, p.PartSize)
 	case p.PartCount < 1 || p.PartCount > MaxParts:
 		return fmt.Errorf("%w: part count %d", ErrInvalidPlan, p.PartCount)
