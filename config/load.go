@@ -35,7 +35,6 @@ var EnvAllowlist = []string{
 	"CHUTE_LOG_DIR",     // scripts/test.sh: where the step logs go
 	"CHUTE_FUZZTIME",    // scripts/test.sh: fuzzing time per target
 	"CHUTE_SHOT_DIR",    // test/browser_demo_test.go: screenshots of the demo page
-	"CHUTE_FAULT",       // the crash point of a chutefault test build (broker/fault_on.go)
 }
 
 // Problems is the error returned by Load and Validate: every problem found,
