@@ -474,7 +474,12 @@ profiles:
 // password is printed nowhere.
 func TestDevRedisNeedsPassword(t *testing.T) {
 	tg := startDev(t)
-	m := regexp.MustCompile(`redis=(127\.0\.0\.1:\d+)`).FindStringSubmatch(tg.logs.String())
+	// The line may still be on its way out when the server answers.
+	re := regexp.MustCompile(`redis=(127\.0\.0\.1:\d+)`)
+	m := re.FindStringSubmatch(tg.logs.String())
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); m = re.FindStringSubmatch(tg.logs.String()) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if m == nil {
 		t.Fatalf("chute dev does not log its Redis address:\n%s", tg.logs.String())
 	}
