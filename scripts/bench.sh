@@ -6,7 +6,7 @@
 # with the top functions of a CPU profile of sign-part. Takes 3-6 minutes (longer on a busy machine); leaves nothing running.
 #
 # Environment: BENCH_DURATION (default 8s) is each load run, BENCH_ROUNDS
-# (default 2) the rounds of each, BENCH_SIZE (default 2147483648) the bytes
+# (default 2) the rounds of each, BENCH_SIZE (default 1073741824, 1 GiB) the bytes
 # of the end-to-end upload, BENCH_OUT (default a temporary folder) keeps
 # the logs, binaries and the CPU profile. Go benchmarks are apart:
 # go test -run '^$' -bench . ./backends/ ./broker/ ./multipart/ ./sessions/
@@ -35,7 +35,7 @@ step_done
 step "benchmark suite (results: $OUT/results.md)"
 "$OUT/chutebench" suite \
 	-chute "$OUT/chute" -versitygw "$VERSITYGW_BIN" -redis-server /usr/bin/redis-server \
-	-d "${BENCH_DURATION:-8s}" -rounds "${BENCH_ROUNDS:-2}" -size "${BENCH_SIZE:-2147483648}" \
+	-d "${BENCH_DURATION:-8s}" -rounds "${BENCH_ROUNDS:-2}" -size "${BENCH_SIZE:-1073741824}" \
 	-cpuprofile "$OUT/sign-part.pprof" -e2e-cpuprofile "$OUT/e2e.pprof" -out "$OUT/results.md"
 {
 	echo
@@ -52,7 +52,7 @@ step "benchmark suite (results: $OUT/results.md)"
 	echo '```'
 	if [[ -s "$OUT/e2e.pprof" ]]; then
 		echo
-		echo "#### CPU profile of the broker during one $((${BENCH_SIZE:-2147483648} / 1048576)) MiB upload (top 20 by cumulative time, Chute code only)"
+		echo "#### CPU profile of the broker during one $((${BENCH_SIZE:-1073741824} / 1048576)) MiB upload (top 20 by cumulative time, Chute code only)"
 		echo
 		echo '```'
 		go tool pprof -top -cum -nodecount=20 -focus 'chute-dev/chute' "$OUT/chutebench" "$OUT/e2e.pprof" 2>/dev/null | sed -n '4,$p'

@@ -17,6 +17,7 @@ type loadSpec struct {
 	addr   string // host:port, loopback
 	method string
 	path   string
+	pathFn func(i int) string // path of the i-th request, instead of path
 	token  string
 	body   func(i int) []byte // request body of the i-th request; nil for none
 	want   int                // expected status
@@ -78,7 +79,11 @@ func runLoad(spec loadSpec) loadResult {
 					break
 				}
 				req.Reset()
-				req.SetRequestURI("http://" + spec.addr + spec.path)
+				path := spec.path
+				if spec.pathFn != nil {
+					path = spec.pathFn(i)
+				}
+				req.SetRequestURI("http://" + spec.addr + path)
 				req.Header.SetMethod(spec.method)
 				if spec.token != "" {
 					req.Header.Set("Authorization", "Bearer "+spec.token)
