@@ -20,16 +20,15 @@
 //
 // # Images
 //
-// Run uses local images and never needs a registry for them (WithImages
-// names others):
-//
-//   - chute:local: the Chute image, `make image` in the Chute repository
-//     (a static build copied into an empty base; see its Dockerfile).
-//   - chute-test/redis:local and chute-test/versitygw:local:
-//     `scripts/build-images.sh` in the Chute repository builds both FROM
-//     scratch from the host's redis-server and a static versitygw.
-//
-// A missing image is an error that says how to build it.
+// By default Run starts public images, pulled by Docker when missing:
+// DefaultChuteImage() (ghcr.io/chute-dev/chute tagged with the Chute
+// release this binary is built with), DefaultRedisImage and DefaultS3Image.
+// The environment variables CHUTETEST_CHUTE_IMAGE, CHUTETEST_REDIS_IMAGE and
+// CHUTETEST_S3_IMAGE replace them (a pinned version, a registry mirror), and
+// WithImages overrides both. WithLocalImages runs the images the Chute
+// repository builds without any registry (`make image`,
+// `scripts/build-images.sh`); a missing local image is an error that says
+// how to build it.
 //
 // # Environment
 //
@@ -49,6 +48,7 @@ import (
 	"io"
 	"maps"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -64,13 +64,6 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/chute-dev/chute/broker/auth"
-)
-
-// Default images; see the package documentation for how to build them.
-const (
-	DefaultChuteImage = "chute:local"
-	DefaultRedisImage = "chute-test/redis:local"
-	DefaultS3Image    = "chute-test/versitygw:local"
 )
 
 // DefaultBucket is the bucket created when WithBucket is not given.
@@ -147,22 +140,19 @@ type Profile struct {
 type Option func(*settings)
 
 type settings struct {
-	chuteImage, redisImage, s3Image string
-	secret                          string
-	bucket                          string
-	profiles                        map[string]Profile
-	env                             map[string]string
+	images   images // as the options set them; "" = not set
+	secret   string
+	bucket   string
+	profiles map[string]Profile
+	env      map[string]string
 }
 
 // newSettings applies opts to the defaults.
 func newSettings(opts []Option) settings {
 	s := settings{
-		chuteImage: DefaultChuteImage,
-		redisImage: DefaultRedisImage,
-		s3Image:    DefaultS3Image,
-		bucket:     DefaultBucket,
-		profiles:   map[string]Profile{},
-		env:        map[string]string{},
+		bucket:   DefaultBucket,
+		profiles: map[string]Profile{},
+		env:      map[string]string{},
 	}
 	for _, o := range opts {
 		o(&s)
@@ -173,17 +163,19 @@ func newSettings(opts []Option) settings {
 	return s
 }
 
-// WithImages names the images to run; an empty name keeps the default.
+// WithImages names the images to run, over the environment variables
+// (EnvChuteImage, ...) and the defaults; an empty name leaves that image to
+// them. See the package documentation for what each image must do.
 func WithImages(chute, redis, s3 string) Option {
 	return func(s *settings) {
 		if chute != "" {
-			s.chuteImage = chute
+			s.images.chute = chute
 		}
 		if redis != "" {
-			s.redisImage = redis
+			s.images.redis = redis
 		}
 		if s3 != "" {
-			s.s3Image = s3
+			s.images.s3 = s3
 		}
 	}
 }
@@ -228,7 +220,8 @@ func Run(ctx context.Context, opts ...Option) (_ *Chute, err error) {
 
 	ctx, cancel := context.WithTimeout(ctx, 3*startTimeout)
 	defer cancel()
-	for _, img := range []string{s.redisImage, s.s3Image, s.chuteImage} {
+	img := resolveImages(s.images, os.Getenv)
+	for _, img := range []string{img.redis, img.s3, img.chute} {
 		if err := requireImage(ctx, img); err != nil {
 			return nil, err
 		}
@@ -247,15 +240,13 @@ func Run(ctx context.Context, opts ...Option) (_ *Chute, err error) {
 		redisHost, s3Host  string
 	)
 	wg.Go(func() {
-		redis, redisHost, redisErr = c.start(ctx, s.redisImage, redisPort, redisAlias,
+		redis, redisHost, redisErr = c.start(ctx, img.redis, redisPort, redisAlias,
+			testcontainers.WithCmd(redisArgs...),
 			testcontainers.WithWaitStrategyAndDeadline(startTimeout, wait.ForLog("Ready to accept connections")))
 	})
 	wg.Go(func() {
-		store, s3Host, storeErr = c.start(ctx, s.s3Image, s3Port, s3Alias,
-			testcontainers.WithEnv(map[string]string{
-				"ROOT_ACCESS_KEY_ID":     c.S3.AccessKey,
-				"ROOT_SECRET_ACCESS_KEY": c.S3.SecretKey,
-			}),
+		store, s3Host, storeErr = c.start(ctx, img.s3, s3Port, s3Alias,
+			testcontainers.WithEnv(storeEnv(c.S3)),
 			testcontainers.WithWaitStrategyAndDeadline(startTimeout, wait.ForHTTP("/health").WithPort(s3Port)))
 	})
 	wg.Wait()
@@ -272,7 +263,7 @@ func Run(ctx context.Context, opts ...Option) (_ *Chute, err error) {
 
 	env := chuteEnv(&s, c.S3)
 	var chuteHost string
-	c.chute, chuteHost, err = c.start(ctx, s.chuteImage, chutePort, "chute",
+	c.chute, chuteHost, err = c.start(ctx, img.chute, chutePort, "chute",
 		testcontainers.WithEnv(env),
 		testcontainers.WithCmd("serve"),
 		testcontainers.WithWaitStrategyAndDeadline(startTimeout,
@@ -312,6 +303,34 @@ func chuteEnv(s *settings, s3 S3) map[string]string {
 	}
 	maps.Copy(env, s.env)
 	return env
+}
+
+// redisArgs is the Redis container's command: options only, which both
+// kinds of image take. The official image's entrypoint
+// (docker-entrypoint.sh) puts redis-server in front of arguments that start
+// with "-"; LocalRedisImage's entrypoint is redis-server itself with these
+// same options, which may be given twice. Test data is not persisted, and
+// protected mode is off (connections come from the Docker network and the
+// host's bridge, never from 127.0.0.1 inside the container).
+var redisArgs = []string{"--protected-mode", "no", "--save", "", "--appendonly", "no"}
+
+// storeEnv is the versitygw container's environment for s3. versitygw reads
+// its root credentials, port, region and health path from these variables;
+// the official image's entrypoint (docker-entrypoint.sh, run without
+// arguments) builds the command line from VGW_BACKEND and VGW_BACKEND_ARG
+// (/tmp/vgw exists in that image). LocalS3Image runs versitygw with the same
+// settings as flags (posix /data), which take precedence over the
+// variables, so one environment fits both.
+func storeEnv(s3 S3) map[string]string {
+	return map[string]string{
+		"ROOT_ACCESS_KEY_ID":     s3.AccessKey,
+		"ROOT_SECRET_ACCESS_KEY": s3.SecretKey,
+		"VGW_BACKEND":            "posix",
+		"VGW_BACKEND_ARG":        "/tmp/vgw",
+		"VGW_PORT":               ":7070",
+		"VGW_REGION":             Region,
+		"VGW_HEALTH":             "/health",
+	}
 }
 
 // profileEnv returns the CHUTE_PROFILES_* variables for p.
@@ -440,9 +459,15 @@ func (c *Chute) prepareBucket(ctx context.Context) error {
 	return nil
 }
 
-// requireImage reports an image that is not present locally, with how to
-// build it: these images are built, never pulled.
+// requireImage checks that one of the Chute repository's local images
+// (or any image tagged "local") is present, and says how to build it when
+// it isn't: those can't be pulled. Any other image that is missing is left
+// to testcontainers, which pulls it.
 func requireImage(ctx context.Context, image string) error {
+	hint := buildHint(image)
+	if hint == "" {
+		return nil
+	}
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return fmt.Errorf("chutetest: docker client: %w", err)
@@ -451,10 +476,6 @@ func requireImage(ctx context.Context, image string) error {
 	_, err = cli.ImageInspect(ctx, image)
 	if err == nil {
 		return nil
-	}
-	hint := "run `scripts/build-images.sh` in the Chute repository"
-	if image == DefaultChuteImage {
-		hint = "run `make image` in the Chute repository"
 	}
 	if cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("chutetest: image %s not found: %s", image, hint)

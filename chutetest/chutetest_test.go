@@ -75,15 +75,10 @@ func TestChuteEnvLoads(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	a, b := newSettings(nil), newSettings(nil)
-	if a.chuteImage != DefaultChuteImage || a.redisImage != DefaultRedisImage || a.s3Image != DefaultS3Image ||
-		a.bucket != DefaultBucket {
+	if a.images != (images{}) || a.bucket != DefaultBucket {
 		t.Errorf("defaults = %+v", a)
 	}
 	if len(a.secret) < 32 || a.secret == b.secret {
 		t.Errorf("random JWT secrets %q and %q: want 32+ bytes, different per Run", a.secret, b.secret)
-	}
-	s := newSettings([]Option{WithImages("my/chute:1", "", "")})
-	if s.chuteImage != "my/chute:1" || s.redisImage != DefaultRedisImage || s.s3Image != DefaultS3Image {
-		t.Errorf("WithImages with empty names changed the defaults: %+v", s)
 	}
 }

@@ -3,9 +3,12 @@
 // in Docker and uploads through it exactly as a client would, over HTTP with
 // a bearer token, the bytes going straight to presigned store URLs.
 //
-// It needs the images chute:local (`make image` at the repository root) and
+// Chute's CI has no registry, so this example runs the images the
+// repository builds: chute:local (`make image` at the repository root) and
 // chute-test/redis:local + chute-test/versitygw:local
-// (`scripts/build-images.sh`). Run it with `go test ./...` in this folder.
+// (`scripts/build-images.sh`), through chutetest.WithLocalImages. A project
+// of your own leaves that option out and gets the published images (see
+// docs/testcontainers.md). Run it with `go test ./...` in this folder.
 package uploadtest
 
 import (
@@ -28,6 +31,7 @@ import (
 func TestUpload(t *testing.T) {
 	ctx := context.Background()
 	c, err := chutetest.Run(ctx,
+		chutetest.WithLocalImages(), // drop this line to run the published images
 		chutetest.WithBucket("app-uploads"),
 		// Small parts keep the multipart case quick: 5 MiB is S3's minimum.
 		chutetest.WithProfile("default", chutetest.Profile{
