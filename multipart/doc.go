@@ -7,6 +7,8 @@
 // concurrent use.
 package multipart
 
+import "github.com/chute-dev/chute/api"
+
 // Size units.
 const (
 	KiB int64 = 1 << 10
@@ -30,14 +32,6 @@ const (
 )
 
 // Part is one part of a multipart upload, as reported by a client or as
-// listed by the store.
-type Part struct {
-	Number int    `json:"part_number"`
-	ETag   string `json:"etag"`
-	Size   int64  `json:"size"`
-	// Checksum is the part's checksum (base64, x-amz-checksum-* form) in
-	// the algorithm its upload was created with, as the store lists it
-	// and as CompleteMultipartUpload must repeat it; empty when the
-	// upload has no checksum algorithm.
-	Checksum string `json:"checksum,omitempty"`
-}
+// listed by the store. It crosses the wire as it is (the parts of a
+// status), so it is the wire type api.Part.
+type Part = api.Part

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
+	"github.com/chute-dev/chute/api"
 	"github.com/chute-dev/chute/broker"
 	"github.com/chute-dev/chute/broker/auth"
 	"github.com/chute-dev/chute/multipart"
@@ -52,7 +53,7 @@ func FuzzDecode(f *testing.F) {
 		c := app.AcquireCtx(&fasthttp.RequestCtx{})
 		defer app.ReleaseCtx(c)
 		c.Request().SetBody(body)
-		var req broker.CreateRequest
+		var req api.CreateRequest
 		err := decode(c, &req, allowEmpty)
 		if err == nil {
 			trimmed := bytes.TrimSpace(body)
@@ -111,7 +112,7 @@ func FuzzCreate(f *testing.F) {
 		switch resp.StatusCode {
 		case 400, 403, 413, 415:
 		case 503:
-			var cr broker.CreateRequest
+			var cr api.CreateRequest
 			if err := json.Unmarshal([]byte(body), &cr); err != nil {
 				t.Fatalf("%q passed validation but does not decode: %v", body, err)
 			}

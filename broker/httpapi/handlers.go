@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
+	"github.com/chute-dev/chute/api"
 	"github.com/chute-dev/chute/broker"
 )
 
@@ -13,12 +14,11 @@ import (
 func id(c *fiber.Ctx) string { return utils.CopyString(c.Params("id")) }
 
 func (s *Server) create(ctx context.Context, c *fiber.Ctx, subject string) (any, error) {
-	var req broker.CreateRequest
-	if err := decodeStrict(c, &req, false); err != nil {
+	var body api.CreateRequest
+	if err := decodeStrict(c, &body, false); err != nil {
 		return nil, err
 	}
-	req.ClientHeaders = clientHeaders(c, s.svc.ClientHeaderNames())
-	return s.svc.Create(ctx, subject, req)
+	return s.svc.Create(ctx, subject, broker.NewCreateRequest(body, clientHeaders(c, s.svc.ClientHeaderNames())))
 }
 
 func (s *Server) status(ctx context.Context, c *fiber.Ctx, subject string) (any, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/chute-dev/chute/api"
 	"github.com/chute-dev/chute/broker"
 	"github.com/chute-dev/chute/broker/auth"
 )
@@ -164,7 +165,7 @@ func TestStrictDecodeAllocs(t *testing.T) {
 	body := []byte(`{"filename":"clip.mp4","content_type":"video/mp4","size":1048576,"metadata":{"title":"x"}}`)
 	allocs := func(strict bool) float64 {
 		return testing.AllocsPerRun(200, func() {
-			var req broker.CreateRequest
+			var req api.CreateRequest
 			if err := decodeBody(body, &req, false, strict); err != nil {
 				t.Fatal(err)
 			}
@@ -183,7 +184,7 @@ func TestStrictDecodeAllocs(t *testing.T) {
 func TestOpenAPIRequestBodiesMatchGoTypes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	bodies := map[string]reflect.Type{
-		shape("POST", "/v1/uploads"):                reflect.TypeFor[broker.CreateRequest](),
+		shape("POST", "/v1/uploads"):                reflect.TypeFor[api.CreateRequest](),
 		shape("POST", "/v1/uploads/{id}/part-urls"): reflect.TypeFor[broker.PartURLsRequest](),
 		shape("PUT", "/v1/uploads/{id}/parts/{n}"):  reflect.TypeFor[broker.ReportRequest](),
 		shape("POST", "/v1/uploads/{id}/complete"):  reflect.TypeFor[broker.CompleteRequest](),
