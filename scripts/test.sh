@@ -139,6 +139,13 @@ for dir in web/e2e web/uppytest; do
 done
 step_done
 
+# The npm package @chute-dev/client (web/client): packed, its tarball
+# installed into web/e2e (after the npm ci above, which would remove it),
+# its types checked with tsc; the browser tests load chute.js from there.
+step "npm client (npm pack, install into web/e2e, tsc --noEmit, exports)"
+CHUTE_PACK_DIR="$LOG_DIR/npm-client" scripts/pack-client.sh
+step_done
+
 export TESTCONTAINERS_RYUK_DISABLED=true
 export TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 export CHUTE_REQUIRE_DOCKER=1

@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/chute-dev/chute/checksum"
+	"github.com/chute-dev/chute/web"
 )
 
 // demoDriverDir holds the node script that drives the demo page and its
@@ -49,6 +51,9 @@ func demoNeedBrowser(t *testing.T) string {
 	}
 	if _, err := os.Stat(filepath.Join(demoDriverDir, "node_modules", "playwright-core")); err != nil {
 		missing = append(missing, "playwright-core (npm ci in web/e2e)")
+	}
+	if _, err := os.Stat(filepath.Join(demoDriverDir, "node_modules", "@chute-dev", "client", "package.json")); err != nil {
+		missing = append(missing, "the packed npm client @chute-dev/client (scripts/pack-client.sh, after npm ci in web/e2e)")
 	}
 	if len(missing) > 0 {
 		msg := "browser test needs " + strings.Join(missing, ", ")
@@ -186,10 +191,39 @@ func TestBrowserDemo(t *testing.T) {
 			Listed     []string
 			TokenKept  bool
 		}
+		Packed struct {
+			Name, Version string
+			Sha256        map[string]string
+			Served        map[string]int
+		}
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &got); err != nil {
 		t.Fatalf("driver output %q: %v", stdout.String(), err)
 	}
+
+	t.Run("packed client", func(t *testing.T) {
+		// The page ran chute.js and its worker from the npm package that
+		// scripts/pack-client.sh packed and installed, and those are the
+		// files this Chute embeds (web/client): the package is what was
+		// tested, and it is not stale.
+		p := got.Packed
+		t.Logf("the page loaded %s@%s from web/e2e/node_modules: %v", p.Name, p.Version, p.Served)
+		if p.Name != "@chute-dev/client" || p.Version == "" {
+			t.Errorf("packed package %q %q, want @chute-dev/client", p.Name, p.Version)
+		}
+		for _, name := range []string{"chute.js", "chute-worker.js"} {
+			if n := p.Served["/"+name]; n < 1 {
+				t.Errorf("the page loaded the packed %s %d times, want at least once", name, n)
+			}
+			b, err := fs.ReadFile(web.FS(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum := sha256.Sum256(b); p.Sha256["/"+name] != hex.EncodeToString(sum[:]) {
+				t.Errorf("the packed %s differs from web/client/%s (run scripts/pack-client.sh again)", name, name)
+			}
+		}
+	})
 
 	// Completed uploads hold exactly the file's bytes.
 	for name, id := range map[string]string{"image.png": got.Image.ID, "big.bin": got.Big.ID, "pause.bin": got.Pause.ID, "reload.bin": got.Reload.ID} {

@@ -10,12 +10,18 @@
 // To make the in-between states observable without timing, the script
 // holds one part's PUT (Playwright route) while it pauses, cancels or
 // reloads, and answers one PUT with 403 (re-sign) and one with 503
-// (retry). The first scenario runs with no interception at all, so the
-// store's own CORS answers are tested. Presigned URLs are never printed.
+// (retry). The first scenario runs with no interception of the store at
+// all, so the store's own CORS answers are tested. Presigned URLs are
+// never printed.
+//
+// chute.js and chute-worker.js come from the packed npm package in
+// node_modules (packed.mjs), not from Chute: "packed" in the output says
+// which package and how often the page loaded each file.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { servePacked } from "./packed.mjs";
 
 const base = must("CHUTE_URL");
 const token = must("CHUTE_TOKEN");
@@ -51,6 +57,7 @@ try {
 }
 
 async function run(ctx, out) {
+  out.packed = await servePacked(ctx, base);
   const page = ctx.pages()[0] || (await ctx.newPage());
   page.on("pageerror", (e) => log("page error:", e.message));
   page.on("console", (m) => {

@@ -2,7 +2,9 @@
 // Chromium, against a Chute whose verify hook rejects it, and prints one
 // JSON line with what the page shows: {state, text, reason, resumeHidden,
 // cancelHidden}. test/verify_test.go starts `chute serve` with the hook
-// and checks the page shows the application's reason.
+// and checks the page shows the application's reason. chute.js comes
+// from the packed npm package (packed.mjs); the script fails if the page
+// did not load it.
 //
 // Environment: CHUTE_URL (the page), CHUTE_TOKEN, FILE (the file to
 // upload), CHROMIUM (default /usr/bin/chromium).
@@ -10,6 +12,7 @@ import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { servePacked } from "./packed.mjs";
 
 function must(name) {
   const v = process.env[name];
@@ -30,6 +33,7 @@ const ctx = await chromium.launchPersistentContext(userDir, {
   ],
 });
 try {
+  const packed = await servePacked(ctx, base);
   const page = ctx.pages()[0] || (await ctx.newPage());
   page.on("pageerror", (e) => console.error("page error:", e.message));
   await page.goto(base + "/");
@@ -51,6 +55,7 @@ try {
     sel,
     { timeout: 60_000, polling: 100 },
   );
+  if (packed.served["/chute.js"] === 0) throw new Error("the page did not load the packed chute.js");
   console.log(JSON.stringify(await h.jsonValue()));
 } finally {
   await ctx.close();

@@ -1,9 +1,12 @@
 // chute.js: a small browser client for Chute's native API (/v1).
 //
 // The bytes go straight from the browser to the store's presigned URLs;
-// Chute only signs, tracks and finalizes. Import it as an ES module:
+// Chute only signs, tracks and finalizes. It is the npm package
+// @chute-dev/client (this folder, web/client; its types are index.d.ts
+// beside it), and every Chute serves it at /chute.js for its demo page.
+// Import it as an ES module:
 //
-//   import { ChuteClient } from "./chute.js";
+//   import { ChuteClient } from "@chute-dev/client"; // or "./chute.js"
 //   const chute = new ChuteClient({ baseURL: "https://uploads.example.com", token });
 //   const done = await chute.upload(file, { onProgress: (p) => console.log(p.loaded / p.total) });
 //   console.log(done.download.url);
@@ -345,23 +348,23 @@ ${hashBlob.toString()}
 export class Hasher {
   constructor() {
     /** @type {Worker | null} */
-    this.worker = null;
+    this._worker = null;
     /** @type {Map<number, {resolve: (d: Uint8Array) => void, reject: (e: Error) => void, blob: Blob, alg: string}>} */
-    this.jobs = new Map();
-    this.next = 1;
+    this._jobs = new Map();
+    this._next = 1;
     /** True while digests are computed in a worker. */
     this.offThread = false;
     /** @type {(() => Worker)[]} ways to start a worker, in order */
-    this.starts = [];
+    this._starts = [];
     try {
       const file = new URL("./chute-worker.js", import.meta.url);
       if (typeof location !== "undefined" && file.origin === location.origin) {
-        this.starts.push(() => new Worker(file, { type: "module" }));
+        this._starts.push(() => new Worker(file, { type: "module" }));
       }
     } catch (_) {
       // no import.meta.url or no location: skip the file
     }
-    this.starts.push(() => {
+    this._starts.push(() => {
       const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
       try {
         return new Worker(url);
@@ -370,28 +373,28 @@ export class Hasher {
       }
     });
     /** @type {string[]} */
-    this.failures = [];
+    this._failures = [];
     this._start();
   }
 
   /** _start starts the next way that works; none left: hash on the page. */
   _start() {
-    while (this.starts.length > 0) {
-      const start = /** @type {() => Worker} */ (this.starts.shift());
+    while (this._starts.length > 0) {
+      const start = /** @type {() => Worker} */ (this._starts.shift());
       let w;
       try {
         if (typeof Worker === "undefined") throw new Error("no Worker here");
         w = start();
       } catch (err) {
-        this.failures.push(String(err && /** @type {Error} */ (err).message));
+        this._failures.push(String(err && /** @type {Error} */ (err).message));
         continue;
       }
-      this.worker = w;
+      this._worker = w;
       this.offThread = true;
       w.onmessage = (e) => {
-        const job = this.jobs.get(e.data.id);
+        const job = this._jobs.get(e.data.id);
         if (!job) return;
-        this.jobs.delete(e.data.id);
+        this._jobs.delete(e.data.id);
         if (e.data.error) job.reject(new Error(e.data.error));
         else job.resolve(e.data.digest);
       };
@@ -399,19 +402,19 @@ export class Hasher {
       // move its jobs on to the next way.
       w.onerror = (e) => {
         e.preventDefault();
-        if (this.worker !== w) return;
+        if (this._worker !== w) return;
         w.terminate();
-        this.worker = null;
+        this._worker = null;
         this.offThread = false;
-        this.failures.push(e.message || "the worker failed to start");
+        this._failures.push(e.message || "the worker failed to start");
         this._start();
-        const jobs = [...this.jobs.values()];
-        this.jobs.clear();
+        const jobs = [...this._jobs.values()];
+        this._jobs.clear();
         for (const j of jobs) this.digest(j.blob, j.alg).then(j.resolve, j.reject);
       };
       return;
     }
-    console.warn(`chute.js: no Web Worker for checksums (${this.failures.join("; ")}); hashing on the page`);
+    console.warn(`chute.js: no Web Worker for checksums (${this._failures.join("; ")}); hashing on the page`);
   }
 
   /**
@@ -421,11 +424,11 @@ export class Hasher {
    * @returns {Promise<Uint8Array>}
    */
   digest(blob, alg) {
-    if (!this.worker) return hashBlob(blob, alg);
+    if (!this._worker) return hashBlob(blob, alg);
     return new Promise((resolve, reject) => {
-      const id = this.next++;
-      this.jobs.set(id, { resolve, reject, blob, alg });
-      /** @type {Worker} */ (this.worker).postMessage({ id, blob, alg });
+      const id = this._next++;
+      this._jobs.set(id, { resolve, reject, blob, alg });
+      /** @type {Worker} */ (this._worker).postMessage({ id, blob, alg });
     });
   }
 }
