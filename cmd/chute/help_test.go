@@ -10,7 +10,7 @@ import (
 var helpWords = []string{"help", "-h", "--help"}
 
 // subcommands are the commands the overview lists.
-var subcommands = []string{"dev", "serve", "config", "token", "upload", "status", "abort", "doctor", "gc", "version"}
+var subcommands = []string{"dev", "serve", "config", "token", "upload", "status", "abort", "doctor", "setup-bucket", "gc", "version"}
 
 // TestHelpCombinations runs every sequence of one to three words from
 // help, -h, --help and the subcommands that holds at least one help word
@@ -71,7 +71,7 @@ func TestHelpCombinations(t *testing.T) {
 			t.Errorf("%s: exit %d, output does not hold %q:\n%s%s", name, code, want, out, errs)
 		}
 	}
-	if want := 13 + 13*13 + 13*13*13 - (10 + 10*10 + 10*10*10); ran != want {
+	if want := 14 + 14*14 + 14*14*14 - (11 + 11*11 + 11*11*11); ran != want {
 		t.Fatalf("ran %d combinations, want %d", ran, want)
 	}
 }

@@ -7,6 +7,7 @@
 //	chute token --secret S --sub ID   mint an HS256 token (development, tests)
 //	chute upload FILE...       upload files through a Chute server (status ID, abort ID too)
 //	chute doctor --config FILE check the object stores (credentials, bucket, CORS, lifecycle, round trip)
+//	chute setup-bucket --config FILE  create the buckets, add CORS and lifecycle rules
 //	chute version
 package main
 
@@ -39,6 +40,8 @@ Usage:
   chute doctor --config FILE [--backend NAME]   check the object stores'
                               credentials, bucket, CORS, lifecycle and a
                               presigned round trip
+  chute setup-bucket --config FILE [--backend NAME]   create the buckets
+                              and add the CORS and lifecycle rules Chute needs
   chute gc --config FILE [--older-than 48h] [--apply]
                               list (and with --apply abort) store uploads no
                               session knows
@@ -113,6 +116,8 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 		err = cmdAbort(ctx, args, stdout, stderr)
 	case "doctor":
 		err = cmdDoctor(ctx, args, stdout, stderr)
+	case "setup-bucket":
+		err = cmdSetupBucket(ctx, args, stdout, stderr)
 	case "gc":
 		err = cmdGC(ctx, args, stdout, stderr)
 	case "version", "--version", "-v":
