@@ -137,6 +137,9 @@ func (s *Service) runPromoter(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
+		if !s.claimPromoterPass(ctx, interval) {
+			continue
+		}
 		if res, err := s.PromoteStaged(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("promoter pass", "err", err)
 		} else if res.Promoted+res.Failed > 0 {
@@ -144,4 +147,21 @@ func (s *Service) runPromoter(ctx context.Context, interval time.Duration) {
 				"forgotten", res.Forgotten, "failed", res.Failed)
 		}
 	}
+}
+
+// claimPromoterPass reports whether this process runs the promoter pass
+// of the period that starts now: every replica ticks, and the one that
+// takes the store's pass claim (for most of the period) runs the pass,
+// so the staged index is read once per period, not once per replica. A
+// claim error skips the pass; the next period tries again.
+func (s *Service) claimPromoterPass(ctx context.Context, interval time.Duration) bool {
+	st, ok := session.AsStager(s.sessions)
+	if !ok {
+		return false
+	}
+	ok, err := st.ClaimStagedPass(ctx, max(interval*9/10, time.Millisecond))
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("promoter: pass claim", "err", err)
+	}
+	return err == nil && ok
 }

@@ -3,6 +3,7 @@ package sessions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,4 +43,21 @@ func (r *RedisStore) Staged(ctx context.Context, limit int) ([]StagedUpload, err
 // Unstage implements Stager with ZREM.
 func (r *RedisStore) Unstage(ctx context.Context, id string) error {
 	return unavailable(r.client.ZRem(ctx, r.stagedKey(), id).Err())
+}
+
+func (r *RedisStore) stagedPassKey() string { return r.prefix + ":staged:pass" }
+
+// ClaimStagedPass implements Stager with SET NX PX.
+func (r *RedisStore) ClaimStagedPass(ctx context.Context, ttl time.Duration) (bool, error) {
+	if ttl < time.Millisecond {
+		return false, fmt.Errorf("sessions: claim ttl %v is under a millisecond", ttl)
+	}
+	ok, err := r.client.SetArgs(ctx, r.stagedPassKey(), "1", redis.SetArgs{Mode: "NX", TTL: ttl.Truncate(time.Millisecond)}).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return ok == "OK", nil
 }

@@ -217,6 +217,10 @@ type Stager interface {
 	Staged(ctx context.Context, limit int) ([]StagedUpload, error)
 	// Unstage removes id from the index (a no-op when it is not there).
 	Unstage(ctx context.Context, id string) error
+	// ClaimStagedPass takes the claim of one promoter pass for ttl; false
+	// if another process holds it, so that of many replicas one looks at
+	// the index per period. A claim is never released: it runs out.
+	ClaimStagedPass(ctx context.Context, ttl time.Duration) (bool, error)
 }
 
 // StagedUpload is one entry of the staged index.
