@@ -29,6 +29,10 @@ type Probed struct {
 	// ConditionalWrites: a complete with If-None-Match: * onto an existing
 	// object was refused.
 	ConditionalWrites bool
+	// ConditionalTested: the conditional-write check ran to its end (an
+	// object was written and a complete onto it answered); when false,
+	// ConditionalWrites says nothing.
+	ConditionalTested bool
 }
 
 // ProbePrefix is the folder of the bucket where Probe writes its
@@ -78,9 +82,13 @@ func (s *S3) Probe(ctx context.Context) (Probed, error) {
 		}
 		p.PartChecksums = append(p.PartChecksums, alg)
 		p.ListsPartChecksums = p.ListsPartChecksums || listed
-		if alg.IsCRC() && s.probeFullObject(ctx, key, id, alg, data) {
-			p.FullObjectChecksums = append(p.FullObjectChecksums, alg)
+		if alg.IsCRC() {
+			// A store that takes the wrong whole value leaves an object
+			// too, so the key is removed whatever the outcome.
 			made = append(made, key)
+			if s.probeFullObject(ctx, key, id, alg, data) {
+				p.FullObjectChecksums = append(p.FullObjectChecksums, alg)
+			}
 		}
 	}
 	// Conditional completes: an object at the key, then a complete with
@@ -88,7 +96,7 @@ func (s *S3) Probe(ctx context.Context) (Probed, error) {
 	key := base + "conditional"
 	if err := s.probePut(ctx, key, data); err == nil {
 		made = append(made, key)
-		p.ConditionalWrites = s.probeConditional(ctx, key, data)
+		p.ConditionalWrites, p.ConditionalTested = s.probeConditional(ctx, key, data)
 	}
 	return p, ctx.Err()
 }
@@ -178,23 +186,27 @@ func (s *S3) probePut(ctx context.Context, key string, data []byte) error {
 }
 
 // probeConditional completes a one-part upload onto the existing object
-// at key with If-None-Match: *; the store must refuse it.
-func (s *S3) probeConditional(ctx context.Context, key string, data []byte) bool {
+// at key with If-None-Match: *; the store must refuse it. tested is false
+// when the check could not get as far as the complete's answer.
+func (s *S3) probeConditional(ctx context.Context, key string, data []byte) (honoured, tested bool) {
 	id, err := s.CreateMultipart(ctx, key, ObjectOptions{ContentType: "text/plain"})
 	if err != nil {
-		return false
+		return false, false
 	}
 	defer func() { _ = s.AbortMultipart(context.WithoutCancel(ctx), key, id) }()
 	r, err := s.PresignPart(ctx, key, id, 1, PartOptions{Size: int64(len(data))}, time.Minute)
 	if err != nil {
-		return false
+		return false, false
 	}
 	st, etag, err := s.probeSend(ctx, r, data)
 	if err != nil || st != http.StatusOK {
-		return false
+		return false, false
 	}
 	_, err = s.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: etag, Size: int64(len(data))}}, CompleteOptions{IfNoneMatch: true})
-	return errors.Is(err, ErrPrecondition)
+	if errors.Is(err, ErrPrecondition) {
+		return true, true
+	}
+	return false, err == nil
 }
 
 // probeSend sends a presigned request with data as its body.

@@ -175,8 +175,9 @@ func Run(ctx context.Context, opts Options) Report {
 	add(checkPut(ctx, s3, hc))
 	add(checkLengthEnforced(ctx, s3, hc))
 	add(checkMultipart(ctx, s3, hc))
-	add(checkChecksums(ctx, s3, hc, preset))
-	add(checkConditionalWrites(ctx, s3, hc, preset))
+	for _, r := range checkIntegrity(ctx, s3, preset) {
+		add(r)
+	}
 	return rep
 }
 

@@ -95,6 +95,8 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.bucketConfig(w, f.cors, "NoSuchCORSConfiguration")
 	case key == "" && q.Has("lifecycle"):
 		f.bucketConfig(w, f.lifecycle, "NoSuchLifecycleConfiguration")
+	case key == "" && r.Method == http.MethodHead:
+		w.WriteHeader(http.StatusOK)
 	case key == "" && r.Method == http.MethodGet:
 		fmt.Fprint(w, `<ListBucketResult><Name>uploads</Name><IsTruncated>false</IsTruncated></ListBucketResult>`)
 	case r.Method == http.MethodPost && q.Has("uploads"):
@@ -110,6 +112,12 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !f.noPartETag {
 			w.Header().Set("ETag", `"`+md5hex(body)+`"`)
 		}
+	case r.Method == http.MethodGet && q.Has("uploadId"):
+		fmt.Fprintf(w, `<ListPartsResult><Bucket>uploads</Bucket><Key>%s</Key><UploadId>up1</UploadId><IsTruncated>false</IsTruncated>`, key)
+		if data, ok := f.parts[key]; ok {
+			fmt.Fprintf(w, `<Part><PartNumber>1</PartNumber><ETag>"%s"</ETag><Size>%d</Size></Part>`, md5hex(data), len(data))
+		}
+		fmt.Fprint(w, `</ListPartsResult>`)
 	case r.Method == http.MethodPost && q.Has("uploadId"):
 		if _, exists := f.objects[key]; exists && r.Header.Get("If-None-Match") == "*" && !f.ignoreIfNoneMatch {
 			s3Error(w, http.StatusPreconditionFailed, "PreconditionFailed")
@@ -421,12 +429,12 @@ func TestChecksumProbeUnclaimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	generic, _ := backends.LookupPreset("")
-	r := checkChecksums(context.Background(), s3, http.DefaultClient, generic)
+	r := checkIntegrity(context.Background(), s3, generic)[0]
 	if r.Status != Warn || !strings.Contains(r.Detail, "verified by the store: none; not verified: CRC64NVME, CRC32C, CRC32, SHA256, SHA1") || !strings.Contains(r.Fix, "reading the object back") {
 		t.Errorf("a store verifying nothing: %+v", r)
 	}
 	f.ignoreSums = nil
-	r = checkChecksums(context.Background(), s3, http.DefaultClient, generic)
+	r = checkIntegrity(context.Background(), s3, generic)[0]
 	if r.Status != OK || !strings.Contains(r.Detail, `provider "generic" claims none`) {
 		t.Errorf("unclaimed but verified: %+v", r)
 	}
@@ -450,11 +458,11 @@ func TestConditionalWritesProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	generic, _ := backends.LookupPreset("")
-	if r := checkConditionalWrites(context.Background(), s3, http.DefaultClient, generic); r.Status != Warn || !strings.Contains(r.Detail, "ignores If-None-Match") || !strings.Contains(r.Fix, "{id}") {
+	if r := checkIntegrity(context.Background(), s3, generic)[1]; r.Status != Warn || !strings.Contains(r.Detail, "ignores If-None-Match") || !strings.Contains(r.Fix, "{id}") {
 		t.Errorf("unclaimed and ignored: %+v", r)
 	}
 	f.ignoreIfNoneMatch = false
-	if r := checkConditionalWrites(context.Background(), s3, http.DefaultClient, generic); r.Status != Warn || !strings.Contains(r.Detail, `does not claim it`) {
+	if r := checkIntegrity(context.Background(), s3, generic)[1]; r.Status != Warn || !strings.Contains(r.Detail, `does not claim it`) {
 		t.Errorf("unclaimed but honoured: %+v", r)
 	}
 	if len(f.objects) != 0 {

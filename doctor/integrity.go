@@ -2,147 +2,80 @@ package doctor
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/checksum"
-	"github.com/chute-dev/chute/multipart"
 )
 
-// The integrity checks probe what the store does with part checksums and
-// conditional writes, and compare it with what the provider preset
-// claims (the claims are what Chute relies on: docs/compatibility.md).
+// The integrity checks run the store probe chute serve runs at start for
+// a store without a preset ((*backends.S3).Probe: checksums and
+// conditional writes, tried with test objects that it removes), and
+// compare what it found with what the provider preset claims: the claims
+// are what Chute relies on (docs/compatibility.md).
 
-// checkChecksums probes every checksum algorithm: a part PUT whose bytes
-// do not match its signed checksum must be refused, and one that matches
-// accepted. A claimed algorithm the store does not check fails.
-func checkChecksums(ctx context.Context, s3 *backends.S3, hc *http.Client, p backends.Preset) Result {
-	const name = "checksums"
-	var verified, unverified, notes []string
-	for _, a := range checksum.All {
-		ok, note := probePartChecksum(ctx, s3, hc, a)
-		if ok {
-			verified = append(verified, string(a))
-			continue
-		}
-		unverified = append(unverified, string(a))
-		if note != "" {
-			notes = append(notes, string(a)+": "+note)
+// checkIntegrity probes the store once and reports checksums and
+// conditional writes.
+func checkIntegrity(ctx context.Context, s3 *backends.S3, p backends.Preset) []Result {
+	probed, err := s3.Probe(ctx)
+	if err != nil {
+		detail := "could not test: " + shortErr(err)
+		return []Result{
+			{Name: "checksums", Status: Warn, Detail: detail},
+			{Name: "conditional writes", Status: Warn, Detail: detail},
 		}
 	}
+	return []Result{checksumsResult(probed, p), conditionalResult(probed, p)}
+}
+
+// checksumsResult compares the algorithms whose part checksums the store
+// verified with those the preset claims: a claimed one it does not check
+// fails.
+func checksumsResult(probed backends.Probed, p backends.Preset) Result {
+	const name = "checksums"
 	var missing []string
 	for _, a := range p.PartChecksums {
-		if !slices.Contains(verified, string(a)) {
+		if !slices.Contains(probed.PartChecksums, a) {
 			missing = append(missing, string(a))
 		}
 	}
-	detail := "part checksums verified by the store: " + listOr(verified, "none")
+	var unverified []string
+	for _, a := range checksum.All {
+		if !slices.Contains(probed.PartChecksums, a) {
+			unverified = append(unverified, string(a))
+		}
+	}
+	detail := "part checksums verified by the store: " + orNone(checksum.List(probed.PartChecksums))
 	if len(unverified) > 0 {
 		detail += "; not verified: " + strings.Join(unverified, ", ")
 	}
-	if len(notes) > 0 {
-		detail += " (" + strings.Join(notes, "; ") + ")"
+	if len(probed.FullObjectChecksums) > 0 {
+		detail += "; whole-object (FULL_OBJECT) checks: " + checksum.List(probed.FullObjectChecksums)
 	}
 	switch {
 	case len(missing) > 0:
 		return Result{Name: name, Status: Fail,
 			Detail: fmt.Sprintf("%s; but provider %q says the store checks %s", detail, p.Name, strings.Join(missing, ", ")),
 			Fix:    "check the backend's provider setting; a store that accepts parts whose bytes do not match their signed checksum lets corrupted uploads through where Chute relies on it"}
-	case len(verified) == 0:
+	case len(probed.PartChecksums) == 0:
 		return Result{Name: name, Status: Warn, Detail: detail,
 			Fix: "Chute then checks a declared checksum at complete by reading the object back (slower for large files); see docs/compatibility.md"}
 	case len(p.PartChecksums) == 0:
-		detail += fmt.Sprintf(" (provider %q claims none, so Chute relies on none)", p.Name)
+		detail += fmt.Sprintf(" (provider %q claims none; chute serve probes a store without a preset at start and relies on what it finds)", p.Name)
 	}
 	return Result{Name: name, Status: OK, Detail: detail}
 }
 
-// probePartChecksum reports whether the store refuses a part whose bytes
-// do not match its signed checksum of a and takes the matching one; note
-// says why a probe could not tell.
-func probePartChecksum(ctx context.Context, s3 *backends.S3, hc *http.Client, a checksum.Algorithm) (bool, string) {
-	key := testKey("-" + strings.ToLower(string(a)) + ".bin")
-	id, err := s3.CreateMultipart(ctx, key, backends.ObjectOptions{Checksum: a})
-	if err != nil {
-		return false, "create refused: " + shortErr(err)
-	}
-	defer func() { _ = s3.AbortMultipart(context.WithoutCancel(ctx), key, id) }()
-	data := []byte("chute doctor checksum probe " + string(a) + "\n")
-	presign := func(v string) (backends.PresignedRequest, error) {
-		return s3.PresignPart(ctx, key, id, 1, backends.PartOptions{Size: int64(len(data)), Checksum: checksum.Value{Algorithm: a, Value: v}}, 5*time.Minute)
-	}
-	bad, err := presign(a.Sum([]byte("other bytes")))
-	if err != nil {
-		return false, err.Error()
-	}
-	status, _, _, err := send(ctx, hc, bad, data)
-	if err != nil {
-		return false, "part PUT: " + err.Error()
-	}
-	if status/100 == 2 {
-		return false, ""
-	}
-	good, err := presign(a.Sum(data))
-	if err != nil {
-		return false, err.Error()
-	}
-	status, _, body, err := send(ctx, hc, good, data)
-	switch {
-	case err != nil:
-		return false, "part PUT: " + err.Error()
-	case status/100 != 2:
-		return false, fmt.Sprintf("the matching part was refused too (HTTP %d%s)", status, s3Code(body))
-	}
-	return true, ""
-}
-
-// checkConditionalWrites completes a tiny upload with If-None-Match: *
-// onto a key that holds an object: a store that honours it refuses
-// (ErrPrecondition) and keeps the object.
-func checkConditionalWrites(ctx context.Context, s3 *backends.S3, hc *http.Client, p backends.Preset) Result {
+// conditionalResult compares whether a complete with If-None-Match: *
+// onto an existing object was refused with what the preset claims.
+func conditionalResult(probed backends.Probed, p backends.Preset) Result {
 	const name = "conditional writes"
-	key := testKey("-exists.bin")
-	defer func() { _ = s3.Remove(context.WithoutCancel(ctx), key) }()
-	put, err := s3.PresignPut(ctx, key, 6, backends.ObjectOptions{}, 5*time.Minute)
-	if err != nil {
-		return Result{Name: name, Status: Warn, Detail: "could not test: " + err.Error()}
-	}
-	if status, _, body, err := send(ctx, hc, put, []byte("first\n")); err != nil || status/100 != 2 {
-		return Result{Name: name, Status: Warn, Detail: fmt.Sprintf("could not test: PUT answered HTTP %d%s %v", status, s3Code(body), errText(err))}
-	}
-	id, err := s3.CreateMultipart(ctx, key, backends.ObjectOptions{})
-	if err != nil {
-		return Result{Name: name, Status: Warn, Detail: "could not test: " + err.Error()}
-	}
-	done := false
-	defer func() {
-		if !done {
-			_ = s3.AbortMultipart(context.WithoutCancel(ctx), key, id)
-		}
-	}()
-	data := []byte("second\n")
-	part, err := s3.PresignPart(ctx, key, id, 1, backends.PartOptions{Size: int64(len(data))}, 5*time.Minute)
-	if err != nil {
-		return Result{Name: name, Status: Warn, Detail: "could not test: " + err.Error()}
-	}
-	status, etag, body, err := send(ctx, hc, part, data)
-	if err != nil || status/100 != 2 || etag == "" {
-		return Result{Name: name, Status: Warn, Detail: fmt.Sprintf("could not test: part PUT answered HTTP %d%s %v", status, s3Code(body), errText(err))}
-	}
-	_, err = s3.CompleteMultipart(ctx, key, id, []multipart.Part{{Number: 1, ETag: etag, Size: int64(len(data))}}, backends.CompleteOptions{IfNoneMatch: true})
-	honoured := errors.Is(err, backends.ErrPrecondition)
+	honoured := probed.ConditionalWrites
 	switch {
-	case err == nil:
-		done = true
-	case !honoured:
-		return Result{Name: name, Status: Warn, Detail: "could not test: " + shortErr(err)}
-	}
-	switch {
+	case !probed.ConditionalTested:
+		return Result{Name: name, Status: Warn, Detail: "could not test: the probe's test upload did not get as far as a complete"}
 	case honoured && p.ConditionalWrites:
 		return Result{Name: name, Status: OK, Detail: "If-None-Match: * is honoured: a completed upload never replaces an existing object"}
 	case honoured:
@@ -158,22 +91,15 @@ func checkConditionalWrites(ctx context.Context, s3 *backends.S3, hc *http.Clien
 		Fix: "give every profile a key template with {id} (keys never collide then)"}
 }
 
-// listOr joins s, or says alt when s is empty.
-func listOr(s []string, alt string) string {
-	if len(s) == 0 {
-		return alt
+// orNone is s, or "none" when s is empty.
+func orNone(s string) string {
+	if s == "" {
+		return "none"
 	}
-	return strings.Join(s, ", ")
+	return s
 }
 
 // shortErr is a store error without the "backends: " prefix.
 func shortErr(err error) string {
 	return strings.TrimPrefix(err.Error(), "backends: ")
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return "(" + err.Error() + ")"
 }

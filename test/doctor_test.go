@@ -63,7 +63,8 @@ func TestDoctor(t *testing.T) {
 			"✓ presigned put:", "✓ signed length:", "✓ multipart:",
 			// Both CI stores check all five part checksums and honour
 			// If-None-Match on complete, as their presets claim.
-			"✓ checksums: part checksums verified by the store: CRC64NVME, CRC32C, CRC32, SHA256, SHA1\n",
+			"✓ checksums: part checksums verified by the store: CRC64NVME, CRC32C, CRC32, SHA256, SHA1;",
+			"; whole-object (FULL_OBJECT) checks: CRC64NVME, CRC32C, CRC32\n",
 			"✓ conditional writes: If-None-Match: * is honoured"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q", want)
