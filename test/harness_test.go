@@ -51,7 +51,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building chute:", err)
 		os.Exit(1)
 	}
+	// One SeaweedFS container serves every test that needs no network of
+	// its own (a bucket each); see containers.ShareSeaweedFS.
+	stopShared := containers.ShareSeaweedFS()
 	code := m.Run()
+	stopShared()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }

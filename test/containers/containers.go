@@ -258,10 +258,34 @@ func start(t testing.TB, image, containerPort string, nw *Network, opts ...testc
 	setEnvDefaults()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*startTimeout)
 	defer cancel()
-	if err := requireImage(ctx, image); err != nil {
+	ctr, port, err := run(ctx, image, containerPort, nw, opts...)
+	testcontainers.CleanupContainer(t, ctr)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return port
+}
 
+// runDetached is start for a container that outlives the test that asked
+// for it: the caller terminates it.
+func runDetached(image, containerPort string, opts ...testcontainers.ContainerCustomizer) (testcontainers.Container, string, error) {
+	setEnvDefaults()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*startTimeout)
+	defer cancel()
+	ctr, port, err := run(ctx, image, containerPort, nil, opts...)
+	if err != nil && ctr != nil {
+		_ = ctr.Terminate(context.Background())
+		ctr = nil
+	}
+	return ctr, port, err
+}
+
+// run starts image with containerPort published on 127.0.0.1 and returns the
+// container (also on error, when one was created) and the host port.
+func run(ctx context.Context, image, containerPort string, nw *Network, opts ...testcontainers.ContainerCustomizer) (testcontainers.Container, string, error) {
+	if err := requireImage(ctx, image); err != nil {
+		return nil, "", err
+	}
 	port := mobynetwork.MustParsePort(containerPort)
 	opts = append(opts,
 		testcontainers.WithExposedPorts(containerPort),
@@ -277,17 +301,15 @@ func start(t testing.TB, image, containerPort string, nw *Network, opts ...testc
 	if nw != nil {
 		opts = append(opts, network.WithNetwork([]string{nw.Alias}, nw.Network))
 	}
-
 	ctr, err := testcontainers.Run(ctx, image, opts...)
-	testcontainers.CleanupContainer(t, ctr)
 	if err != nil {
-		t.Fatalf("start %s: %v", image, err)
+		return ctr, "", fmt.Errorf("start %s: %w", image, err)
 	}
 	mapped, err := ctr.MappedPort(ctx, containerPort)
 	if err != nil {
-		t.Fatalf("%s: mapped port %s: %v", image, containerPort, err)
+		return ctr, "", fmt.Errorf("%s: mapped port %s: %w", image, containerPort, err)
 	}
-	return mapped.Port()
+	return ctr, mapped.Port(), nil
 }
 
 // requireImage returns an error naming the build script when image is not

@@ -72,28 +72,31 @@ func StartSeaweedFS(t testing.TB, bucket string) S3 {
 // when nw is not nil.
 func StartSeaweedFSOn(t testing.TB, nw *Network, bucket string) S3 {
 	t.Helper()
+	if nw == nil {
+		if s, ok := sharedSeaweedFS(t, bucket); ok {
+			return s
+		}
+	}
 	s := newS3(KindSeaweedFS, bucket)
 	config, err := seaweedFSConfig(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := []testcontainers.ContainerCustomizer{
-		// The image reads its identities from this file and refuses to start
-		// without it (see test/images/seaweedfs/Dockerfile).
-		testcontainers.WithFiles(testcontainers.ContainerFile{
-			Reader:            bytes.NewReader(config),
-			ContainerFilePath: "/etc/seaweedfs/s3.json",
-			FileMode:          0o600,
-		}),
-		testcontainers.WithWaitStrategyAndDeadline(startTimeout,
-			wait.ForHTTP("/healthz").WithPort(seaweedFSPort)),
-	}
-	port := start(t, SeaweedFSImage, seaweedFSPort, nw, opts...)
+	port := start(t, SeaweedFSImage, seaweedFSPort, nw, seaweedFSOptions(config)...)
 	s.Endpoint = "127.0.0.1:" + port
 	if nw != nil {
 		s.NetworkEndpoint = nw.Alias + ":8333"
 	}
 
+	prepareSeaweedFSBucket(t, s)
+	return s
+}
+
+// prepareSeaweedFSBucket creates s.Bucket with the CORS rule and returns once
+// the store has taken and deleted a probe object in it.
+func prepareSeaweedFSBucket(t testing.TB, s S3) {
+	t.Helper()
+	bucket := s.Bucket
 	client, err := s.Client()
 	if err != nil {
 		t.Fatalf("seaweedfs client: %v", err)
@@ -121,7 +124,22 @@ func StartSeaweedFSOn(t testing.TB, nw *Network, bucket string) S3 {
 	if err := client.RemoveObject(ctx, bucket, probe, minio.RemoveObjectOptions{}); err != nil {
 		t.Fatalf("seaweedfs: remove probe object: %v", err)
 	}
-	return s
+}
+
+// seaweedFSOptions gives the container its identities file (config) and
+// waits for the S3 gateway's health check.
+func seaweedFSOptions(config []byte) []testcontainers.ContainerCustomizer {
+	return []testcontainers.ContainerCustomizer{
+		// The image reads its identities from this file and refuses to start
+		// without it (see test/images/seaweedfs/Dockerfile).
+		testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader:            bytes.NewReader(config),
+			ContainerFilePath: "/etc/seaweedfs/s3.json",
+			FileMode:          0o600,
+		}),
+		testcontainers.WithWaitStrategyAndDeadline(startTimeout,
+			wait.ForHTTP("/healthz").WithPort(seaweedFSPort)),
+	}
 }
 
 // seaweedFSConfig renders the -s3.config file: one identity with s's keys and
