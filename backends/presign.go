@@ -5,12 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,14 +59,15 @@ type fastSigner struct {
 	day atomic.Pointer[signingDay]
 }
 
-// signingDay is the SigV4 signing key of one UTC day, with a pool of
-// HMAC states keyed with it.
+// signingDay is the SigV4 signing key of one UTC day, with its HMAC
+// pads.
 type signingDay struct {
 	date  string // yyyymmdd
 	scope string // yyyymmdd/region/s3/aws4_request
 	cred  string // query-escaped access key + "/" + scope
 	key   []byte
-	macs  sync.Pool
+	// ipad and opad are the HMAC pads of key (see mac).
+	ipad, opad [sha256.BlockSize]byte
 }
 
 // newFastSigner returns the fast path for signer's presigned URLs of
@@ -150,7 +149,13 @@ func (f *fastSigner) dayFor(t time.Time) *signingDay {
 	k = hmacSHA256(k, []byte(f.region))
 	k = hmacSHA256(k, []byte(sigV4Service))
 	d.key = hmacSHA256(k, []byte(sigV4Terminal))
-	d.macs.New = func() any { return hmac.New(sha256.New, d.key) }
+	for i := range d.ipad { // the key (32 bytes) padded with zeros to a block
+		var b byte
+		if i < len(d.key) {
+			b = d.key[i]
+		}
+		d.ipad[i], d.opad[i] = b^0x36, b^0x5c
+	}
 	f.day.Store(d)
 	return d
 }
@@ -209,7 +214,25 @@ func (f *fastSigner) presign(now time.Time, method, key string, query url.Values
 			return "", time.Time{}, false // two spellings of one header
 		}
 	}
-	return f.sign(now.UTC(), method, s3utils.EncodePath(key), params, hdrs, ttl), now.UTC().Truncate(time.Second).Add(ttl.Truncate(time.Second)), true
+	return f.sign(now.UTC(), method, encodePath(key), params, hdrs, ttl), now.UTC().Truncate(time.Second).Add(ttl.Truncate(time.Second)), true
+}
+
+// encodePath is s3utils.EncodePath without its regular expression for
+// the keys Chute makes: a key of only letters, digits and "-_.~/" is
+// returned as it is, as EncodePath returns it (presign_test.go compares
+// the two over every byte and random keys); any other key goes to
+// EncodePath.
+func encodePath(key string) string {
+	if key == "" {
+		return s3utils.EncodePath(key)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+			return s3utils.EncodePath(key)
+		}
+	}
+	return key
 }
 
 // sign writes the canonical request, signs it and returns the URL.
@@ -223,47 +246,43 @@ func (f *fastSigner) sign(t time.Time, method, encKey string, params []param, hd
 	// The query string: minio-go's url.Values.Encode (names sorted,
 	// QueryEscape) with "+" turned into "%20". Every X-Amz-* name sorts
 	// before lower-case names; upper-case names other than X-Amz-* are
-	// placed by plain byte order.
-	qs := make([]byte, 0, 512)
-	amz := []param{
+	// placed by plain byte order. The buffers live on the stack unless a
+	// URL outgrows them.
+	var qsBuf [512]byte
+	qs := qsBuf[:0]
+	var expBuf [20]byte
+	amz := [...]param{
 		{"X-Amz-Algorithm", sigV4Algorithm},
 		{"X-Amz-Credential", ""}, // written pre-escaped below
 		{"X-Amz-Date", string(amzDate)},
-		{"X-Amz-Expires", strconv.FormatInt(int64(ttl/time.Second), 10)},
-		{"X-Amz-SignedHeaders", ""}, // written below
-	}
-	amz[4].v = signedHeaderList(hdrs)
-
-	writeParam := func(k, v string, escaped bool) {
-		if len(qs) > 0 {
-			qs = append(qs, '&')
-		}
-		qs = appendQueryEscape(qs, k)
-		qs = append(qs, '=')
-		if escaped {
-			qs = append(qs, v...)
-		} else {
-			qs = appendQueryEscape(qs, v)
-		}
+		{"X-Amz-Expires", string(strconv.AppendInt(expBuf[:0], int64(ttl/time.Second), 10))},
+		{"X-Amz-SignedHeaders", signedHeaderList(hdrs)},
 	}
 	i, j := 0, 0
 	for i < len(amz) || j < len(params) {
+		if len(qs) > 0 {
+			qs = append(qs, '&')
+		}
 		if j >= len(params) || (i < len(amz) && amz[i].k < params[j].k) {
+			qs = appendQueryEscape(qs, amz[i].k)
+			qs = append(qs, '=')
 			if amz[i].k == "X-Amz-Credential" {
-				writeParam(amz[i].k, d.cred, true)
+				qs = append(qs, d.cred...)
 			} else {
-				writeParam(amz[i].k, amz[i].v, false)
+				qs = appendQueryEscape(qs, amz[i].v)
 			}
 			i++
 			continue
 		}
-		writeParam(params[j].k, params[j].v, false)
+		qs = appendQueryEscape(qs, params[j].k)
+		qs = append(qs, '=')
+		qs = appendQueryEscape(qs, params[j].v)
 		j++
 	}
 
 	// Canonical request, hashed.
-	cr := make([]byte, 0, 1024)
-	cr = append(cr, method...)
+	var crBuf [1024]byte
+	cr := append(crBuf[:0], method...)
 	cr = append(cr, '\n')
 	cr = append(cr, f.pathPrefix...)
 	cr = append(cr, encKey...)
@@ -292,21 +311,35 @@ func (f *fastSigner) sign(t time.Time, method, encKey string, params []param, hd
 	sts = append(sts, '\n')
 	sts = hex.AppendEncode(sts, crSum[:])
 
-	mac := d.macs.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write(sts)
-	var sig [sha256.Size]byte
-	mac.Sum(sig[:0])
-	d.macs.Put(mac)
+	sig := d.mac(sts)
 
-	out := make([]byte, 0, len(f.base)+len(encKey)+len(qs)+1+len("&X-Amz-Signature=")+2*sha256.Size)
-	out = append(out, f.base...)
-	out = append(out, encKey...)
-	out = append(out, '?')
-	out = append(out, qs...)
-	out = append(out, "&X-Amz-Signature="...)
-	out = hex.AppendEncode(out, sig[:])
-	return string(out)
+	var out strings.Builder
+	out.Grow(len(f.base) + len(encKey) + len(qs) + 1 + len("&X-Amz-Signature=") + 2*sha256.Size)
+	out.WriteString(f.base)
+	out.WriteString(encKey)
+	out.WriteByte('?')
+	out.Write(qs)
+	out.WriteString("&X-Amz-Signature=")
+	var hexSig [2 * sha256.Size]byte
+	hex.Encode(hexSig[:], sig[:])
+	out.Write(hexSig[:])
+	return out.String()
+}
+
+// mac is HMAC-SHA256 of msg with the day's signing key (RFC 2104 with the
+// pads precomputed), written with sha256.Sum256 on stack buffers: no
+// allocation and no pool, unlike crypto/hmac behind its interface.
+// presign_test.go checks the URLs against minio-go's, and
+// TestSigningDayMAC against crypto/hmac.
+func (d *signingDay) mac(msg []byte) [sha256.Size]byte {
+	var ibuf [sha256.BlockSize + 320]byte
+	in := append(ibuf[:0], d.ipad[:]...)
+	in = append(in, msg...)
+	inner := sha256.Sum256(in)
+	var obuf [sha256.BlockSize + sha256.Size]byte
+	copy(obuf[:], d.opad[:])
+	copy(obuf[sha256.BlockSize:], inner[:])
+	return sha256.Sum256(obuf[:])
 }
 
 // lowerHeader returns the lower-case form of a header name, without
