@@ -393,9 +393,6 @@ func (s *Service) status(sess *session.Session) *Status {
 	if st.Parts == nil {
 		st.Parts = []multipart.Part{}
 	}
-	if st.Size == SizeUnknown { // not told yet (the /s3 routes): shown as 0 until complete learns it
-		st.Size = 0
-	}
 	for _, p := range sess.Parts {
 		st.UploadedBytes += p.Size
 	}

@@ -6,7 +6,7 @@ package broker
 // That protocol never tells the server how big a file is: a multipart
 // create carries a filename, a type and metadata; a part signature carries
 // a part number only; a single upload asks for a POST policy. So a session
-// made here starts with Size SizeUnknown and no part plan (its status
+// made here is open-ended (multipart.OpenEnded) and has no part plan (its status
 // shows size 0 and no part_size/part_count until then), and:
 //
 //   - part URLs have no Content-Length signed in (the store caps a part at
@@ -33,17 +33,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/chute-dev/chute/broker/session"
 	"github.com/chute-dev/chute/multipart"
 )
-
-// SizeUnknown is the Size of a session whose size is learned only when it
-// completes (one created through the Uppy-compatible routes).
-const SizeUnknown int64 = -1
 
 // OpenRequest asks for an upload whose size is not told: a Companion
 // multipart create, or a request for POST policy parameters.
@@ -118,7 +112,7 @@ func (s *Service) openSession(ctx context.Context, subject string, req OpenReque
 	sess := &session.Session{
 		ID: id, Subject: subject, Profile: name, Backend: prof.Backend,
 		Strategy: strategy, State: session.StatePending, Filename: cr.Filename,
-		ContentType: cr.ContentType, Size: SizeUnknown,
+		ContentType: cr.ContentType, Kind: multipart.OpenEnded,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.ttl),
 	}
 	// The open-session slot (Redis) before the Authorizer (the app): a
@@ -268,7 +262,7 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 	if size < prof.MinSize {
 		return nil, Errorf(CodeInvalidRequest, "size: %d bytes is under the profile's minimum of %d", size, prof.MinSize)
 	}
-	sess.Size = size
+	sess.Kind, sess.Size = multipart.Sized, size
 	ttl := s.urlTTL(&prof, sess)
 	if err := s.reserveQuota(ctx, sess, s.now().Add(ttl)); err != nil { // the size is known now: reserve it, not max_size
 		return nil, err
@@ -301,11 +295,10 @@ func (s *Service) loadKeyed(ctx context.Context, subject, id, key string) (*sess
 	return sess, nil
 }
 
-// maxOpenParts is the most parts an upload of unknown size may have under
-// p: every part but the last holds at least MinPartSize bytes, so more
-// parts than this cannot fit max_size.
-func maxOpenParts(p *Profile) int {
-	return int(min(int64(multipart.MaxParts), p.MaxSize/multipart.MinPartSize+1))
+// openPlan is the plan of an open-ended upload under p: at most max_size
+// bytes, which bounds its part numbers (multipart.OpenPlan).
+func openPlan(p *Profile) multipart.OpenPlan {
+	return multipart.OpenPlan{Limit: min(p.MaxSize, multipart.MaxObjectSize)}
 }
 
 // SignPart presigns part n of a multipart session named by (id, key)
@@ -317,7 +310,7 @@ func (s *Service) SignPart(ctx context.Context, subject, id, key string, n int) 
 	if err != nil {
 		return nil, err
 	}
-	if sess.Size != SizeUnknown {
+	if sess.Kind == multipart.Sized {
 		res, err := s.PartURLs(ctx, subject, id, PartURLsRequest{PartNumbers: []int{n}})
 		if err != nil {
 			return nil, err
@@ -331,8 +324,8 @@ func (s *Service) SignPart(ctx context.Context, subject, id, key string, n int) 
 		return nil, Errorf(CodeConflict, "upload is %s", st)
 	}
 	prof := s.profiles[sess.Profile]
-	if max := maxOpenParts(&prof); n < 1 || n > max {
-		return nil, Errorf(CodeInvalidRequest, "part number %d is out of range 1..%d", n, max)
+	if plan := openPlan(&prof); !plan.Valid(n) {
+		return nil, Errorf(CodeInvalidRequest, "part number %d is out of range 1..%d", n, plan.MaxParts())
 	}
 	up := s.caps[sess.Backend].UnsizedParts
 	if up == nil {
@@ -401,7 +394,7 @@ func (s *Service) AbortKeyed(ctx context.Context, subject, id, key string) error
 // any other. It runs under the session lock like Complete.
 func (s *Service) completeOpen(ctx context.Context, sess *session.Session, list []CompletePart) (*CompleteResult, error) {
 	prof := s.profiles[sess.Profile]
-	claimed, err := openClaims(sess, list, maxOpenParts(&prof))
+	claimed, err := openClaims(sess, list, openPlan(&prof))
 	if err != nil {
 		return nil, err
 	}
@@ -414,8 +407,9 @@ func (s *Service) completeOpen(ctx context.Context, sess *session.Session, list 
 }
 
 // openClaims checks a client's part list for a session of unknown size:
-// for multipart it must name parts 1..N once each, N at most max.
-func openClaims(sess *session.Session, list []CompletePart, max int) (map[int]string, error) {
+// for multipart it must name parts 1..N once each, each a part number of
+// plan.
+func openClaims(sess *session.Session, list []CompletePart, plan multipart.OpenPlan) (map[int]string, error) {
 	if sess.Strategy != session.StrategyMultipart {
 		if len(list) > 0 {
 			return nil, Errorf(CodeInvalidRequest, "parts: a single upload has no parts")
@@ -427,8 +421,8 @@ func openClaims(sess *session.Session, list []CompletePart, max int) (map[int]st
 	}
 	out := make(map[int]string, len(list))
 	for _, p := range list {
-		if p.PartNumber < 1 || p.PartNumber > max {
-			return nil, Errorf(CodeInvalidRequest, "parts: part number %d is out of range 1..%d", p.PartNumber, max)
+		if !plan.Valid(p.PartNumber) {
+			return nil, Errorf(CodeInvalidRequest, "parts: part number %d is out of range 1..%d", p.PartNumber, plan.MaxParts())
 		}
 		if _, dup := out[p.PartNumber]; dup {
 			return nil, Errorf(CodeInvalidRequest, "parts: part %d is listed twice", p.PartNumber)
@@ -453,44 +447,6 @@ func contiguous(m map[int]string) bool {
 	return true
 }
 
-// PlanFromParts derives the plan of an upload whose size was not told
-// from the parts the store holds for parts 1..n: one part size for all
-// but a shorter (or equal) last part, as Uppy and every plan of Chute's
-// own cut them. It fails with an *Error (incomplete) when a part is
-// missing or the sizes do not form such a plan.
-func PlanFromParts(stored []multipart.Part, n int) (multipart.Plan, error) {
-	sizes := make(map[int]int64, len(stored))
-	for _, p := range stored {
-		sizes[p.Number] = p.Size
-	}
-	var missing []string
-	for i := 1; i <= n; i++ {
-		if _, ok := sizes[i]; !ok {
-			missing = append(missing, fmt.Sprint(i))
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		if len(missing) > 10 {
-			missing = append(missing[:10], "…")
-		}
-		return multipart.Plan{}, Errorf(CodeIncomplete, "the store holds no part %s", strings.Join(missing, ", "))
-	}
-	partSize := sizes[1]
-	if partSize <= 0 {
-		return multipart.Plan{}, Errorf(CodeIncomplete, "part 1 is empty")
-	}
-	var total int64
-	for i := 1; i <= n; i++ {
-		sz := sizes[i]
-		if (i < n && sz != partSize) || (i == n && (sz <= 0 || sz > partSize)) {
-			return multipart.Plan{}, Errorf(CodeIncomplete, "part %d is %d bytes: parts must all be %d bytes but for a shorter last one", i, sz, partSize)
-		}
-		total += sz
-	}
-	return multipart.Plan{Size: total, PartSize: partSize, PartCount: n}, nil
-}
-
 // finishOpen checks the stored upload of a session of unknown size
 // against the profile, records the plan it learns and finishes the upload.
 func (s *Service) finishOpen(ctx context.Context, sess *session.Session, prof *Profile, claimed map[int]string) (ObjectInfo, error) {
@@ -505,9 +461,12 @@ func (s *Service) finishOpen(ctx context.Context, sess *session.Session, prof *P
 	if err != nil {
 		return ObjectInfo{}, s.storeError(err, "list parts")
 	}
-	plan, err := PlanFromParts(stored, len(claimed))
+	plan, err := openPlan(prof).Resolve(stored, len(claimed))
 	if err != nil {
-		return ObjectInfo{}, err
+		if errors.Is(err, multipart.ErrIncomplete) {
+			return ObjectInfo{}, Errorf(CodeIncomplete, "%s", err.Error())
+		}
+		return ObjectInfo{}, wrap(CodeInternal, err, "Internal error.")
 	}
 	if plan.Size > prof.MaxSize {
 		return ObjectInfo{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the upload is %d bytes, over the profile's limit of %d: upload aborted", plan.Size, prof.MaxSize), Err: errWrongObject}
@@ -554,7 +513,7 @@ func (s *Service) setPlan(ctx context.Context, sess *session.Session, plan multi
 			return s.sessionError(err, "record plan")
 		}
 	}
-	sess.Size, sess.PartSize, sess.PartCount = plan.Size, plan.PartSize, plan.PartCount
+	sess.Kind, sess.Size, sess.PartSize, sess.PartCount = multipart.Sized, plan.Size, plan.PartSize, plan.PartCount
 	s.forgetSigning(sess.ID)
 	return nil
 }

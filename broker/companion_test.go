@@ -39,44 +39,6 @@ func (f *fakeStore) uploadIDOf(key string) string {
 	return ""
 }
 
-func TestPlanFromParts(t *testing.T) {
-	mib := multipart.MiB
-	parts := func(sizes ...int64) []multipart.Part {
-		var out []multipart.Part
-		for i, s := range sizes {
-			out = append(out, multipart.Part{Number: i + 1, ETag: "e", Size: s})
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		name   string
-		stored []multipart.Part
-		n      int
-		want   multipart.Plan
-		ok     bool
-	}{
-		{"one part", parts(3), 1, multipart.Plan{Size: 3, PartSize: 3, PartCount: 1}, true},
-		{"equal parts", parts(5*mib, 5*mib), 2, multipart.Plan{Size: 10 * mib, PartSize: 5 * mib, PartCount: 2}, true},
-		{"shorter last", parts(5*mib, 5*mib, 7), 3, multipart.Plan{Size: 10*mib + 7, PartSize: 5 * mib, PartCount: 3}, true},
-		{"longer last", parts(5*mib, 6*mib), 2, multipart.Plan{}, false},
-		{"uneven middle", parts(5*mib, 6*mib, 1), 3, multipart.Plan{}, false},
-		{"missing part", parts(5*mib, 5*mib)[1:], 2, multipart.Plan{}, false},
-		{"empty first", parts(0), 1, multipart.Plan{}, false},
-		{"extra stored parts are not counted", parts(5*mib, 5*mib, 5*mib), 2, multipart.Plan{Size: 10 * mib, PartSize: 5 * mib, PartCount: 2}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := PlanFromParts(tc.stored, tc.n)
-			if !tc.ok {
-				wantCode(t, err, CodeIncomplete)
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
-			}
-		})
-	}
-}
-
 func TestOpenMultipartFlow(t *testing.T) {
 	svc, fs := newTestService(t)
 	ctx := context.Background()
@@ -85,7 +47,7 @@ func TestOpenMultipartFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := svc.Status(ctx, "alice", up.ID, false)
-	// The size is not known yet: status shows 0 (the session holds SizeUnknown).
+	// The size is not known yet: status shows 0 (the session is open-ended).
 	if err != nil || st.Size != 0 || st.Strategy != "multipart" || st.PartCount != 0 {
 		t.Fatalf("%+v %v", st, err)
 	}
@@ -288,5 +250,40 @@ func TestCompleteOpenOneSmallPart(t *testing.T) {
 	done, err := svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, []CompletePart{{PartNumber: 1, ETag: e1}})
 	if err != nil || done.Size != 2048 || done.State != "completed" {
 		t.Fatalf("%+v %v", done, err)
+	}
+}
+
+// TestOpenEndedSessionNeverShowsANegativeSize: a session whose size is
+// not known yet reports 0, never a sentinel, in its status and in the
+// event the janitor sends when it expires; its quota is the profile's.
+func TestOpenEndedSessionNeverShowsANegativeSize(t *testing.T) {
+	e := newJanitorEnv(t)
+	svc := e.service(t)
+	ctx := t.Context()
+	up, err := svc.CreateOpen(ctx, "alice", OpenRequest{Filename: "a.bin", ContentType: "application/octet-stream"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := svc.sessions.Get(ctx, up.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Kind != multipart.OpenEnded || sess.Size != 0 {
+		t.Fatalf("stored session: kind %v, size %d; want open-ended, 0", sess.Kind, sess.Size)
+	}
+	if got := svc.quotaBytes(sess); got != 5*multipart.GiB {
+		t.Errorf("quota of an open-ended session = %d, want max_size", got)
+	}
+	st, err := svc.Status(ctx, "alice", up.ID, false)
+	if err != nil || st.Size != 0 || st.PartCount != 0 {
+		t.Fatalf("status = %+v, %v; want size 0, no plan", st, err)
+	}
+	e.clk.add(2 * time.Hour)
+	if res, err := svc.ExpireDue(ctx, JanitorConfig{}); err != nil || res.Expired != 1 {
+		t.Fatalf("janitor tick = %+v, %v; want one expired", res, err)
+	}
+	evs := e.sink.ofType(EventExpired)
+	if len(evs) != 1 || evs[0].Upload.Size != 0 {
+		t.Fatalf("upload.expired events = %+v, want one of size 0", evs)
 	}
 }

@@ -26,7 +26,7 @@ func (s *Service) Complete(ctx context.Context, subject, id string, req Complete
 	if err != nil {
 		return nil, err
 	}
-	if sess.Size == SizeUnknown { // made by the Uppy-compatible routes: see companion.go
+	if sess.Kind == multipart.OpenEnded { // the size is learned now: see open.go
 		return s.completeOpen(ctx, sess, req.Parts)
 	}
 	claimed, err := claimedParts(sess, req)

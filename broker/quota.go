@@ -151,7 +151,7 @@ func (p *quotaPolicy) scopesOf(profile string) []string {
 // quotaBytes is what sess reserves: its declared size, or for an upload
 // of unknown size the most the profile lets it become.
 func (s *Service) quotaBytes(sess *session.Session) int64 {
-	if sess.Size != SizeUnknown {
+	if sess.Kind == multipart.Sized {
 		return sess.Size
 	}
 	max := s.profiles[sess.Profile].MaxSize
@@ -180,7 +180,7 @@ func (s *Service) reserveQuota(ctx context.Context, sess *session.Session, until
 		return nil
 	case errors.As(err, &qe):
 		qe.Need = need
-		return &Error{Code: CodeQuotaExceeded, Message: quotaMessage(qe, sess.Size == SizeUnknown), Err: qe}
+		return &Error{Code: CodeQuotaExceeded, Message: quotaMessage(qe, sess.Kind == multipart.OpenEnded), Err: qe}
 	}
 	return s.sessionError(err, "reserve quota")
 }
@@ -252,7 +252,7 @@ func (s *Service) settleQuota(ctx context.Context, sess *session.Session) {
 	}
 	ctx = context.WithoutCancel(ctx)
 	var err error
-	if sess.State == session.StateCompleted && sess.Size >= 0 {
+	if sess.State == session.StateCompleted && sess.Kind == multipart.Sized {
 		err = q.store.Settle(ctx, sess.Subject, sess.ID, sess.Size, scopes)
 	} else {
 		err = q.store.Release(ctx, sess.Subject, sess.ID, scopes)

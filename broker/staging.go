@@ -57,7 +57,7 @@ func (s *Service) finishStaged(ctx context.Context, sess *session.Session, prof 
 		return bad(CodeTooLarge, fmt.Sprintf("the object is %d bytes, over the profile's limit of %d", info.Size, prof.MaxSize))
 	case info.Size < prof.MinSize:
 		return bad(CodeInvalidRequest, fmt.Sprintf("the object is %d bytes, under the profile's minimum of %d", info.Size, prof.MinSize))
-	case sess.Size != SizeUnknown && info.Size != sess.Size:
+	case sess.Kind == multipart.Sized && info.Size != sess.Size:
 		return bad(CodeIncomplete, fmt.Sprintf("the object is %d bytes, declared %d", info.Size, sess.Size))
 	}
 	if err := s.setPlan(ctx, sess, multipart.Plan{Size: info.Size}); err != nil {

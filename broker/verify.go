@@ -153,7 +153,7 @@ func (s *Service) verifyUpload(ctx context.Context, sess *session.Session, info 
 	if req.Upload.Metadata == nil {
 		req.Upload.Metadata = map[string]string{}
 	}
-	if req.Upload.Size < 0 { // never learned (see companion.go): the store's is the size
+	if sess.Kind == multipart.OpenEnded { // not learned (see open.go): the store's is the size
 		req.Upload.Size = info.Size
 	}
 	if !info.Checksum.IsZero() && info.Checksum.Value != "" {

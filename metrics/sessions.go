@@ -116,7 +116,7 @@ func (s *instrumentedSessions) Transition(ctx context.Context, id string, c sess
 		case sessions.StateCompleted:
 			if sess != nil {
 				s.m.completed.WithLabelValues(string(sess.Strategy)).Inc()
-				if sess.Size > 0 { // a size never learned is negative (broker.SizeUnknown)
+				if sess.Size > 0 { // an open-ended session's size is 0 until complete learns it
 					s.m.bytesDone.Add(float64(sess.Size))
 				}
 			}

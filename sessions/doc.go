@@ -13,7 +13,11 @@
 //	                   reason (set when rejected), metadata (a JSON
 //	                   object, written once at create, "" when empty),
 //	                   created_at, updated_at, expires_at
-//	                   (unix milliseconds, "" for a zero time),
+//	                   (unix milliseconds, "" for a zero time);
+//	                   size is -1 while the session is open-ended
+//	                   (multipart.OpenEnded, the Uppy routes: the Kind
+//	                   is not a field of its own, so that every version
+//	                   reads the same hash),
 //	                   event_pending (the type of the event the session
 //	                   ended with, until it is published; see EventMarker)
 //	<prefix>:{<id>}:p  hash of reported parts: part number -> "<size> <etag>"

@@ -475,7 +475,7 @@ func encodeSession(s *Session) ([]any, error) {
 		fieldState, string(s.State),
 		fieldFilename, s.Filename,
 		fieldContentType, s.ContentType,
-		fieldSize, strconv.FormatInt(s.Size, 10),
+		fieldSize, encodeSize(s),
 		fieldPartSize, strconv.FormatInt(s.PartSize, 10),
 		fieldPartCount, strconv.Itoa(s.PartCount),
 		fieldMetadata, meta,
@@ -528,6 +528,9 @@ func decodeSession(f, parts map[string]string) (*Session, error) {
 		return time.UnixMilli(num(name)).UTC()
 	}
 	s.Size = num(fieldSize)
+	if s.Size < 0 { // sizeOpenEnded: only -1 was ever written
+		s.Kind, s.Size = multipart.OpenEnded, 0
+	}
 	s.PartSize = num(fieldPartSize)
 	s.PartCount = int(num(fieldPartCount))
 	s.CreatedAt = tm(fieldCreatedAt)
@@ -554,6 +557,21 @@ func decodeSession(f, parts map[string]string) (*Session, error) {
 	}
 	sort.Slice(s.Parts, func(i, j int) bool { return s.Parts[i].Number < s.Parts[j].Number })
 	return s, nil
+}
+
+// sizeOpenEnded is the size field of a session of Kind
+// multipart.OpenEnded: the hash keeps the encoding every earlier version
+// wrote (and reads), so that replicas of two versions share sessions
+// during a rolling upgrade. It never leaves this codec: decodeSession
+// turns it into the Kind, and SetPlan overwrites it with the learned size.
+const sizeOpenEnded = -1
+
+// encodeSize is the size field of s.
+func encodeSize(s *Session) string {
+	if s.Kind == multipart.OpenEnded {
+		return strconv.Itoa(sizeOpenEnded)
+	}
+	return strconv.FormatInt(s.Size, 10)
 }
 
 // encodeTime is unix milliseconds, or empty for the zero time.

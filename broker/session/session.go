@@ -59,12 +59,18 @@ type Session struct {
 	State       State
 	Filename    string
 	ContentType string
-	Size        int64
-	PartSize    int64 // 0 for single
-	PartCount   int   // 0 for single
-	Metadata    map[string]string
-	ETag        string // final object's ETag, once completed
-	Reason      string // why the session was rejected (StateRejected)
+	// Kind is what the session knows of its size. multipart.Sized: Size
+	// (and for multipart PartSize and PartCount) were told at create.
+	// multipart.OpenEnded (the Uppy routes): Size, PartSize and PartCount
+	// are 0 until complete learns the plan from the store and records it
+	// (PlanSetter), which makes the session Sized.
+	Kind      multipart.Kind
+	Size      int64
+	PartSize  int64 // 0 for single
+	PartCount int   // 0 for single
+	Metadata  map[string]string
+	ETag      string // final object's ETag, once completed
+	Reason    string // why the session was rejected (StateRejected)
 	// ChecksumAlgorithm is the checksum algorithm asked for at create
 	// (empty: none), and Checksum the whole object's checksum: the value
 	// declared at create, then the one verified at complete.
@@ -202,8 +208,9 @@ type OpenLimiter interface {
 // list when the upload completes.
 type PlanSetter interface {
 	// SetPlan records size, partSize and partCount on the session if it
-	// is completing, and returns the updated session; *StateError in any
-	// other state, ErrNotFound if the session is unknown.
+	// is completing, which makes its Kind multipart.Sized, and returns the
+	// updated session; *StateError in any other state, ErrNotFound if the
+	// session is unknown.
 	SetPlan(ctx context.Context, id string, size, partSize int64, partCount int) (*Session, error)
 }
 
