@@ -38,9 +38,11 @@
 //	keys=REGEX                propertyNames pattern of a map
 //	required, optional        override the omitempty rule
 //
-// The first sentence of a type's or field's doc comment (all of it, for a
-// type) becomes its description.
+// A type's or field's doc comment becomes its description (a field that
+// refers to a shared schema takes that schema's); a trailing comment on a
+// field's line is for Go readers only.
 //
+//go:generate go run ./openapi/cmd/openapigen -o ../broker/httpapi/openapi.json
 package api
 
 import "time"
@@ -105,22 +107,18 @@ type Upload struct {
 // and no PartSize, PartCount or Parts; a multipart upload has those and no
 // Upload.
 type CreateResult struct {
-	ID          string `json:"id" oapi:"ref=UploadID"`
-	Key         string `json:"key" oapi:"ref=Key"`
-	Strategy    string `json:"strategy" oapi:"ref=Strategy"`
-	State       string `json:"state" oapi:"ref=State"`
-	Size        int64  `json:"size" oapi:"ref=Size"`
-	ContentType string `json:"content_type"`
-	PartSize    int64  `json:"part_size,omitempty" oapi:"format=int64,min=1"`
-	PartCount   int    `json:"part_count,omitempty" oapi:"min=1,max=10000"`
-	// ExpiresAt is when the session expires.
-	ExpiresAt time.Time `json:"expires_at"`
+	ID          string    `json:"id" oapi:"ref=UploadID"`
+	Key         string    `json:"key" oapi:"ref=Key"`
+	Strategy    string    `json:"strategy" oapi:"ref=Strategy"`
+	State       string    `json:"state" oapi:"ref=State"`
+	Size        int64     `json:"size" oapi:"ref=Size"`
+	ContentType string    `json:"content_type"`
+	PartSize    int64     `json:"part_size,omitempty" oapi:"format=int64,min=1"`
+	PartCount   int       `json:"part_count,omitempty" oapi:"min=1,max=10000"`
+	ExpiresAt   time.Time `json:"expires_at"`
 	// URLs for the first parts (at most 32).
 	Parts  []PartURL `json:"parts,omitempty" oapi:"minItems=1,maxItems=32"`
 	Upload *Upload   `json:"upload,omitempty"`
-	// Checksum is the session's checksum algorithm (and the whole file's
-	// value, when declared); absent when it has none.
-	Checksum *Checksum `json:"checksum,omitempty"`
 }
 
 // PartURLsRequest is the body of POST /v1/uploads/{id}/part-urls.
@@ -130,8 +128,9 @@ type PartURLsRequest struct {
 	// the session's algorithm, signed into that part's URL as
 	// x-amz-checksum-<algorithm>.
 	Checksums map[string]string `json:"checksums,omitempty" oapi:"keys=^[0-9]+$,encoding=base64"`
-	// The older spelling of checksums for SHA256 (on a session created
-	// with SHA256, or with no algorithm).
+	// The older spelling of checksums for SHA256: part number to the base64
+	// SHA-256 of its bytes, signed in as x-amz-checksum-sha256 (on a session
+	// created with SHA256, or with no algorithm).
 	ChecksumsSHA256 map[string]string `json:"checksums_sha256,omitempty" oapi:"keys=^[0-9]+$,encoding=base64"`
 }
 
@@ -151,15 +150,16 @@ type ReportRequest struct {
 }
 
 // Part is one part of a multipart upload, as reported by a client or as
-// listed by the store (multipart.Part is this type).
+// listed by the store.
 type Part struct {
 	Number int    `json:"part_number" oapi:"ref=PartNumber"`
 	ETag   string `json:"etag"`
 	Size   int64  `json:"size" oapi:"ref=Size"`
-	// Checksum is the part's checksum as the store lists it, when it keeps
-	// one (base64, x-amz-checksum-* form, in the algorithm its upload was
+	// The part's checksum as the store lists it, when it keeps one
+	// (base64, x-amz-checksum-* form, in the algorithm its upload was
 	// created with, as CompleteMultipartUpload must repeat it).
-	Checksum string `json:"checksum,omitempty" oapi:"encoding=base64"`
+	Checksum string `json:"checksum,omitempty" oapi:"encoding=base64"` // multipart.Part is this type
+
 }
 
 // CompletePart is one entry of a client's part list.
