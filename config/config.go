@@ -69,6 +69,8 @@ type Config struct {
 	Webhooks []Webhook `yaml:"webhooks"`
 	// WebhookDelivery tunes the delivery to every webhook.
 	WebhookDelivery WebhookDelivery `yaml:"webhook_delivery"`
+	// Tracing exports OpenTelemetry traces (config/tracing.go). Default off.
+	Tracing Tracing `yaml:"tracing"`
 }
 
 // Event types a webhook may take (as broker.Event.Type).
@@ -473,6 +475,7 @@ func Default() Config {
 			Timeout: defaultWebhookTimeout, MaxAttempts: defaultWebhookAttempts, MaxAge: defaultWebhookMaxAge,
 			Backoff: defaultWebhookBackoff, MaxBackoff: defaultWebhookMaxWait, StreamMaxLen: defaultWebhookMaxLen,
 		},
+		Tracing: Tracing{SampleRatio: 1, ServiceName: defaultServiceName},
 	}
 	c.fillDefaults()
 	return c

@@ -26,6 +26,7 @@ func (c *Config) Redacted() Config {
 	r.Server.PublicURL = redactQuery(c.Server.PublicURL)
 	r.Auth.JWT.JWKSURL = redactQuery(c.Auth.JWT.JWKSURL)
 	r.Auth.Authorizer.URL = redactQuery(c.Auth.Authorizer.URL)
+	r.Tracing.OTLPEndpoint = redactQuery(c.Tracing.OTLPEndpoint)
 	r.Server.CORSOrigins = slices.Clone(c.Server.CORSOrigins)
 	if r.Auth.JWT.Secret != "" {
 		r.Auth.JWT.Secret = Redaction

@@ -63,6 +63,7 @@ func (c *Config) Validate() error {
 	c.validateWebhooks(add)
 	c.WebhookDelivery.validate(add)
 	c.Log.validate(add)
+	c.Tracing.validate(add) // tracing.go
 	if len(p) == 0 {
 		return nil
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Group is the consumer group name; one group per key prefix means one
@@ -53,6 +54,12 @@ type DeliveryConfig struct {
 	Poll time.Duration
 	// Consumer names this process in the group. Default hostname-pid-random.
 	Consumer string
+	// Transport carries the POSTs (default http.DefaultTransport); a
+	// traced one (tracing.Tracer.Transport) makes a span of each.
+	Transport http.RoundTripper
+	// Propagator, when set, makes each POST continue the trace its event
+	// was published in (the outbox's SetPropagator).
+	Propagator propagation.TextMapPropagator
 }
 
 func (c *DeliveryConfig) fill() {
@@ -121,7 +128,8 @@ func NewDeliverer(rc redis.UniversalClient, prefix string, hooks []Webhook, cfg 
 	return &Deliverer{
 		rc: rc, key: StreamKey(prefix), deadKey: DeadKey(prefix), secrets: secrets, cfg: cfg,
 		http: &http.Client{
-			Timeout: cfg.Timeout,
+			Timeout:   cfg.Timeout,
+			Transport: cfg.Transport,
 			// A redirect is not an answer of the webhook: it counts as a failure.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -361,6 +369,7 @@ func (d *Deliverer) deliverOne(ctx context.Context, m redis.XMessage, attempt in
 
 // post sends one attempt and returns the answer's status.
 func (d *Deliverer) post(ctx context.Context, e entry, secret string) (int, error) {
+	ctx = traceContext(d.cfg.Propagator, ctx, e)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(e.body))
 	if err != nil {
 		return 0, errors.New("cannot build the request")

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/chute-dev/chute/broker"
 )
@@ -82,6 +83,7 @@ type Outbox struct {
 	hooks  []Webhook
 	maxLen int64
 	now    func() time.Time
+	prop   propagation.TextMapPropagator // trace.go; nil: no trace context
 }
 
 // NewOutbox returns the outbox of hooks in the Redis of rc under key
@@ -104,6 +106,7 @@ func (o *Outbox) Publish(ctx context.Context, ev broker.Event) error {
 		return fmt.Errorf("events: encode %s: %w", ev.Type, err)
 	}
 	created := strconv.FormatInt(o.now().UnixMilli(), 10)
+	tf := traceFields(o.prop, ctx)
 	var n int
 	_, err = o.rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, h := range o.hooks {
@@ -113,7 +116,7 @@ func (o *Outbox) Publish(ctx context.Context, ev broker.Event) error {
 			n++
 			p.XAdd(ctx, &redis.XAddArgs{
 				Stream: o.key, MaxLen: o.maxLen, Approx: true,
-				Values: []any{fieldURL, h.URL, fieldEventID, ev.ID, fieldType, ev.Type, fieldBody, body, fieldCreated, created},
+				Values: append([]any{fieldURL, h.URL, fieldEventID, ev.ID, fieldType, ev.Type, fieldBody, body, fieldCreated, created}, tf...),
 			})
 		}
 		return nil
@@ -135,12 +138,16 @@ type entry struct {
 	typ     string
 	body    []byte
 	created time.Time
+	// traceparent and tracestate are the publisher's trace context, if
+	// any (trace.go).
+	traceparent, tracestate string
 }
 
 func parseEntry(m redis.XMessage) (entry, error) {
 	e := entry{id: m.ID}
 	str := func(k string) string { s, _ := m.Values[k].(string); return s }
 	e.url, e.eventID, e.typ, e.body = str(fieldURL), str(fieldEventID), str(fieldType), []byte(str(fieldBody))
+	e.traceparent, e.tracestate = str(fieldTraceparent), str(fieldTracestate)
 	ms, err := strconv.ParseInt(str(fieldCreated), 10, 64)
 	if err != nil || e.url == "" || e.eventID == "" || len(e.body) == 0 {
 		return e, errors.New("malformed outbox entry")

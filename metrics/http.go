@@ -152,3 +152,10 @@ func matches(pat, segs []string) bool {
 	}
 	return len(segs) == len(pat)
 }
+
+// RoutePatterns returns a function naming the route pattern that a
+// request's method and path match among routes, or Unmatched: the route
+// label of Middleware. Package tracing names server spans with it.
+func RoutePatterns(routes []fiber.Route) func(method, path string) string {
+	return newRouteTable(routes).match
+}

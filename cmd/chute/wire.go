@@ -22,6 +22,7 @@ import (
 	"github.com/chute-dev/chute/events"
 	"github.com/chute-dev/chute/metrics"
 	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/tracing"
 	"github.com/chute-dev/chute/web"
 )
 
@@ -38,6 +39,9 @@ type stack struct {
 	// signCache follows other replicas' session ends for the broker's
 	// signing cache until its context ends.
 	signCache func(ctx context.Context) error
+	// tracer exports the traces (a no-op when tracing is off); run
+	// flushes it at shutdown.
+	tracer *tracing.Tracer
 }
 
 // wire builds the broker, its stores and its HTTP server from cfg.
@@ -46,7 +50,12 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	mx := metrics.New() // served at /metrics; the stores below are instrumented
+	mx := metrics.New()               // served at /metrics; the stores below are instrumented
+	tr, err := newTracer(cfg.Tracing) // off: its decorators return what they are given
+	if err != nil {
+		_ = rc.Close()
+		return nil, err
+	}
 
 	stores := map[string]broker.ObjectStore{}
 	caps := map[string]broker.Capabilities{}
@@ -59,8 +68,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			return nil, fmt.Errorf("backends.%s: %w", name, err)
 		}
 		probeStore(log, name, s3)
-		stores[name] = mx.Store(name, s3)
-		caps[name] = mx.Capabilities(name, broker.ResolveCapabilities(s3))
+		stores[name] = tr.Store(name, mx.Store(name, s3))
+		caps[name] = tr.Capabilities(name, mx.Capabilities(name, broker.ResolveCapabilities(s3)))
 		warnPreset(log, name, s3.Preset(), time.Duration(cfg.Sessions.TTL))
 	}
 	profiles := map[string]broker.Profile{}
@@ -77,12 +86,12 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 			InlineTypes: p.InlineTypes,
 		}
 		if p.Verify.URL != "" && verifier == nil {
-			verifier = verifyhttp.New(nil)
+			verifier = verifyhttp.New(tr.Client("verify_hook")) // nil when off: its own client
 		}
 	}
-	outbox, deliverer := webhooks(cfg, rc, log, mx)
+	outbox, deliverer := webhooks(cfg, rc, log, mx, tr)
 	quotaStore, quotaLimits := quotas(cfg, rc) // quota.go
-	authz, err := webhookAuthorizer(cfg)
+	authz, err := webhookAuthorizer(cfg, tr.Client("authorizer"))
 	if err != nil {
 		_ = rc.Close()
 		return nil, err
@@ -91,8 +100,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Profiles:     profiles,
 		Backends:     stores,
 		Capabilities: caps,
-		Sessions: mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
-			sessions.WithRetention(time.Duration(cfg.Sessions.Retention)))),
+		Sessions: tr.Sessions(mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
+			sessions.WithRetention(time.Duration(cfg.Sessions.Retention))))),
 		TTL:    time.Duration(cfg.Sessions.TTL),
 		Logger: log,
 
@@ -118,7 +127,11 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		_ = rc.Close()
 		return nil, err
 	}
-	srv := httpapi.New(svc, authn, httpapi.Options{
+	middleware := []fiber.Handler{mx.Middleware()}
+	if mw := tr.Middleware(); mw != nil { // the server span holds the metrics' time too
+		middleware = append([]fiber.Handler{mw}, middleware...)
+	}
+	srv := httpapi.New(svc, tr.Authenticator(authn), httpapi.Options{
 		BodyLimit:      int(cfg.Server.BodyLimit),
 		RequestTimeout: time.Duration(cfg.Server.RequestTimeout),
 		ReadTimeout:    time.Duration(cfg.Server.ReadTimeout),
@@ -126,11 +139,11 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		CORSOrigins:    cfg.Server.CORSOrigins,
 		Logger:         log,
 		Static:         web.FS(),
-		Middleware:     []fiber.Handler{mx.Middleware()},
+		Middleware:     middleware,
 		Metrics:        mx.Handler(),
-		RateLimiter:    rateLimiter(cfg, rc),
+		RateLimiter:    tr.RateLimiter(rateLimiter(cfg, rc)),
 	})
-	st := &stack{server: srv, redis: rc, cfg: cfg, log: log, deliverer: deliverer, signCache: svc.RunSignCache}
+	st := &stack{server: srv, redis: rc, cfg: cfg, log: log, deliverer: deliverer, signCache: svc.RunSignCache, tracer: tr}
 	if cfg.Janitor.Enabled {
 		jc := broker.JanitorConfig{
 			Interval: time.Duration(cfg.Janitor.Interval), Batch: cfg.Janitor.Batch, Observe: mx.JanitorOutcome,
@@ -143,7 +156,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 
 // webhooks returns the event outbox and its deliverer for cfg.Webhooks,
 // both on the sessions Redis; nil, nil when no webhook is configured.
-func webhooks(cfg *config.Config, rc redis.UniversalClient, log *slog.Logger, mx *metrics.Metrics) (broker.EventSink, *events.Deliverer) {
+func webhooks(cfg *config.Config, rc redis.UniversalClient, log *slog.Logger, mx *metrics.Metrics, tr *tracing.Tracer) (broker.EventSink, *events.Deliverer) {
 	if len(cfg.Webhooks) == 0 {
 		return nil, nil
 	}
@@ -153,9 +166,11 @@ func webhooks(cfg *config.Config, rc redis.UniversalClient, log *slog.Logger, mx
 	}
 	wd := cfg.WebhookDelivery
 	outbox := events.NewOutbox(rc, cfg.Sessions.KeyPrefix, hooks, int64(wd.StreamMaxLen))
+	outbox.SetPropagator(tr.Propagator()) // nil when tracing is off
 	d := events.NewDeliverer(rc, cfg.Sessions.KeyPrefix, hooks, events.DeliveryConfig{
 		Timeout: time.Duration(wd.Timeout), MaxAttempts: wd.MaxAttempts, MaxAge: time.Duration(wd.MaxAge),
 		Backoff: time.Duration(wd.Backoff), MaxBackoff: time.Duration(wd.MaxBackoff),
+		Transport: tr.Transport("webhook", nil), Propagator: tr.Propagator(),
 	}, log, mx.Webhooks())
 	return outbox, d
 }
@@ -245,6 +260,7 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 		stopJanitor()
 		stopSignCache()
 		stopDeliverer()
+		s.flushTraces()
 		_ = s.redis.Close()
 		return err
 	case <-ctx.Done():
@@ -258,7 +274,33 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 	<-errc
 	stopSignCache()
 	stopDeliverer() // after the server: its last requests may have published events
+	s.flushTraces() // after everything that makes spans
 	return s.redis.Close()
+}
+
+// flushTraces exports the spans still buffered, within a few seconds.
+func (s *stack) flushTraces() {
+	if s.tracer == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.tracer.Shutdown(ctx); err != nil {
+		s.log.Warn("tracing: spans not exported at shutdown", "err", err)
+	}
+}
+
+// newTracer returns the tracer cfg configures (one that traces nothing
+// when tracing is off).
+func newTracer(cfg config.Tracing) (*tracing.Tracer, error) {
+	tr, err := tracing.New(tracing.Config{
+		Enabled: cfg.Enabled, Endpoint: cfg.OTLPEndpoint, SampleRatio: float64(cfg.SampleRatio),
+		ServiceName: cfg.ServiceName, ServiceVersion: buildInfo().Version,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	return tr, nil
 }
 
 // startJanitor runs the janitor in the background, if it is on; the
