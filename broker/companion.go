@@ -504,7 +504,7 @@ func (s *Service) finishOpen(ctx context.Context, sess *session.Session, prof *P
 // setPlan records plan on the session, in the store when it can (a
 // session.PlanSetter) and on sess in any case.
 func (s *Service) setPlan(ctx context.Context, sess *session.Session, plan multipart.Plan) error {
-	if ps, ok := s.sessions.(session.PlanSetter); ok {
+	if ps, ok := session.AsPlanSetter(s.sessions); ok {
 		if _, err := ps.SetPlan(ctx, sess.ID, plan.Size, plan.PartSize, plan.PartCount); err != nil {
 			var se *session.StateError
 			if errors.As(err, &se) {

@@ -36,7 +36,7 @@ func (s *Service) openLimiter() session.OpenLimiter {
 	if s.maxOpen <= 0 {
 		return nil
 	}
-	ol, _ := s.sessions.(session.OpenLimiter)
+	ol, _ := session.AsOpenLimiter(s.sessions)
 	return ol
 }
 

@@ -262,10 +262,10 @@ func (p planStub) SetPlan(context.Context, string, int64, int64, int) (*sessions
 
 func TestSessionsKeepsPlanSetter(t *testing.T) {
 	m := New()
-	if _, ok := m.Sessions(stubSessions{}).(sessions.PlanSetter); ok {
+	if _, ok := sessions.AsPlanSetter(m.Sessions(stubSessions{})); ok {
 		t.Fatal("a store without SetPlan gained it")
 	}
-	ps, ok := m.Sessions(planStub{stubSessions{sess: &sessions.Session{ID: "a"}}}).(sessions.PlanSetter)
+	ps, ok := sessions.AsPlanSetter(m.Sessions(planStub{stubSessions{sess: &sessions.Session{ID: "a"}}}))
 	if !ok {
 		t.Fatal("PlanSetter hidden by the decorator")
 	}

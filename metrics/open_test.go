@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -27,16 +28,16 @@ func (o openStub) ReleaseOpen(context.Context, string, string) error { return ni
 
 func TestSessionsKeepsOpenLimiter(t *testing.T) {
 	m := New()
-	if _, ok := m.Sessions(stubSessions{}).(sessions.OpenLimiter); ok {
+	if _, ok := sessions.AsOpenLimiter(m.Sessions(stubSessions{})); ok {
 		t.Fatal("a store without ReserveOpen gained it")
 	}
 	var got []string
 	wrapped := m.Sessions(openStub{reserved: &got})
-	ol, ok := wrapped.(sessions.OpenLimiter)
+	ol, ok := sessions.AsOpenLimiter(wrapped)
 	if !ok {
 		t.Fatal("OpenLimiter hidden by the decorator")
 	}
-	if _, ok := wrapped.(sessions.PlanSetter); ok {
+	if _, ok := sessions.AsPlanSetter(wrapped); ok {
 		t.Fatal("a store without SetPlan gained it")
 	}
 	if ok, err := ol.ReserveOpen(context.Background(), "alice", "a", time.Now().Add(time.Hour), 1); !ok || err != nil || len(got) != 1 {
@@ -51,10 +52,10 @@ func TestSessionsKeepsOpenLimiter(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rc.Close() })
 	both := m.Sessions(sessions.NewRedisStore(rc))
-	if _, ok := both.(sessions.PlanSetter); !ok {
+	if _, ok := sessions.AsPlanSetter(both); !ok {
 		t.Error("RedisStore lost PlanSetter")
 	}
-	ol, ok = both.(sessions.OpenLimiter)
+	ol, ok = sessions.AsOpenLimiter(both)
 	if !ok {
 		t.Fatal("RedisStore lost OpenLimiter")
 	}
@@ -66,5 +67,27 @@ func TestSessionsKeepsOpenLimiter(t *testing.T) {
 	}
 	if err := ol.ReleaseOpen(context.Background(), "alice", "a"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSessionsKeepEveryAbility: the decorator states every optional ability
+// the Redis store has (a field added to sessions.Abilities is covered
+// without touching this test).
+func TestSessionsKeepEveryAbility(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rc.Close() })
+	store := sessions.NewRedisStore(rc)
+	raw := reflect.ValueOf(sessions.AbilitiesOf(store))
+	wrapped := reflect.ValueOf(sessions.AbilitiesOf(New().Sessions(store)))
+	for i := range raw.NumField() {
+		name := raw.Type().Field(i).Name
+		if raw.Field(i).IsNil() {
+			t.Errorf("RedisStore lacks %s (the test expects the Redis store to have every ability)", name)
+			continue
+		}
+		if wrapped.Field(i).IsNil() {
+			t.Errorf("the metrics decorator hides %s", name)
+		}
 	}
 }

@@ -28,30 +28,30 @@ var sessionOps = []string{"create", "get", "put_part", "transition", "try_lock",
 // implicit move from pending to uploading on a first part report is not a
 // transition here; part reports count in chute_parts_reported_total.
 //
-// If s is also a sessions.PlanSetter, so is the result; likewise for
-// sessions.OpenLimiter.
+// The result states s's optional abilities (sessions.AbilityProvider),
+// resolved here once: OpenLimiter and PlanSetter timed like the calls
+// above, the others passed through as they are.
 func (m *Metrics) Sessions(s sessions.Store) sessions.Store {
 	is := &instrumentedSessions{m: m, next: s}
-	_, plan := s.(sessions.PlanSetter)
-	_, open := s.(sessions.OpenLimiter)
-	switch {
-	case plan && open:
-		return &instrumentedPlanOpenSessions{&instrumentedPlanSessions{is}, openForwarder{is}}
-	case plan:
-		return &instrumentedPlanSessions{is}
-	case open:
-		return &instrumentedOpenSessions{is, openForwarder{is}}
+	a := sessions.AbilitiesOf(s)
+	if a.OpenLimiter != nil {
+		a.OpenLimiter = timedOpenLimiter{is, a.OpenLimiter}
 	}
+	if a.PlanSetter != nil {
+		a.PlanSetter = timedPlanSetter{is, a.PlanSetter}
+	}
+	is.abilities = a
 	return is
 }
 
 type instrumentedSessions struct {
-	m    *Metrics
-	next sessions.Store
+	m         *Metrics
+	next      sessions.Store
+	abilities sessions.Abilities
 }
 
-// Unwrap returns the store being instrumented.
-func (s *instrumentedSessions) Unwrap() sessions.Store { return s.next }
+// Abilities implements sessions.AbilityProvider.
+func (s *instrumentedSessions) Abilities() sessions.Abilities { return s.abilities }
 
 func (s *instrumentedSessions) observe(op string, start time.Time, err error) {
 	s.m.redisDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
@@ -148,48 +148,38 @@ func (s *instrumentedSessions) Ping(ctx context.Context) error {
 	return err
 }
 
-// instrumentedPlanSessions is an instrumentedSessions whose store is also
-// a sessions.PlanSetter.
-type instrumentedPlanSessions struct {
-	*instrumentedSessions
+// timedPlanSetter times the store's SetPlan.
+type timedPlanSetter struct {
+	s    *instrumentedSessions
+	next sessions.PlanSetter
 }
 
 // SetPlan calls the store's SetPlan.
-func (s *instrumentedPlanSessions) SetPlan(ctx context.Context, id string, size, partSize int64, partCount int) (*sessions.Session, error) {
+func (p timedPlanSetter) SetPlan(ctx context.Context, id string, size, partSize int64, partCount int) (*sessions.Session, error) {
 	start := time.Now()
-	sess, err := s.next.(sessions.PlanSetter).SetPlan(ctx, id, size, partSize, partCount)
-	s.observe("set_plan", start, err)
+	sess, err := p.next.SetPlan(ctx, id, size, partSize, partCount)
+	p.s.observe("set_plan", start, err)
 	return sess, err
 }
 
-// openForwarder forwards sessions.OpenLimiter to the store, timed.
-type openForwarder struct{ s *instrumentedSessions }
+// timedOpenLimiter times the store's sessions.OpenLimiter calls.
+type timedOpenLimiter struct {
+	s    *instrumentedSessions
+	next sessions.OpenLimiter
+}
 
 // ReserveOpen calls the store's ReserveOpen.
-func (f openForwarder) ReserveOpen(ctx context.Context, subject, id string, expiresAt time.Time, max int) (bool, error) {
+func (o timedOpenLimiter) ReserveOpen(ctx context.Context, subject, id string, expiresAt time.Time, max int) (bool, error) {
 	start := time.Now()
-	ok, err := f.s.next.(sessions.OpenLimiter).ReserveOpen(ctx, subject, id, expiresAt, max)
-	f.s.observe("reserve_open", start, err)
+	ok, err := o.next.ReserveOpen(ctx, subject, id, expiresAt, max)
+	o.s.observe("reserve_open", start, err)
 	return ok, err
 }
 
 // ReleaseOpen calls the store's ReleaseOpen.
-func (f openForwarder) ReleaseOpen(ctx context.Context, subject, id string) error {
+func (o timedOpenLimiter) ReleaseOpen(ctx context.Context, subject, id string) error {
 	start := time.Now()
-	err := f.s.next.(sessions.OpenLimiter).ReleaseOpen(ctx, subject, id)
-	f.s.observe("release_open", start, err)
+	err := o.next.ReleaseOpen(ctx, subject, id)
+	o.s.observe("release_open", start, err)
 	return err
-}
-
-// instrumentedOpenSessions is an instrumentedSessions whose store is also
-// a sessions.OpenLimiter.
-type instrumentedOpenSessions struct {
-	*instrumentedSessions
-	openForwarder
-}
-
-// instrumentedPlanOpenSessions is both of the above.
-type instrumentedPlanOpenSessions struct {
-	*instrumentedPlanSessions
-	openForwarder
 }

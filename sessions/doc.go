@@ -123,6 +123,9 @@ type (
 	StagedUpload = session.StagedUpload
 	EventMarker  = session.EventMarker
 	LockExtender = session.LockExtender
+
+	Abilities       = session.Abilities
+	AbilityProvider = session.AbilityProvider
 )
 
 // The states and strategies (session's).
@@ -154,4 +157,7 @@ var (
 	AsStager       = session.AsStager
 	AsEventMarker  = session.AsEventMarker
 	AsLockExtender = session.AsLockExtender
+	AsOpenLimiter  = session.AsOpenLimiter
+	AsPlanSetter   = session.AsPlanSetter
+	AbilitiesOf    = session.AbilitiesOf
 )

@@ -182,10 +182,11 @@ type Expirer interface {
 	ScheduleExpiry(ctx context.Context, id string, expiresAt time.Time) error
 }
 
-// AsExpirer returns the Expirer behind s: s itself, or a store it wraps
-// (a wrapper exposes the store it wraps with an Unwrap() Store method, as
-// the metrics package's does).
-func AsExpirer(s Store) (Expirer, bool) { return find[Expirer](s) }
+// AsExpirer returns s's Expirer (see AbilitiesOf).
+func AsExpirer(s Store) (Expirer, bool) {
+	a := AbilitiesOf(s).Expirer
+	return a, a != nil
+}
 
 // OpenLimiter is an optional capability of a Store: counting each
 // subject's open sessions, so that a cap can be enforced across replicas.
@@ -236,9 +237,11 @@ type StagedUpload struct {
 	Until time.Time // when its form (or PUT URL) stops working
 }
 
-// AsStager returns the Stager behind s, looking through wrappers as
-// AsExpirer does.
-func AsStager(s Store) (Stager, bool) { return find[Stager](s) }
+// AsStager returns s's Stager (see AbilitiesOf).
+func AsStager(s Store) (Stager, bool) {
+	a := AbilitiesOf(s).Stager
+	return a, a != nil
+}
 
 // EventMarker is an optional capability of a Store: it keeps, beside each
 // session that ended, the type of its event until the event is published,
@@ -263,9 +266,11 @@ type EventMarker interface {
 	ClaimEventPass(ctx context.Context, ttl time.Duration) (bool, error)
 }
 
-// AsEventMarker returns the EventMarker behind s: s itself, or a store it
-// wraps (through an Unwrap() Store method, as for AsExpirer).
-func AsEventMarker(s Store) (EventMarker, bool) { return find[EventMarker](s) }
+// AsEventMarker returns s's EventMarker (see AbilitiesOf).
+func AsEventMarker(s Store) (EventMarker, bool) {
+	a := AbilitiesOf(s).EventMarker
+	return a, a != nil
+}
 
 // LockExtender is an optional capability of a Store: a lock holder renews
 // its lock while it works, so that the lock can be taken with a short ttl
@@ -276,9 +281,11 @@ type LockExtender interface {
 	ExtendLock(ctx context.Context, id, token string, ttl time.Duration) (bool, error)
 }
 
-// AsLockExtender returns the LockExtender behind s, looking through
-// wrappers as AsExpirer does.
-func AsLockExtender(s Store) (LockExtender, bool) { return find[LockExtender](s) }
+// AsLockExtender returns s's LockExtender (see AbilitiesOf).
+func AsLockExtender(s Store) (LockExtender, bool) {
+	a := AbilitiesOf(s).LockExtender
+	return a, a != nil
+}
 
 // ErrUnavailable is wrapped around every failure of the backing store
 // itself (refused connection, timeout, closed client, an error reply), as
@@ -288,20 +295,49 @@ func AsLockExtender(s Store) (LockExtender, bool) { return find[LockExtender](s)
 // *net.OpError, redis.Error).
 var ErrUnavailable = errors.New("sessions: store unavailable")
 
-// find returns the ability T of s: s itself, or a store it wraps (a
-// wrapper exposes the store it wraps with an Unwrap() Store method, as the
-// metrics package's does).
-func find[T any](s Store) (T, bool) {
-	for s != nil {
-		if t, ok := s.(T); ok {
-			return t, true
-		}
-		u, ok := s.(interface{ Unwrap() Store })
-		if !ok {
-			break
-		}
-		s = u.Unwrap()
+// Abilities are the optional abilities of a session store, each nil when
+// the store lacks it. They are resolved once, where the store is built
+// (AbilitiesOf), instead of being looked for at each call.
+type Abilities struct {
+	Expirer      Expirer
+	OpenLimiter  OpenLimiter
+	PlanSetter   PlanSetter
+	Stager       Stager
+	EventMarker  EventMarker
+	LockExtender LockExtender
+}
+
+// AbilityProvider is a store that states its abilities itself: a
+// decorator (the metrics package's) returns those of the store it wraps,
+// each wrapped or passed through, so no caller needs to look behind it.
+type AbilityProvider interface {
+	Abilities() Abilities
+}
+
+// AbilitiesOf returns s's optional abilities: what s states when it is an
+// AbilityProvider, else the abilities s has itself.
+func AbilitiesOf(s Store) Abilities {
+	if p, ok := s.(AbilityProvider); ok {
+		return p.Abilities()
 	}
-	var zero T
-	return zero, false
+	var a Abilities
+	a.Expirer, _ = s.(Expirer)
+	a.OpenLimiter, _ = s.(OpenLimiter)
+	a.PlanSetter, _ = s.(PlanSetter)
+	a.Stager, _ = s.(Stager)
+	a.EventMarker, _ = s.(EventMarker)
+	a.LockExtender, _ = s.(LockExtender)
+	return a
+}
+
+// AsOpenLimiter returns s's OpenLimiter (see AbilitiesOf).
+func AsOpenLimiter(s Store) (OpenLimiter, bool) {
+	a := AbilitiesOf(s).OpenLimiter
+	return a, a != nil
+}
+
+// AsPlanSetter returns s's PlanSetter (see AbilitiesOf).
+func AsPlanSetter(s Store) (PlanSetter, bool) {
+	a := AbilitiesOf(s).PlanSetter
+	return a, a != nil
 }
