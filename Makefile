@@ -2,7 +2,7 @@
 MODULE := $(shell go list -m)
 UNIT_PKGS = $(shell go list ./... | grep -v '^$(MODULE)/test\(/\|$$\)')
 
-.PHONY: test unit images build run lint image
+.PHONY: test unit images build run lint image client
 
 test:
 	./scripts/test.sh
@@ -12,6 +12,12 @@ unit:
 
 images:
 	./scripts/build-images.sh
+
+# client packs the npm package web/client and installs it into the browser
+# tests' harness (web/e2e), where the browser tests in ./test load it.
+client:
+	cd web/e2e && npm ci --no-audit --no-fund
+	./scripts/pack-client.sh
 
 build:
 	go build -o bin/chute ./cmd/chute
