@@ -44,20 +44,6 @@ func (o obj) get(key string) any {
 	return nil
 }
 
-func (o obj) without(keys ...string) obj {
-	var out obj
-	for _, m := range o {
-		drop := false
-		for _, k := range keys {
-			drop = drop || m.key == k
-		}
-		if !drop {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // MarshalJSON writes the members in order, without HTML escaping.
 func (o obj) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
