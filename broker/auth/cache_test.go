@@ -137,3 +137,56 @@ func BenchmarkJWTAuthenticate(b *testing.B) {
 		}
 	}
 }
+
+// TestJWTCached checks the context-free lookup the HTTP layer tries
+// first: it answers only tokens Authenticate verified, only until the
+// cached entry's end (the token's exp, at most tokenCacheMaxAge), and
+// never verifies or caches anything itself.
+func TestJWTCached(t *testing.T) {
+	a, err := NewJWT(JWTConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	a.cache.now = func() time.Time { return now }
+	good, _ := SignHS256(secret, "alice", time.Hour, "", "")
+	if sub, ok := a.Cached(good); ok || sub != "" {
+		t.Fatalf("Cached before any verification = %q, %v", sub, ok)
+	}
+	if a.cache.len() != 0 {
+		t.Fatal("Cached filled the cache")
+	}
+	if _, ok := a.Cached(""); ok {
+		t.Fatal("Cached accepted the empty token")
+	}
+	if _, err := a.Authenticate(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	if sub, ok := a.Cached(good); !ok || sub != "alice" {
+		t.Fatalf("Cached after verification = %q, %v", sub, ok)
+	}
+	if _, ok := a.Cached(good + "x"); ok {
+		t.Fatal("Cached accepted an altered token")
+	}
+	now = now.Add(tokenCacheMaxAge)
+	if _, ok := a.Cached(good); ok {
+		t.Fatal("Cached answered past tokenCacheMaxAge")
+	}
+	// A token whose exp comes before tokenCacheMaxAge: answered until exp.
+	short, _ := SignHS256(secret, "bob", 10*time.Second, "", "")
+	now = time.Now()
+	if _, err := a.Authenticate(context.Background(), short); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(9 * time.Second)
+	if _, ok := a.Cached(short); !ok {
+		t.Fatal("Cached refused a token before its exp")
+	}
+	now = now.Add(2 * time.Second)
+	if _, ok := a.Cached(short); ok {
+		t.Fatal("Cached answered a token past its exp")
+	}
+	if sub, ok := (None{Subject: "dev"}).Cached("anything"); !ok || sub != "dev" {
+		t.Fatalf("None.Cached = %q, %v", sub, ok)
+	}
+}

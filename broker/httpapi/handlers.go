@@ -34,9 +34,11 @@ func (s *Server) status(ctx context.Context, c *fiber.Ctx, subject string) (any,
 }
 
 func (s *Server) partURLs(ctx context.Context, c *fiber.Ctx, subject string) (any, error) {
-	var req broker.PartURLsRequest
-	if err := decodeStrict(c, &req, false); err != nil {
-		return nil, err
+	req, ok := parsePartNumbers(c.Body()) // the common body, without encoding/json: fastdecode.go
+	if !ok {
+		if err := decodeStrict(c, &req, false); err != nil {
+			return nil, err
+		}
 	}
 	return s.svc.PartURLs(ctx, subject, id(c), req)
 }

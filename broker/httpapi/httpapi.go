@@ -196,9 +196,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		}
 		token = strings.TrimSpace(rest)
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
-	defer cancel()
-	subject, err := s.authn.Authenticate(ctx, token)
+	subject, err := s.subjectOf(c, token) // authcache.go
 	if err != nil {
 		s.log.Info("authentication failed", "request_id", c.Locals(requestIDKey), "reason", err.Error())
 		msg := "invalid or expired token"

@@ -54,10 +54,7 @@ func (s *Server) authenticatePathToken(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodOptions {
 		return c.Next()
 	}
-	token := utils.CopyString(c.Params("token"))
-	ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
-	defer cancel()
-	subject, err := s.authn.Authenticate(ctx, token)
+	subject, err := s.subjectOf(c, utils.CopyString(c.Params("token")))
 	if err != nil {
 		s.log.Info("authentication failed", "request_id", c.Locals(requestIDKey), "reason", err.Error())
 		return broker.Errorf(broker.CodeUnauthorized, "invalid or expired token")
