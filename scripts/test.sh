@@ -221,6 +221,12 @@ ex_skipped="$(grep -cE '^\s*--- SKIP' "$log" || true)"
 echo "example: $ex_passed passed"
 step_done
 
+# The compose kit (deploy/) on the images built above, with the Compose
+# plugin built from source and cached (scripts/compose-kit.sh).
+step "compose kit (deploy/compose.yaml, compose.external.yaml)"
+scripts/compose-kit.sh
+step_done
+
 step "fuzzing (${CHUTE_FUZZTIME:-8s} per target)"
 # -fuzz takes one target per run. A failing input fails this step, and Go
 # saves it under the package's testdata/fuzz/<Target>/: commit it, so the
