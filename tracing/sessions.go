@@ -21,34 +21,33 @@ import (
 // span around it (the request's server span), which learns its id only
 // then. Off, s itself is returned.
 //
-// If s is a session.PlanSetter, so is the result; likewise for
-// session.OpenLimiter. The other optional abilities stay reachable through
-// Unwrap (session.AsExpirer, ...), untraced.
+// The result states s's optional abilities (session.AbilityProvider),
+// resolved here once: OpenLimiter and PlanSetter traced like the calls
+// above, the others passed through untraced.
 func (t *Tracer) Sessions(s session.Store) session.Store {
 	if !t.Enabled() {
 		return s
 	}
 	ts := &tracedSessions{t: t, next: s}
-	_, plan := s.(session.PlanSetter)
-	_, open := s.(session.OpenLimiter)
-	switch {
-	case plan && open:
-		return &tracedPlanOpenSessions{&tracedPlanSessions{ts}, openForwarder{ts}}
-	case plan:
-		return &tracedPlanSessions{ts}
-	case open:
-		return &tracedOpenSessions{ts, openForwarder{ts}}
+	a := session.AbilitiesOf(s)
+	if a.OpenLimiter != nil {
+		a.OpenLimiter = tracedOpenLimiter{ts, a.OpenLimiter}
 	}
+	if a.PlanSetter != nil {
+		a.PlanSetter = tracedPlanSetter{ts, a.PlanSetter}
+	}
+	ts.abilities = a
 	return ts
 }
 
 type tracedSessions struct {
-	t    *Tracer
-	next session.Store
+	t         *Tracer
+	next      session.Store
+	abilities session.Abilities
 }
 
-// Unwrap returns the store being traced.
-func (s *tracedSessions) Unwrap() session.Store { return s.next }
+// Abilities implements session.AbilityProvider.
+func (s *tracedSessions) Abilities() session.Abilities { return s.abilities }
 
 var dbRedis = attribute.String("db.system.name", "redis")
 
@@ -166,49 +165,39 @@ func (s *tracedSessions) Ping(ctx context.Context) error {
 	return err
 }
 
-// tracedPlanSessions is a tracedSessions whose store is also a
-// session.PlanSetter.
-type tracedPlanSessions struct {
-	*tracedSessions
+// tracedPlanSetter traces the store's SetPlan.
+type tracedPlanSetter struct {
+	s    *tracedSessions
+	next session.PlanSetter
 }
 
 // SetPlan calls the store's SetPlan.
-func (s *tracedPlanSessions) SetPlan(ctx context.Context, id string, size, partSize int64, partCount int) (*session.Session, error) {
-	ctx, span := s.span(ctx, "set_plan", id)
-	sess, err := s.next.(session.PlanSetter).SetPlan(ctx, id, size, partSize, partCount)
+func (p tracedPlanSetter) SetPlan(ctx context.Context, id string, size, partSize int64, partCount int) (*session.Session, error) {
+	ctx, span := p.s.span(ctx, "set_plan", id)
+	sess, err := p.next.SetPlan(ctx, id, size, partSize, partCount)
 	endSession(span, sess, err)
 	return sess, err
 }
 
-// openForwarder forwards session.OpenLimiter to the store, traced.
-type openForwarder struct{ s *tracedSessions }
+// tracedOpenLimiter traces the store's session.OpenLimiter calls.
+type tracedOpenLimiter struct {
+	s    *tracedSessions
+	next session.OpenLimiter
+}
 
 // ReserveOpen calls the store's ReserveOpen.
-func (f openForwarder) ReserveOpen(ctx context.Context, subject, id string, expiresAt time.Time, max int) (bool, error) {
-	ctx, span := f.s.span(ctx, "reserve_open", id)
-	ok, err := f.s.next.(session.OpenLimiter).ReserveOpen(ctx, subject, id, expiresAt, max)
+func (o tracedOpenLimiter) ReserveOpen(ctx context.Context, subject, id string, expiresAt time.Time, max int) (bool, error) {
+	ctx, span := o.s.span(ctx, "reserve_open", id)
+	ok, err := o.next.ReserveOpen(ctx, subject, id, expiresAt, max)
 	span.SetAttributes(attribute.Bool("chute.reserved", ok))
 	endSession(span, nil, err)
 	return ok, err
 }
 
 // ReleaseOpen calls the store's ReleaseOpen.
-func (f openForwarder) ReleaseOpen(ctx context.Context, subject, id string) error {
-	ctx, span := f.s.span(ctx, "release_open", id)
-	err := f.s.next.(session.OpenLimiter).ReleaseOpen(ctx, subject, id)
+func (o tracedOpenLimiter) ReleaseOpen(ctx context.Context, subject, id string) error {
+	ctx, span := o.s.span(ctx, "release_open", id)
+	err := o.next.ReleaseOpen(ctx, subject, id)
 	endSession(span, nil, err)
 	return err
-}
-
-// tracedOpenSessions is a tracedSessions whose store is also a
-// session.OpenLimiter.
-type tracedOpenSessions struct {
-	*tracedSessions
-	openForwarder
-}
-
-// tracedPlanOpenSessions is both of the above.
-type tracedPlanOpenSessions struct {
-	*tracedPlanSessions
-	openForwarder
 }
