@@ -146,12 +146,12 @@ func (c *Client) verify(ctx context.Context, s *sums, m *multi, cm *Completed, r
 	if s.declared != "" {
 		// Chute compared the stored object with it before answering.
 		res.Checksum = checksum.Value{Algorithm: s.alg, Value: s.declared}
-		if stored != nil && stored.Algorithm == s.alg && stored.Value != "" && !strings.Contains(stored.Value, "-") && stored.Value != s.declared {
+		if stored != nil && checksum.Algorithm(stored.Algorithm) == s.alg && stored.Value != "" && !strings.Contains(stored.Value, "-") && stored.Value != s.declared {
 			return &ChecksumError{Algorithm: s.alg, Stored: stored.Value, Computed: s.declared}
 		}
 		return nil
 	}
-	if stored == nil || stored.Value == "" || stored.Algorithm != s.alg || m == nil {
+	if stored == nil || stored.Value == "" || checksum.Algorithm(stored.Algorithm) != s.alg || m == nil {
 		res.ChecksumNote = fmt.Sprintf("Chute reported no %s value for the whole object: each part was verified by the store as it arrived, the whole file was not compared", s.alg)
 		return nil
 	}
@@ -166,7 +166,7 @@ func (c *Client) verify(ctx context.Context, s *sums, m *multi, cm *Completed, r
 	if local != stored.Value {
 		return &ChecksumError{Algorithm: s.alg, Stored: stored.Value, Computed: local}
 	}
-	res.Checksum = *stored
+	res.Checksum = checksum.Value{Algorithm: s.alg, Value: stored.Value}
 	return nil
 }
 

@@ -52,7 +52,7 @@ func TestUploadChecksumEachAlgorithm(t *testing.T) {
 					}
 				}
 				last := f.creates[len(f.creates)-1]
-				if len(f.creates) != creates || last.Checksum == nil || last.Checksum.Algorithm != alg {
+				if len(f.creates) != creates || last.Checksum == nil || last.Checksum.Algorithm != string(alg) {
 					t.Fatalf("create asked for %+v", f.creates)
 				}
 				whole := alg.Sum(data)

@@ -68,7 +68,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chute-dev/chute/checksum"
+	"github.com/chute-dev/chute/api"
 )
 
 // Client talks to one Chute server. It is safe for concurrent use.
@@ -183,108 +183,44 @@ func (e *StoreError) Error() string {
 	return fmt.Sprintf("store refused %s: %d", what, e.Status)
 }
 
-// CreateRequest is the body of POST /v1/uploads.
-type CreateRequest struct {
-	Filename    string            `json:"filename"`
-	ContentType string            `json:"content_type"`
-	Size        int64             `json:"size"`
-	Profile     string            `json:"profile,omitempty"`
-	Metadata    map[string]string `json:"metadata,omitempty"`
+// The request and answer bodies are the wire types of package api, which
+// the server uses too (and its OpenAPI document is generated from); these
+// aliases keep the client's names.
+type (
+	// CreateRequest is the body of POST /v1/uploads. Size is a pointer (the
+	// server tells a missing size from an empty file): new(int64(n)).
 	// Checksum, when set, asks for the algorithm's checksums: each part's
 	// is then signed into its URL (see PartURLs), and a Value, when given,
 	// is the whole file's, which Chute checks at complete.
-	Checksum *checksum.Value `json:"checksum,omitempty"`
-}
-
-// SignedRequest is a presigned request: send Headers with exactly these
-// values (Content-Length included).
-type SignedRequest struct {
-	Method    string            `json:"method"`
-	URL       string            `json:"url"`
-	Headers   map[string]string `json:"headers"`
-	ExpiresAt time.Time         `json:"expires_at"`
-}
-
-// PartURL is a presigned request for one part.
-type PartURL struct {
-	PartNumber int `json:"part_number"`
-	SignedRequest
-	Size int64 `json:"size"`
-}
-
-// Upload is a created session (the answer to Create).
-type Upload struct {
-	ID          string         `json:"id"`
-	Key         string         `json:"key"`
-	Strategy    string         `json:"strategy"` // "single" or "multipart"
-	State       string         `json:"state"`
-	Size        int64          `json:"size"`
-	ContentType string         `json:"content_type"`
-	PartSize    int64          `json:"part_size,omitempty"`
-	PartCount   int            `json:"part_count,omitempty"`
-	ExpiresAt   time.Time      `json:"expires_at"`
-	Parts       []PartURL      `json:"parts,omitempty"`  // first batch, multipart
-	Upload      *SignedRequest `json:"upload,omitempty"` // single
-	// Checksum is the session's checksum algorithm (and the whole file's
-	// value, once known); nil when it has none.
-	Checksum *checksum.Value `json:"checksum,omitempty"`
-}
-
-// Part is a part known to the session.
-type Part struct {
-	PartNumber int    `json:"part_number"`
-	ETag       string `json:"etag"`
-	Size       int64  `json:"size"`
-}
-
-// Status is a session's state (GET /v1/uploads/{id}).
-type Status struct {
-	ID            string    `json:"id"`
-	Key           string    `json:"key"`
-	Strategy      string    `json:"strategy"`
-	State         string    `json:"state"`
-	Size          int64     `json:"size"`
-	ContentType   string    `json:"content_type"`
-	PartSize      int64     `json:"part_size,omitempty"`
-	PartCount     int       `json:"part_count,omitempty"`
-	Parts         []Part    `json:"parts"`
-	UploadedBytes int64     `json:"uploaded_bytes"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-	ExpiresAt     time.Time `json:"expires_at"`
-	// Checksum is the session's checksum algorithm and, once known, the
-	// whole object's value; nil when it has none.
-	Checksum *checksum.Value `json:"checksum,omitempty"`
-	// Reason is why the verify hook rejected the upload (state rejected).
-	Reason string `json:"reason,omitempty"`
-}
-
-// CompletePart names a part for Complete.
-type CompletePart struct {
-	PartNumber int    `json:"part_number"`
-	ETag       string `json:"etag"`
-}
-
-// Download is a presigned GET.
-type Download struct {
-	URL       string    `json:"url"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// Completed is the answer to Complete.
-type Completed struct {
-	ID          string    `json:"id"`
-	Key         string    `json:"key"`
-	State       string    `json:"state"`
-	Size        int64     `json:"size"`
-	ContentType string    `json:"content_type"`
-	ETag        string    `json:"etag"`
-	Download    *Download `json:"download"`
-	// Checksum is the stored object's checksum, when Chute knows one: the
-	// value declared at create (checked), or the store's own. A COMPOSITE
-	// value ends in "-N" (N parts).
-	Checksum *checksum.Value `json:"checksum,omitempty"`
-}
+	CreateRequest = api.CreateRequest
+	// ChecksumRequest names a checksum algorithm and, optionally, the
+	// whole file's value (CreateRequest.Checksum).
+	ChecksumRequest = api.ChecksumRequest
+	// Checksum is a session's checksum algorithm and, once known, the
+	// whole object's value (Status.Checksum, Completed.Checksum; a
+	// COMPOSITE value ends in "-N", N parts).
+	Checksum = api.Checksum
+	// SignedRequest is a presigned request: send Headers with exactly
+	// these values (Content-Length included).
+	SignedRequest = api.Upload
+	// PartURL is a presigned request for one part.
+	PartURL = api.PartURL
+	// Upload is a created session (the answer to Create): Parts holds the
+	// first batch of part URLs of a multipart upload, Upload the one
+	// request of a single upload.
+	Upload = api.CreateResult
+	// Part is a part known to the session.
+	Part = api.Part
+	// Status is a session's state (GET /v1/uploads/{id}); Reason is why
+	// the verify hook rejected the upload (state rejected).
+	Status = api.Status
+	// CompletePart names a part for Complete.
+	CompletePart = api.CompletePart
+	// Download is a presigned GET.
+	Download = api.Download
+	// Completed is the answer to Complete.
+	Completed = api.CompleteResult
+)
 
 // Create starts an upload session.
 func (c *Client) Create(ctx context.Context, req CreateRequest) (*Upload, error) {
@@ -311,41 +247,28 @@ func (c *Client) Status(ctx context.Context, id string, sync bool) (*Status, err
 // part's URL as x-amz-checksum-<algorithm>, and the part's Headers then
 // list that header, so the store refuses other bytes.
 func (c *Client) PartURLs(ctx context.Context, id string, parts []int, checksums map[int]string) ([]PartURL, error) {
-	body := struct {
-		PartNumbers []int             `json:"part_numbers"`
-		Checksums   map[string]string `json:"checksums,omitempty"`
-	}{PartNumbers: parts}
+	body := api.PartURLsRequest{PartNumbers: parts}
 	if len(checksums) > 0 {
 		body.Checksums = make(map[string]string, len(checksums))
 		for n, s := range checksums {
 			body.Checksums[strconv.Itoa(n)] = s
 		}
 	}
-	var out struct {
-		Parts []PartURL `json:"parts"`
-	}
+	var out api.PartURLsResult
 	err := c.call(ctx, http.MethodPost, "/v1/uploads/"+url.PathEscape(id)+"/part-urls", body, &out, true)
 	return out.Parts, err
 }
 
 // ReportPart tells Chute that part n was stored with etag and size.
 func (c *Client) ReportPart(ctx context.Context, id string, n int, etag string, size int64) (*Status, error) {
-	body := struct {
-		ETag string `json:"etag"`
-		Size int64  `json:"size"`
-	}{etag, size}
+	body := api.ReportRequest{ETag: etag, Size: &size}
 	var s Status
 	return &s, c.call(ctx, http.MethodPut, "/v1/uploads/"+url.PathEscape(id)+"/parts/"+strconv.Itoa(n), body, &s, true)
 }
 
 // Complete finalizes a session. With parts nil, the reported parts are used.
 func (c *Client) Complete(ctx context.Context, id string, parts []CompletePart) (*Completed, error) {
-	var body any = struct{}{}
-	if parts != nil {
-		body = struct {
-			Parts []CompletePart `json:"parts"`
-		}{parts}
-	}
+	body := api.CompleteRequest{Parts: parts}
 	var out Completed
 	return &out, c.call(ctx, http.MethodPost, "/v1/uploads/"+url.PathEscape(id)+"/complete", body, &out, true)
 }
@@ -432,12 +355,7 @@ func (c *Client) callOnce(ctx context.Context, method, path string, payload []by
 // parseAPIError reads Chute's {"error":{"code","message"}} body; a body of
 // another shape (a proxy's page, say) gives code "http_<status>".
 func parseAPIError(status int, data []byte) *APIError {
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var e api.Error
 	if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
 		return &APIError{Status: status, Code: e.Error.Code, Message: e.Error.Message}
 	}

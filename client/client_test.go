@@ -332,7 +332,7 @@ func TestAPIErrors(t *testing.T) {
 		jsonErr(w, 415, "unsupported_type", "content type text/html is not allowed")
 		return true
 	}
-	_, err := c.Create(ctx, CreateRequest{Filename: "x.html", ContentType: "text/html", Size: 10})
+	_, err := c.Create(ctx, CreateRequest{Filename: "x.html", ContentType: "text/html", Size: new(int64(10))})
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != 415 || ae.Code != "unsupported_type" || ae.Message != "content type text/html is not allowed" {
 		t.Fatalf("error %#v", err)
@@ -343,7 +343,7 @@ func TestAPIErrors(t *testing.T) {
 		fmt.Fprint(w, "<html>bad gateway</html>")
 		return true
 	}
-	_, err = c.Create(ctx, CreateRequest{Filename: "x", ContentType: "a/b", Size: 10})
+	_, err = c.Create(ctx, CreateRequest{Filename: "x", ContentType: "a/b", Size: new(int64(10))})
 	if !errors.As(err, &ae) || ae.Status != 502 || ae.Code != "http_502" || !strings.Contains(ae.Message, "bad gateway") {
 		t.Fatalf("non-JSON error %#v", err)
 	}
@@ -358,7 +358,7 @@ func TestAPIErrors(t *testing.T) {
 		}
 		return false
 	}
-	if _, err := c.Create(ctx, CreateRequest{Filename: "x", ContentType: "a/b", Size: 10}); err != nil || calls != 3 {
+	if _, err := c.Create(ctx, CreateRequest{Filename: "x", ContentType: "a/b", Size: new(int64(10))}); err != nil || calls != 3 {
 		t.Fatalf("after 429s: %v, %d calls", err, calls)
 	}
 	// 429 quota_exceeded is not: a quota frees in minutes or hours.
@@ -368,7 +368,7 @@ func TestAPIErrors(t *testing.T) {
 		jsonErr(w, 429, "quota_exceeded", "quota exceeded: your open_bytes quota is 10 bytes")
 		return true
 	}
-	if _, err := c.Create(ctx, CreateRequest{Filename: "x", ContentType: "a/b", Size: 10}); !errors.As(err, &ae) || ae.Code != "quota_exceeded" || calls != 1 {
+	if _, err := c.Create(ctx, CreateRequest{Filename: "x", ContentType: "a/b", Size: new(int64(10))}); !errors.As(err, &ae) || ae.Code != "quota_exceeded" || calls != 1 {
 		t.Fatalf("quota_exceeded: %v, %d calls, want the error after one call", err, calls)
 	}
 

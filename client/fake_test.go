@@ -95,23 +95,23 @@ func (f *fake) sign(n int) PartURL {
 	if s, ok := f.checksums[n]; ok {
 		h[f.partAlg().Header()] = s
 	}
-	return PartURL{PartNumber: n, SignedRequest: SignedRequest{Method: "PUT", URL: u, Headers: h, ExpiresAt: time.Now().Add(15 * time.Minute)}, Size: f.sizeOf(n)}
+	return PartURL{PartNumber: n, Method: "PUT", URL: u, Headers: h, ExpiresAt: time.Now().Add(15 * time.Minute), Size: f.sizeOf(n)}
 }
 
 func (f *fake) status() Status {
 	st := Status{ID: "upl_1", Key: "k/upl_1.bin", Strategy: f.strategy, State: f.state, Size: f.size, ContentType: f.ctype, Parts: []Part{}, Reason: f.reason}
 	if f.alg != "" && f.declared != "" {
 		// As Chute does: only a known value is shown.
-		st.Checksum = &checksum.Value{Algorithm: f.alg, Value: f.declared}
+		st.Checksum = &Checksum{Algorithm: string(f.alg), Value: f.declared}
 	}
 	if f.strategy == "multipart" {
 		st.PartSize, st.PartCount = f.partSize, f.count
 	}
 	for n := range f.reported {
-		st.Parts = append(st.Parts, Part{PartNumber: n, ETag: etagOf(f.stored[n]), Size: int64(len(f.stored[n]))})
+		st.Parts = append(st.Parts, Part{Number: n, ETag: etagOf(f.stored[n]), Size: int64(len(f.stored[n]))})
 		st.UploadedBytes += int64(len(f.stored[n]))
 	}
-	sort.Slice(st.Parts, func(i, j int) bool { return st.Parts[i].PartNumber < st.Parts[j].PartNumber })
+	sort.Slice(st.Parts, func(i, j int) bool { return st.Parts[i].Number < st.Parts[j].Number })
 	return st
 }
 
@@ -174,34 +174,37 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 				jsonErr(w, 400, "invalid_request", `unknown field "checksum"`)
 				return
 			}
-			if !c.Algorithm.Valid() || (f.canVerify != nil && !slices.Contains(f.canVerify, c.Algorithm)) {
-				jsonErr(w, 400, "invalid_request", "checksum.algorithm: the store cannot verify "+string(c.Algorithm)+"; it can verify "+checksum.List(f.canVerify))
+			alg := checksum.Algorithm(c.Algorithm)
+			if !alg.Valid() || (f.canVerify != nil && !slices.Contains(f.canVerify, alg)) {
+				jsonErr(w, 400, "invalid_request", "checksum.algorithm: the store cannot verify "+c.Algorithm+"; it can verify "+checksum.List(f.canVerify))
 				return
 			}
-			if c.Value != "" && c.Algorithm.Check(c.Value) != nil {
+			if c.Value != "" && alg.Check(c.Value) != nil {
 				jsonErr(w, 400, "invalid_request", "checksum.value: malformed")
 				return
 			}
-			f.alg, f.declared = c.Algorithm, c.Value
+			f.alg, f.declared = alg, c.Value
 		} else {
 			f.alg, f.declared = "", ""
 		}
-		f.size, f.ctype, f.state = req.Size, req.ContentType, "pending"
-		u := Upload{ID: "upl_1", Key: "k/upl_1.bin", State: "pending", Size: req.Size, ContentType: req.ContentType}
-		if f.alg != "" {
-			u.Checksum = &checksum.Value{Algorithm: f.alg, Value: f.declared}
+		if req.Size == nil {
+			jsonErr(w, 400, "invalid_request", "size is required")
+			return
 		}
-		if req.Size <= f.singleMax {
+		size := *req.Size
+		f.size, f.ctype, f.state = size, req.ContentType, "pending"
+		u := Upload{ID: "upl_1", Key: "k/upl_1.bin", State: "pending", Size: size, ContentType: req.ContentType}
+		if size <= f.singleMax {
 			f.strategy, u.Strategy = "single", "single"
 			u.Upload = &SignedRequest{Method: "PUT", URL: f.srv.URL + "/store/upl_1/0?X-Amz-Signature=topsecret",
-				Headers: map[string]string{"Content-Length": strconv.FormatInt(req.Size, 10), "Content-Type": req.ContentType}}
+				Headers: map[string]string{"Content-Length": strconv.FormatInt(size, 10), "Content-Type": req.ContentType}}
 			if f.declared != "" {
 				f.checksums[0] = f.declared
 				u.Upload.Headers[f.alg.Header()] = f.declared
 			}
 		} else {
 			f.strategy, u.Strategy = "multipart", "multipart"
-			f.count = int((req.Size + f.partSize - 1) / f.partSize)
+			f.count = int((size + f.partSize - 1) / f.partSize)
 			u.PartSize, u.PartCount = f.partSize, f.count
 			for n := 1; n <= min(f.count, 2); n++ {
 				u.Parts = append(u.Parts, f.sign(n))
@@ -295,7 +298,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 				whole = f.wholeHook(whole)
 			}
 			if !f.noWhole {
-				cm.Checksum = &checksum.Value{Algorithm: f.alg, Value: whole}
+				cm.Checksum = &Checksum{Algorithm: string(f.alg), Value: whole}
 			}
 		}
 		f.state, f.completed = "completed", true

@@ -129,7 +129,7 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 		if st.Checksum != nil && st.Checksum.Algorithm != "" {
 			// The session's algorithm wins: its part URLs are signed
 			// with it.
-			sm.alg, sm.declared = st.Checksum.Algorithm, st.Checksum.Value
+			sm.alg, sm.declared = checksum.Algorithm(st.Checksum.Algorithm), st.Checksum.Value
 		}
 		if st.Strategy == "multipart" {
 			m.id, m.partSize, m.count = st.ID, st.PartSize, st.PartCount
@@ -162,8 +162,8 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 			return res, nil
 		}
 		for _, p := range st.Parts {
-			if p.ETag != "" && p.PartNumber >= 1 && p.PartNumber <= m.count && p.Size == m.sizeOf(p.PartNumber) {
-				done[p.PartNumber] = true
+			if p.ETag != "" && p.Number >= 1 && p.Number <= m.count && p.Size == m.sizeOf(p.Number) {
+				done[p.Number] = true
 			}
 		}
 	} else {
@@ -223,9 +223,9 @@ func (c *Client) Upload(ctx context.Context, file io.ReaderAt, size int64, opts 
 // refuses the checksum it creates the session without one and notes why
 // in sm.
 func (c *Client) create(ctx context.Context, file io.ReaderAt, size int64, opts UploadOptions, sm *sums) (*Upload, error) {
-	req := CreateRequest{Filename: opts.Filename, ContentType: opts.ContentType, Size: size, Profile: opts.Profile, Metadata: opts.Metadata}
+	req := CreateRequest{Filename: opts.Filename, ContentType: opts.ContentType, Size: &size, Profile: opts.Profile, Metadata: opts.Metadata}
 	if sm.alg != "" {
-		req.Checksum = &checksum.Value{Algorithm: sm.alg}
+		req.Checksum = &ChecksumRequest{Algorithm: string(sm.alg)}
 		if pm := opts.passMax(); pm >= 0 && size <= pm {
 			d, err := hashRange(ctx, sm.alg, file, 0, size)
 			if err != nil {
@@ -464,7 +464,8 @@ func (m *multi) sendPart(ctx context.Context, n int) error {
 			}
 			cur = &u
 		}
-		etag, err := m.c.put(ctx, n, &cur.SignedRequest, m.file, off, size, m.prog)
+		signed := SignedRequest{Method: cur.Method, URL: cur.URL, Headers: cur.Headers, ExpiresAt: cur.ExpiresAt}
+		etag, err := m.c.put(ctx, n, &signed, m.file, off, size, m.prog)
 		if err == nil {
 			if etag == "" {
 				return fmt.Errorf("part %d: the store answered no ETag", n)

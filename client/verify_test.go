@@ -66,7 +66,7 @@ func TestResumeRejected(t *testing.T) {
 	f := newFake(t, 1000, 5000)
 	c := newTestClient(f)
 	data := randBytes(t, 1200)
-	if _, err := c.Create(context.Background(), CreateRequest{Filename: "clip.mp4", ContentType: "video/mp4", Size: int64(len(data))}); err != nil {
+	if _, err := c.Create(context.Background(), CreateRequest{Filename: "clip.mp4", ContentType: "video/mp4", Size: new(int64(len(data)))}); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()

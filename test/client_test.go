@@ -102,7 +102,7 @@ func clientResume(t *testing.T, tg *target) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Parts) != 1 || st.Parts[0].PartNumber != 1 || st.State == "completed" {
+	if len(st.Parts) != 1 || st.Parts[0].Number != 1 || st.State == "completed" {
 		t.Fatalf("after the interruption: state %s, %d parts", st.State, len(st.Parts))
 	}
 	stored := len(st.Parts)
@@ -275,11 +275,11 @@ func clientErrors(t *testing.T, tg *target) {
 	if _, err := c.Status(ctx, "upl_doesnotexist", false); !errors.As(err, &ae) || ae.Status != 404 || ae.Code != "not_found" || ae.Message == "" {
 		t.Fatalf("unknown session: %v", err)
 	}
-	if _, err := client.New(tg.base).Create(ctx, client.CreateRequest{Filename: "a", ContentType: "a/b", Size: 1}); !errors.As(err, &ae) || ae.Status != 401 || ae.Code != "unauthorized" {
+	if _, err := client.New(tg.base).Create(ctx, client.CreateRequest{Filename: "a", ContentType: "a/b", Size: new(int64(1))}); !errors.As(err, &ae) || ae.Status != 401 || ae.Code != "unauthorized" {
 		t.Fatalf("no token: %v", err)
 	}
 	// Someone else's session is not found; aborting our own works.
-	u, err := c.Create(ctx, client.CreateRequest{Filename: "x.bin", ContentType: "application/octet-stream", Size: 20 << 20})
+	u, err := c.Create(ctx, client.CreateRequest{Filename: "x.bin", ContentType: "application/octet-stream", Size: new(int64(20 << 20))})
 	if err != nil {
 		t.Fatal(err)
 	}

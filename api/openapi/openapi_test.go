@@ -38,7 +38,7 @@ func TestDocumentIsGenerated(t *testing.T) {
 				w = wl[i]
 			}
 			if g != w {
-				t.Fatalf("%s is not what the generator writes (run go generate ./api); first difference at line %d:\n  file:      %s\n  generated: %s", checkedIn, i+1, g, w)
+				t.Fatalf("%s is not what the generator writes (run go generate ./api); first difference at line %d (edit the types of package api or the table in api/openapi, never the file):\n  file:      %s\n  generated: %s", checkedIn, i+1, g, w)
 			}
 		}
 	}

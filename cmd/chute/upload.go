@@ -269,7 +269,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func missingParts(st *client.Status) string {
 	have := make(map[int]bool, len(st.Parts))
 	for _, p := range st.Parts {
-		have[p.PartNumber] = true
+		have[p.Number] = true
 	}
 	var out []string
 	for n := 1; n <= st.PartCount; n++ {
