@@ -183,10 +183,24 @@ func (f *fastSigner) presign(now time.Time, method, key string, query url.Values
 	var pbuf [4]param
 	params := pbuf[:0]
 	for k, vs := range query {
-		if len(vs) != 1 || len(k) >= 6 && strings.EqualFold(k[:6], "x-amz-") {
+		if len(vs) != 1 {
 			return "", time.Time{}, false
 		}
 		params = append(params, param{k, vs[0]})
+	}
+	return f.presignParams(now, method, key, params, headers, ttl)
+}
+
+// presignParams is presign with the query as a list of parameters (any
+// order, each name once).
+func (f *fastSigner) presignParams(now time.Time, method, key string, params []param, headers map[string]string, ttl time.Duration) (u string, expires time.Time, ok bool) {
+	if s3utils.CheckValidObjectName(key) != nil {
+		return "", time.Time{}, false
+	}
+	for _, p := range params {
+		if len(p.k) >= 6 && strings.EqualFold(p.k[:6], "x-amz-") {
+			return "", time.Time{}, false
+		}
 	}
 	for i := 1; i < len(params); i++ { // insertion sort: a handful of entries
 		for j := i; j > 0 && params[j].k < params[j-1].k; j-- {
@@ -449,6 +463,22 @@ func appendQueryEscape(dst []byte, s string) []byte {
 		dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&15])
 	}
 	return dst
+}
+
+// fastPresignPart is PresignPart's fast path: the query is built as two
+// parameters instead of a url.Values. ok is false when the request must
+// take the general path (which also reports a bad key or ttl).
+func (s *S3) fastPresignPart(key, uploadID string, partNumber int, headers map[string]string, ttl time.Duration) (PresignedRequest, bool) {
+	if s.fast == nil || checkKey(key) != nil || ttl < MinPresignTTL || ttl > MaxPresignTTL {
+		return PresignedRequest{}, false
+	}
+	var nb [8]byte
+	params := [2]param{{"partNumber", string(strconv.AppendInt(nb[:0], int64(partNumber), 10))}, {"uploadId", uploadID}}
+	u, exp, ok := s.fast.presignParams(time.Now(), http.MethodPut, key, params[:], headers, ttl)
+	if !ok {
+		return PresignedRequest{}, false
+	}
+	return PresignedRequest{Method: http.MethodPut, URL: u, Headers: headers, ExpiresAt: exp}, true
 }
 
 // fastPresign signs with the fast path when the adapter has one and the

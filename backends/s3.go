@@ -319,6 +319,9 @@ func (s *S3) PresignPart(ctx context.Context, key, uploadID string, partNumber i
 	if opts.ContentType != "" {
 		headers[headerContentType] = opts.ContentType
 	}
+	if r, ok := s.fastPresignPart(key, uploadID, partNumber, headers, ttl); ok { // presign.go
+		return r, nil
+	}
 	query := url.Values{
 		"partNumber": {strconv.Itoa(partNumber)},
 		"uploadId":   {uploadID},
