@@ -170,7 +170,7 @@ func TestQuotaUnknownSizeReservesMaxSize(t *testing.T) {
 	}
 	_, err = svc.CreateOpen(ctx, "alice", OpenRequest{Filename: "b.bin", ContentType: "application/octet-stream", Profile: "video"})
 	wantPolicyCode(t, err, CodeQuotaExceeded, "an upload of unknown size reserves the profile's max_size, 20971520 bytes (20 MiB)")
-	if err := svc.AbortKeyed(ctx, "alice", up.ID, up.Key); err != nil {
+	if err := abortErr(ctx, svc, "alice", up.ID); err != nil {
 		t.Fatal(err)
 	}
 	if fq.used("") != 0 {

@@ -296,19 +296,6 @@ func (s *Service) signing(ctx context.Context, subject, id string) (*session.Ses
 	return sess, nil
 }
 
-// signingKeyed is signing plus a check that key is the session's key (a
-// Companion client names an upload by uploadId and key).
-func (s *Service) signingKeyed(ctx context.Context, subject, id, key string) (*session.Session, error) {
-	sess, err := s.signing(ctx, subject, id)
-	if err != nil {
-		return nil, err
-	}
-	if sess.Key != key {
-		return nil, Errorf(CodeNotFound, "upload not found")
-	}
-	return sess, nil
-}
-
 // rememberSigning caches a session this replica just created.
 func (s *Service) rememberSigning(sess *session.Session) {
 	if s.signs != nil && sess.Strategy == session.StrategyMultipart {

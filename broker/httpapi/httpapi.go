@@ -31,6 +31,7 @@ import (
 
 	"github.com/chute-dev/chute/broker"
 	"github.com/chute-dev/chute/broker/auth"
+	"github.com/chute-dev/chute/broker/companion"
 )
 
 // Options configure the HTTP layer.
@@ -64,6 +65,7 @@ type Options struct {
 // Server is the HTTP face of a broker.Service.
 type Server struct {
 	svc   *broker.Service
+	uppy  *companion.Adapter // the Uppy/Companion routes (s3routes.go)
 	authn auth.Authenticator
 	opts  Options
 	log   *slog.Logger
@@ -92,7 +94,7 @@ func New(svc *broker.Service, authn auth.Authenticator, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{svc: svc, authn: authn, opts: opts, log: opts.Logger}
+	s := &Server{svc: svc, uppy: companion.New(svc), authn: authn, opts: opts, log: opts.Logger}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "chute",
 		BodyLimit:             opts.BodyLimit,

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/chute-dev/chute/broker/auth"
+	"github.com/chute-dev/chute/broker/companion"
 	"github.com/chute-dev/chute/multipart"
 )
 
 func TestCompanionMetadata(t *testing.T) {
-	got, err := companionMetadata(map[string]any{
+	got, err := companion.Metadata(map[string]any{
 		"name": "clip.mp4", "type": "video/mp4", "relativePath": nil, "Title": "Holiday",
 		"count": float64(3), "public": true, "gone": nil,
 	})
@@ -29,16 +30,16 @@ func TestCompanionMetadata(t *testing.T) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
 	}
-	if md, err := companionMetadata(map[string]any{"name": "a", "type": "b"}); err != nil || md != nil {
+	if md, err := companion.Metadata(map[string]any{"name": "a", "type": "b"}); err != nil || md != nil {
 		t.Fatalf("only Uppy's own fields: %v %v", md, err)
 	}
-	if _, err := companionMetadata(map[string]any{"tags": []any{"a"}}); err == nil {
+	if _, err := companion.Metadata(map[string]any{"tags": []any{"a"}}); err == nil {
 		t.Fatal("an array value was accepted")
 	}
 }
 
 func TestCompanionShapes(t *testing.T) {
-	parts := toCompanionParts([]multipart.Part{{Number: 1, ETag: "abc", Size: 5}, {Number: 2, ETag: `"def"`, Size: 1}})
+	parts := companion.Parts([]multipart.Part{{Number: 1, ETag: "abc", Size: 5}, {Number: 2, ETag: `"def"`, Size: 1}})
 	b, err := marshal(parts)
 	if err != nil {
 		t.Fatal(err)
@@ -46,27 +47,27 @@ func TestCompanionShapes(t *testing.T) {
 	if want := `[{"PartNumber":1,"ETag":"\"abc\"","Size":5},{"PartNumber":2,"ETag":"\"def\"","Size":1}]`; string(b) != want {
 		t.Fatalf("parts: %s, want %s", b, want)
 	}
-	b, _ = marshal(companionUpload{Key: "k", UploadID: "upl_x", Bucket: "b"})
+	b, _ = marshal(companion.Upload{Key: "k", UploadID: "upl_x", Bucket: "b"})
 	if want := `{"key":"k","uploadId":"upl_x","bucket":"b"}`; string(b) != want {
 		t.Fatalf("create: %s", b)
 	}
-	b, _ = marshal(companionParams{Method: "POST", URL: "http://s/b", Fields: map[string]string{"key": "k"}, Expires: 60})
+	b, _ = marshal(companion.Params{Method: "POST", URL: "http://s/b", Fields: map[string]string{"key": "k"}, Expires: 60})
 	if want := `{"method":"POST","url":"http://s/b","fields":{"key":"k"},"expires":60}`; string(b) != want {
 		t.Fatalf("params: %s", b)
 	}
-	b, _ = marshal(companionParams{Method: "PUT", URL: "http://s/b/k", Fields: map[string]string{}, Headers: map[string]string{"Content-Length": "5"}, Expires: 60})
+	b, _ = marshal(companion.Params{Method: "PUT", URL: "http://s/b/k", Fields: map[string]string{}, Headers: map[string]string{"Content-Length": "5"}, Expires: 60})
 	if want := `{"method":"PUT","url":"http://s/b/k","fields":{},"headers":{"Content-Length":"5"},"expires":60}`; string(b) != want {
 		t.Fatalf("params as PUT: %s", b)
 	}
-	b, _ = marshal(companionComplete{Location: "http://s/b/k?x=1&y=2", Key: "k", Bucket: "b"})
+	b, _ = marshal(companion.Completed{Location: "http://s/b/k?x=1&y=2", Key: "k", Bucket: "b"})
 	if want := `{"location":"http://s/b/k?x=1&y=2","key":"k","bucket":"b"}`; string(b) != want {
 		t.Fatalf("complete: %s", b)
 	}
 	now := time.Now()
-	if got := secondsUntil(now.Add(90*time.Second+500*time.Millisecond), now); got != 90 {
+	if got := companion.SecondsUntil(now.Add(90*time.Second+500*time.Millisecond), now); got != 90 {
 		t.Fatalf("secondsUntil = %d", got)
 	}
-	if got := secondsUntil(now.Add(-time.Minute), now); got != 0 {
+	if got := companion.SecondsUntil(now.Add(-time.Minute), now); got != 0 {
 		t.Fatalf("secondsUntil past = %d", got)
 	}
 }

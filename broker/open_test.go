@@ -52,46 +52,48 @@ func TestOpenMultipartFlow(t *testing.T) {
 		t.Fatalf("%+v %v", st, err)
 	}
 	// Another subject, or the wrong key: not found.
-	_, err = svc.SignPart(ctx, "bob", up.ID, up.Key, 1)
+	_, err = svc.SignPart(ctx, "bob", up.ID, 1)
 	wantCode(t, err, CodeNotFound)
-	_, err = svc.SignPart(ctx, "alice", up.ID, up.Key+"x", 1)
-	wantCode(t, err, CodeNotFound)
+	// The key (Companion's second name for it, checked by broker/companion).
+	if loc, err := svc.Locate(ctx, "alice", up.ID); err != nil || loc.Key != up.Key {
+		t.Fatalf("Locate = %+v, %v", loc, err)
+	}
 	// Part numbers are bounded by max_size (5 GiB / 5 MiB + 1).
-	_, err = svc.SignPart(ctx, "alice", up.ID, up.Key, 1026)
+	_, err = svc.SignPart(ctx, "alice", up.ID, 1026)
 	wantCode(t, err, CodeInvalidRequest)
-	p, err := svc.SignPart(ctx, "alice", up.ID, up.Key, 1025)
+	p, err := svc.SignPart(ctx, "alice", up.ID, 1025)
 	if err != nil || p.Headers["Content-Length"] != "" {
 		t.Fatalf("%+v %v", p, err)
 	}
 	uid := fs.uploadIDOf(up.Key)
 	e1 := fs.putPart(uid, 1, 5*multipart.MiB)
 	e2 := fs.putPart(uid, 2, 9)
-	parts, err := svc.StoredParts(ctx, "alice", up.ID, up.Key)
+	parts, err := svc.StoredParts(ctx, "alice", up.ID)
 	if err != nil || len(parts) != 2 || parts[1].Size != 9 {
 		t.Fatalf("%+v %v", parts, err)
 	}
 	// A list with a gap, or a wrong ETag, completes nothing.
-	_, err = svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, []CompletePart{{PartNumber: 2, ETag: e2}})
+	_, err = completeList(ctx, svc, "alice", up.ID, []CompletePart{{PartNumber: 2, ETag: e2}})
 	wantCode(t, err, CodeIncomplete)
-	_, err = svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, []CompletePart{{PartNumber: 1, ETag: e2}, {PartNumber: 2, ETag: e2}})
+	_, err = completeList(ctx, svc, "alice", up.ID, []CompletePart{{PartNumber: 1, ETag: e2}, {PartNumber: 2, ETag: e2}})
 	wantCode(t, err, CodeIncomplete)
 	if fs.completes.Load() != 0 {
 		t.Fatal("CompleteMultipartUpload ran on a bad list")
 	}
 	list := []CompletePart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: `"` + e2 + `"`}}
-	done, err := svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, list)
+	done, err := completeList(ctx, svc, "alice", up.ID, list)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if done.Size != 5*multipart.MiB+9 || done.State != "completed" || done.Download == nil {
-		t.Fatalf("%+v", done.CompleteResult)
+		t.Fatalf("%+v", done)
 	}
 	// The learned plan is on the session now, and completing again is idempotent.
 	st, err = svc.Status(ctx, "alice", up.ID, false)
 	if err != nil || st.Size != 5*multipart.MiB+9 || st.PartCount != 2 || st.PartSize != 5*multipart.MiB {
 		t.Fatalf("%+v %v", st, err)
 	}
-	again, err := svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, list)
+	again, err := completeList(ctx, svc, "alice", up.ID, list)
 	if err != nil || again.ETag != done.ETag || fs.completes.Load() != 1 {
 		t.Fatalf("%+v %v (completes %d)", again, err, fs.completes.Load())
 	}
@@ -110,7 +112,7 @@ func TestOpenMultipartOverMaxSize(t *testing.T) {
 	uid := fs.uploadIDOf(up.Key)
 	e1 := fs.putPart(uid, 1, 5*multipart.MiB)
 	e2 := fs.putPart(uid, 2, 2*multipart.MiB)
-	_, err = svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, []CompletePart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e2}})
+	_, err = completeList(ctx, svc, "alice", up.ID, []CompletePart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e2}})
 	wantCode(t, err, CodeTooLarge)
 	st, err := svc.Status(ctx, "alice", up.ID, false)
 	if err != nil || st.State != "aborted" {
@@ -160,22 +162,23 @@ func TestSignPostAndLazyComplete(t *testing.T) {
 	wantCode(t, err, CodeNotFound)
 }
 
-func TestAbortKeyed(t *testing.T) {
+func TestAbortOpen(t *testing.T) {
 	svc, fs := newTestService(t)
 	ctx := context.Background()
 	up, err := svc.CreateOpen(ctx, "alice", OpenRequest{Filename: "a.bin", ContentType: "application/octet-stream"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, svc.AbortKeyed(ctx, "bob", up.ID, up.Key), CodeNotFound)
-	wantCode(t, svc.AbortKeyed(ctx, "alice", up.ID, "other"), CodeNotFound)
-	if err := svc.AbortKeyed(ctx, "alice", up.ID, up.Key); err != nil {
+	wantCode(t, abortErr(ctx, svc, "bob", up.ID), CodeNotFound)
+	_, err = svc.Locate(ctx, "bob", up.ID)
+	wantCode(t, err, CodeNotFound)
+	if err := abortErr(ctx, svc, "alice", up.ID); err != nil {
 		t.Fatal(err)
 	}
 	if fs.uploadIDOf(up.Key) != "" {
 		t.Fatal("multipart upload left in the store")
 	}
-	_, err = svc.SignPart(ctx, "alice", up.ID, up.Key, 1)
+	_, err = svc.SignPart(ctx, "alice", up.ID, 1)
 	wantCode(t, err, CodeConflict)
 }
 
@@ -247,7 +250,7 @@ func TestCompleteOpenOneSmallPart(t *testing.T) {
 	}
 	uid := fs.uploadIDOf(up.Key)
 	e1 := fs.putPart(uid, 1, 2048)
-	done, err := svc.CompleteKeyed(ctx, "alice", up.ID, up.Key, []CompletePart{{PartNumber: 1, ETag: e1}})
+	done, err := completeList(ctx, svc, "alice", up.ID, []CompletePart{{PartNumber: 1, ETag: e1}})
 	if err != nil || done.Size != 2048 || done.State != "completed" {
 		t.Fatalf("%+v %v", done, err)
 	}
@@ -286,4 +289,16 @@ func TestOpenEndedSessionNeverShowsANegativeSize(t *testing.T) {
 	if len(evs) != 1 || evs[0].Upload.Size != 0 {
 		t.Fatalf("upload.expired events = %+v, want one of size 0", evs)
 	}
+}
+
+// completeList is a complete with the client's part list, as Companion's
+// complete route sends it.
+func completeList(ctx context.Context, svc *Service, subject, id string, parts []CompletePart) (*CompleteResult, error) {
+	return svc.Complete(ctx, subject, id, CompleteRequest{Parts: parts})
+}
+
+// abortErr is Abort's error.
+func abortErr(ctx context.Context, svc *Service, subject, id string) error {
+	_, err := svc.Abort(ctx, subject, id)
+	return err
 }

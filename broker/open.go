@@ -1,33 +1,30 @@
 package broker
 
-// The use cases behind the Uppy-compatible routes (Companion's /s3
-// protocol, as @uppy/aws-s3 speaks it in companionEndpoint mode).
+// Uploads of unknown size: the use cases behind the Uppy-compatible
+// routes (package broker/companion translates Companion's protocol into
+// these calls), usable by any protocol that learns a file's size late.
 //
-// That protocol never tells the server how big a file is: a multipart
-// create carries a filename, a type and metadata; a part signature carries
-// a part number only; a single upload asks for a POST policy. So a session
-// made here is open-ended (multipart.OpenEnded) and has no part plan (its status
-// shows size 0 and no part_size/part_count until then), and:
+// An upload made here is open-ended (multipart.OpenEnded): it has no part
+// plan and its status shows size 0 until complete learns it, and:
 //
 //   - part URLs have no Content-Length signed in (the store caps a part at
-//     S3's 5 GiB); part numbers are bounded by the profile's max_size,
-//     since every part but the last holds at least 5 MiB;
-//   - complete learns the plan from the store's own part list (ListParts):
-//     the client's list must name parts 1..N, the parts must be of one
-//     size except a shorter last one (what Uppy sends), the ETags must
-//     match, and the total must fit max_size (else the upload is aborted,
-//     413). The plan is then recorded on the session (session.PlanSetter)
-//     and the usual completion check and object check run on it;
-//   - a single upload is a POST policy: the store itself enforces the key,
-//     the Content-Type and content-length-range 0..max_size. Uppy never
-//     tells Chute that such an upload finished, so its session stays
-//     pending until someone calls POST /v1/uploads/{id}/complete (which
-//     checks the object and records its size) or it expires; the object
-//     does not depend on the session.
+//     S3's 5 GiB); part numbers are bounded by the profile's max_size
+//     (multipart.OpenPlan), since every part but the last holds at least
+//     5 MiB;
+//   - complete learns the plan from the store's own part list (ListParts,
+//     OpenPlan.Resolve): the client's list must name parts 1..N, the parts
+//     must be of one size except a shorter last one, the ETags must match,
+//     and the total must fit max_size (else the upload is aborted, 413).
+//     The plan is then recorded on the session (session.PlanSetter) and
+//     the usual completion check and object check run on it;
+//   - a single upload is a POST policy (SignPost): the store itself
+//     enforces the key, the Content-Type and content-length-range
+//     0..max_size, and the form writes a staging key (staging.go) that
+//     complete, or the promoter (promoter.go), copies into place.
 //
-// The Companion uploadId Chute hands out is the session id, not the
-// store's upload id: every call names the session directly, with the
-// key it was given as a second check, and no index is needed.
+// Every use case here names an upload by its session id, as /v1 does;
+// Locate tells a protocol adapter the upload's key and bucket, so that it
+// can check a second name of its own (Companion's key).
 
 import (
 	"context"
@@ -75,12 +72,6 @@ type PostUpload struct {
 	Fields    map[string]string
 	Headers   map[string]string
 	ExpiresAt time.Time
-}
-
-// OpenComplete is the result of completing through the Companion routes.
-type OpenComplete struct {
-	*CompleteResult
-	Bucket string
 }
 
 // openSession validates req, takes an open-session slot and builds a
@@ -282,31 +273,17 @@ func (s *Service) signPutForPost(ctx context.Context, subject string, req OpenRe
 	}, nil
 }
 
-// loadKeyed is load plus a check that key is the session's key: a
-// Companion client names an upload by (uploadId, key).
-func (s *Service) loadKeyed(ctx context.Context, subject, id, key string) (*session.Session, error) {
-	sess, err := s.load(ctx, subject, id)
-	if err != nil {
-		return nil, err
-	}
-	if sess.Key != key {
-		return nil, Errorf(CodeNotFound, "upload not found")
-	}
-	return sess, nil
-}
-
 // openPlan is the plan of an open-ended upload under p: at most max_size
 // bytes, which bounds its part numbers (multipart.OpenPlan).
 func openPlan(p *Profile) multipart.OpenPlan {
 	return multipart.OpenPlan{Limit: min(p.MaxSize, multipart.MaxObjectSize)}
 }
 
-// SignPart presigns part n of a multipart session named by (id, key)
-// (Companion's GET /s3/multipart/{uploadId}/{partNumber}). For a session
-// of unknown size no Content-Length is signed; for a session created with
-// a size (through /v1) the planned size is.
-func (s *Service) SignPart(ctx context.Context, subject, id, key string, n int) (*PartURL, error) {
-	sess, err := s.signingKeyed(ctx, subject, id, key)
+// SignPart presigns part n of the caller's multipart upload id, of either
+// kind: for an open-ended upload no Content-Length is signed; for a sized
+// one (created through /v1) it is PartURLs of one part.
+func (s *Service) SignPart(ctx context.Context, subject, id string, n int) (*PartURL, error) {
+	sess, err := s.signing(ctx, subject, id)
 	if err != nil {
 		return nil, err
 	}
@@ -339,10 +316,10 @@ func (s *Service) SignPart(ctx context.Context, subject, id, key string, n int) 
 	return &p, nil
 }
 
-// StoredParts returns the parts the store holds for a multipart session
-// named by (id, key) (Companion's GET /s3/multipart/{uploadId}).
-func (s *Service) StoredParts(ctx context.Context, subject, id, key string) ([]multipart.Part, error) {
-	sess, err := s.loadKeyed(ctx, subject, id, key)
+// StoredParts returns the parts the store holds for the caller's open
+// multipart upload id.
+func (s *Service) StoredParts(ctx context.Context, subject, id string) ([]multipart.Part, error) {
+	sess, err := s.loadHead(ctx, subject, id)
 	if err != nil {
 		return nil, err
 	}
@@ -362,31 +339,22 @@ func (s *Service) StoredParts(ctx context.Context, subject, id, key string) ([]m
 	return parts, nil
 }
 
-// CompleteKeyed completes the session named by (id, key) with the
-// client's part list (Companion's POST /s3/multipart/{uploadId}/complete).
-func (s *Service) CompleteKeyed(ctx context.Context, subject, id, key string, parts []CompletePart) (*OpenComplete, error) {
-	sess, err := s.loadKeyed(ctx, subject, id, key)
-	if err != nil {
-		return nil, err
-	}
-	if parts == nil {
-		parts = []CompletePart{}
-	}
-	res, err := s.Complete(ctx, subject, id, CompleteRequest{Parts: parts})
-	if err != nil {
-		return nil, err
-	}
-	return &OpenComplete{CompleteResult: res, Bucket: s.bucketOf(sess.Backend)}, nil
+// Location is where an upload's object goes.
+type Location struct {
+	Key    string
+	Bucket string
 }
 
-// AbortKeyed aborts the session named by (id, key) (Companion's DELETE
-// /s3/multipart/{uploadId}).
-func (s *Service) AbortKeyed(ctx context.Context, subject, id, key string) error {
-	if _, err := s.loadKeyed(ctx, subject, id, key); err != nil {
-		return err
+// Locate returns the key and bucket of the caller's upload id, from the
+// signing cache when it holds the session (a key never changes), else
+// from one read of the session without its parts. A protocol that names
+// an upload by (id, key), as Companion's does, checks its key with it.
+func (s *Service) Locate(ctx context.Context, subject, id string) (*Location, error) {
+	sess, err := s.signing(ctx, subject, id)
+	if err != nil {
+		return nil, err
 	}
-	_, err := s.Abort(ctx, subject, id)
-	return err
+	return &Location{Key: sess.Key, Bucket: s.bucketOf(sess.Backend)}, nil
 }
 
 // completeOpen is Complete for a session of unknown size: the plan is
