@@ -68,13 +68,10 @@ func (t *Tracer) Middleware() fiber.Handler {
 		if id := c.GetRespHeader("X-Request-Id"); id != "" {
 			attrs = append(attrs, AttrRequestID.String(strings.Clone(id)))
 		}
-		if strings.HasPrefix(pattern, "/v1/uploads/:id") {
+		if strings.HasPrefix(pattern, "/v1/uploads/:id") { // on /s3 routes, :id is the store's upload id
 			attrs = append(attrs, AttrUploadID.String(strings.Clone(c.Params("id"))))
-			if n, err := strconv.Atoi(c.Params("n")); err == nil {
-				attrs = append(attrs, partAttr(n))
-			}
 		}
-		if n, err := strconv.Atoi(c.Params("partNumber")); err == nil && strings.Contains(pattern, ":partNumber") {
+		if n, err := strconv.Atoi(c.Params("n")); err == nil { // /v1 and /s3 part routes
 			attrs = append(attrs, partAttr(n))
 		}
 		span.SetAttributes(attrs...)
