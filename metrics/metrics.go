@@ -31,6 +31,8 @@ import (
 // are safe for concurrent use.
 type Metrics struct {
 	reg *prometheus.Registry
+	// all is every collector on reg, in the order registered (register).
+	all []prometheus.Collector
 
 	httpRequests *prometheus.CounterVec   // route, method, status
 	httpDuration *prometheus.HistogramVec // route, method
@@ -125,7 +127,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
-		m.reg.MustRegister(c)
+		m.register(c)
 	}
 
 	// Series that exist from the start read 0 instead of being absent,
@@ -144,6 +146,12 @@ func New() *Metrics {
 		m.janitor.WithLabelValues(o)
 	}
 	return m
+}
+
+// register puts cs on the registry and keeps them in m.all.
+func (m *Metrics) register(cs ...prometheus.Collector) {
+	m.reg.MustRegister(cs...)
+	m.all = append(m.all, cs...)
 }
 
 // Registry returns the registry holding Chute's collectors.

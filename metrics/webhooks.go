@@ -43,7 +43,7 @@ func (m *Metrics) Webhooks() *Webhooks {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"type"}),
 	}
-	m.reg.MustRegister(w.delivered, w.failed, w.dead, w.duration)
+	m.register(w.delivered, w.failed, w.dead, w.duration)
 	for _, t := range webhookTypes {
 		w.delivered.WithLabelValues(t)
 		w.failed.WithLabelValues(t)

@@ -98,6 +98,17 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics holds %q", leak)
 		}
 	}
+	// Uploads in flight and the janitor's backlog are read from Redis at
+	// each scrape: every upload above has ended, and one more stays open.
+	for _, name := range []string{"chute_sessions_open", "chute_janitor_backlog_sessions"} {
+		if got, ok := sample(text, name); !ok || got != 0 {
+			t.Errorf("%s = %v (present: %v), want 0", name, got, ok)
+		}
+	}
+	create(t, tg, tok, "d.bin", "application/octet-stream", 20*mib)
+	if got, ok := sample(scrapeMetrics(t, tg), "chute_sessions_open"); !ok || got != 1 {
+		t.Errorf("chute_sessions_open = %v (present: %v) with one upload open, want 1", got, ok)
+	}
 	if validated.Load() == 0 {
 		t.Error("no response was validated against openapi.json")
 	}

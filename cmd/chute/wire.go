@@ -96,14 +96,17 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		_ = rc.Close()
 		return nil, err
 	}
+	rs := sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
+		sessions.WithRetention(time.Duration(cfg.Sessions.Retention)))
+	// Uploads in flight and the janitor's backlog, read at each scrape.
+	mx.SessionIndex(func(ctx context.Context) (int64, int64, error) { return rs.IndexCounts(ctx, time.Now()) })
 	svc, err := broker.New(broker.Config{
 		Profiles:     profiles,
 		Backends:     stores,
 		Capabilities: caps,
-		Sessions: tr.Sessions(mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
-			sessions.WithRetention(time.Duration(cfg.Sessions.Retention))))),
-		TTL:    time.Duration(cfg.Sessions.TTL),
-		Logger: log,
+		Sessions:     tr.Sessions(mx.Sessions(rs)),
+		TTL:          time.Duration(cfg.Sessions.TTL),
+		Logger:       log,
 
 		MaxOpenSessions: cfg.Limits.MaxOpenSessions,
 		CompleteTimeout: time.Duration(cfg.Limits.CompleteTimeout),
