@@ -96,3 +96,35 @@ ensure_seaweedfs() {
 	rm -rf "$wrap"
 	[[ $rc -eq 0 ]] || die "building seaweedfs failed"
 }
+
+# promtool checks and unit-tests the alert rules of deploy/monitoring. It
+# comes from the Prometheus module (v0.316.0 is Prometheus 3.16.0), built
+# with the remove_all_sd tag: promtool's own code stays whole, only the
+# service-discovery plugins it registers (AWS, Azure, GCE, ...) are left
+# out, which the rule checks never use and which are most of the build.
+PROMETHEUS_VERSION=v0.316.0
+PROMTOOL_BIN="$CHUTE_CACHE/promtool-$PROMETHEUS_VERSION/bin/promtool"
+
+# ensure_promtool builds the static promtool binary into the cache once.
+# The module has no replace directives, so `go install module@version`
+# builds it in a module context of its own (no wrapper module needed) and
+# nothing of it enters Chute's go.mod.
+ensure_promtool() {
+	if [[ -x "$PROMTOOL_BIN" ]]; then
+		echo "promtool $PROMETHEUS_VERSION cached at $PROMTOOL_BIN"
+		return
+	fi
+	command -v go >/dev/null || die "go is not on PATH"
+	echo "building promtool $PROMETHEUS_VERSION (a few minutes cold) into $PROMTOOL_BIN"
+	local tmp
+	tmp="$(mktemp -d)"
+	# Build into a temporary directory so an interrupted build leaves no binary.
+	if ! CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath -ldflags='-s -w' -tags remove_all_sd \
+		"github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"; then
+		rm -rf "$tmp"
+		die "building promtool failed"
+	fi
+	mkdir -p "$(dirname "$PROMTOOL_BIN")"
+	mv "$tmp/promtool" "$PROMTOOL_BIN"
+	rm -rf "$tmp"
+}

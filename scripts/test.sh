@@ -5,7 +5,7 @@
 # Idempotent; run it from anywhere. CI runs it through .ci/run.
 #
 # Environment: CHUTE_CACHE (default /var/cache/chute for root) keeps the
-# versitygw and SeaweedFS builds between runs. CHUTE_TEST_STORES (default
+# versitygw, SeaweedFS and promtool builds between runs. CHUTE_TEST_STORES (default
 # "versitygw seaweedfs") lists the stores the integration tests run against,
 # one full pass each.
 set -euo pipefail
@@ -164,6 +164,21 @@ mapfile -t integ_pkgs < <(go list ./test/...)
 
 step "unit tests (race detector)"
 go test -race -count=1 "${unit_pkgs[@]}"
+step_done
+
+# The dashboard and alert rules of deploy/monitoring: promtool checks the
+# rules, fires each alert from the synthetic series of its unit tests, and
+# parses every dashboard query (TestDashboardQueriesParse); the unit tests
+# above already checked that they name only metrics Chute exports.
+step "monitoring rules and dashboard (promtool)"
+ensure_promtool
+"$PROMTOOL_BIN" --version 2>&1 | sed -n 1p
+"$PROMTOOL_BIN" check rules deploy/monitoring/chute-alerts.yml
+(cd deploy/monitoring && "$PROMTOOL_BIN" test rules chute-alerts.test.yml)
+CHUTE_PROMTOOL="$PROMTOOL_BIN" go test -count=1 -v -run '^TestDashboardQueriesParse$' ./metrics/ |
+	tee "$LOG_DIR/dashboard-queries.log"
+grep -q -- '--- PASS: TestDashboardQueriesParse' "$LOG_DIR/dashboard-queries.log" ||
+	die "TestDashboardQueriesParse did not pass (a skip is not a pass here)"
 step_done
 
 # run_integration STORE runs ./test/... with CHUTE_TEST_STORE=STORE (every
