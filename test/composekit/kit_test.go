@@ -166,7 +166,8 @@ func browserPut(ctx context.Context, t *testing.T, c *client.Client, origin stri
 	t.Helper()
 	const size = 256 << 10
 	data := randomBytes(t, size)
-	up, err := c.Create(ctx, client.CreateRequest{Filename: "browser.bin", ContentType: "application/octet-stream", Size: size})
+	n := int64(size)
+	up, err := c.Create(ctx, client.CreateRequest{Filename: "browser.bin", ContentType: "application/octet-stream", Size: &n})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
