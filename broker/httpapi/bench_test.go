@@ -19,6 +19,7 @@ import (
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/broker"
 	"github.com/chute-dev/chute/broker/auth"
+	"github.com/chute-dev/chute/internal/jsonlog"
 	"github.com/chute-dev/chute/multipart"
 	"github.com/chute-dev/chute/sessions"
 )
@@ -76,7 +77,7 @@ func newBenchServer(b *testing.B) *benchServer {
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(bufio.NewWriterSize(io.Discard, 64<<10), nil))
+	log := slog.New(jsonlog.New(bufio.NewWriterSize(io.Discard, 64<<10), nil)) // as chute serve logs
 	srv := New(svc, authn, Options{Logger: log})
 	bs := &benchServer{srv: srv, h: srv.App().Handler()}
 	bs.token, _ = auth.SignHS256(secret, "bench", time.Hour, "", "")

@@ -20,6 +20,7 @@ import (
 	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/config"
 	"github.com/chute-dev/chute/events"
+	"github.com/chute-dev/chute/internal/jsonlog"
 	"github.com/chute-dev/chute/metrics"
 	"github.com/chute-dev/chute/sessions"
 	"github.com/chute-dev/chute/tracing"
@@ -374,7 +375,7 @@ func newLogger(format, level string) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(stderrLog, opts))
+		return slog.New(jsonlog.New(stderrLog, opts)) // slog's JSON, the access log line faster
 	}
 	return slog.New(slog.NewTextHandler(stderrLog, opts))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/chute-dev/chute/broker"
 	"github.com/chute-dev/chute/broker/auth"
 	"github.com/chute-dev/chute/broker/httpapi"
+	"github.com/chute-dev/chute/internal/jsonlog"
 	"github.com/chute-dev/chute/sessions"
 )
 
@@ -57,7 +58,7 @@ func serveProfile(args []string) error {
 			}
 		}
 	}()
-	log := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(jsonlog.New(lw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	// Pool as chute serve sets it (cmd/chute/wire.go).
 	rc := redis.NewClient(&redis.Options{Addr: *redisAddr, DialTimeout: 3 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 64})
 	s3, err := backends.NewS3(backends.Config{Name: "main", Endpoint: *endpoint, Region: region, Bucket: benchBucket,
