@@ -1,22 +1,26 @@
-//go:build composekit
-
-// Package composekit checks a running deploy/compose.yaml stack from the
-// outside, as a client and a browser would: scripts/compose-kit.sh starts
-// the kit, runs TestKit with KIT_PHASE=upload, restarts the stack (docker
-// compose restart, then down and up keeping the volumes), and runs TestKit
-// again with KIT_PHASE=check and KIT_PHASE=finish.
-//
-// The build tag keeps it out of `go test ./...`: it needs the stack. With
-// the tag it never skips: a missing variable or an unreachable kit fails.
+// Command kitcheck checks a running compose kit (deploy/compose.yaml or
+// compose.external.yaml) from the outside, as a client and a browser would.
+// scripts/compose-kit.sh starts the kit, runs kitcheck with KIT_PHASE=upload,
+// restarts the stack in several ways, and runs it again with KIT_PHASE=check
+// and finally KIT_PHASE=finish. It exits 1 on the first failed check, and
+// when a variable is missing or the kit does not answer: it never skips.
 //
 //	KIT_API         the Chute API, e.g. http://127.0.0.1:28080
 //	KIT_JWT_SECRET  the kit's JWT_SECRET
 //	KIT_STATE       a file that carries what the upload phase made to the
 //	                later phases
-//	KIT_PHASE       upload | check | finish
+//	KIT_PHASE       upload: a multipart and a single upload through the
+//	                client, read back byte for byte, and a browser-style PUT
+//	                (CORS preflight, ETag exposed) whose session is left open;
+//	                check: the uploads are still completed and readable, the
+//	                open session is still in its state; finish: check, then
+//	                complete the open session and read it back
 //	KIT_ORIGIN      the Origin of the browser check (default
 //	                https://app.example.com; CORS_ORIGINS must allow it)
-package composekit
+//
+// It is a program rather than a test so that `go build ./...` compiles it
+// with everything else.
+package main
 
 import (
 	"bytes"
@@ -28,11 +32,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/chute-dev/chute/broker/auth"
@@ -57,31 +61,41 @@ type state struct {
 	Open file `json:"open"`
 }
 
-func env(t *testing.T, name string) string {
-	t.Helper()
+// fatalf reports a failed check and exits 1.
+func fatalf(format string, args ...any) {
+	log.Fatalf("FAIL: "+format, args...)
+}
+
+func logf(format string, args ...any) {
+	log.Printf(format, args...)
+}
+
+func env(name string) string {
 	v := os.Getenv(name)
 	if v == "" {
-		t.Fatalf("%s is not set: this test checks a running compose kit (see scripts/compose-kit.sh)", name)
+		fatalf("%s is not set: kitcheck checks a running compose kit (see scripts/compose-kit.sh)", name)
 	}
 	return v
 }
 
-func TestKit(t *testing.T) {
-	api := strings.TrimRight(env(t, "KIT_API"), "/")
-	secret := env(t, "KIT_JWT_SECRET")
-	statePath := env(t, "KIT_STATE")
-	phase := env(t, "KIT_PHASE")
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("kitcheck: ")
+	api := strings.TrimRight(env("KIT_API"), "/")
+	secret := env("KIT_JWT_SECRET")
+	statePath := env("KIT_STATE")
+	phase := env("KIT_PHASE")
 	origin := os.Getenv("KIT_ORIGIN")
 	if origin == "" {
 		origin = "https://app.example.com"
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	waitReady(ctx, t, api)
+	waitReady(ctx, api)
 	token, err := auth.SignHS256(secret, "kit-check", time.Hour, "", "")
 	if err != nil {
-		t.Fatal(err)
+		fatalf("%v", err)
 	}
 	c := client.New(api, client.WithToken(token))
 
@@ -90,89 +104,89 @@ func TestKit(t *testing.T) {
 		var st state
 		// 20 MiB: two parts of the default 16 MiB; 100 KiB: one PUT.
 		for _, size := range []int64{20 << 20, 100 << 10} {
-			data := randomBytes(t, size)
+			data := randomBytes(size)
 			res, err := c.Upload(ctx, bytes.NewReader(data), size, client.UploadOptions{Filename: "kit.bin", ContentType: "application/octet-stream"})
 			if err != nil {
-				t.Fatalf("upload of %d bytes: %v", size, err)
+				fatalf("upload of %d bytes: %v", size, err)
 			}
-			if got := download(ctx, t, res.DownloadURL); got != sum(data) {
-				t.Fatalf("upload %s: downloaded bytes differ from the uploaded ones", res.ID)
+			if got := download(ctx, res.DownloadURL); got != sum(data) {
+				fatalf("upload %s: downloaded bytes differ from the uploaded ones", res.ID)
 			}
 			st.Done = append(st.Done, file{ID: res.ID, Size: size, SHA256: sum(data), State: "completed"})
-			t.Logf("uploaded %s (%d bytes) and read it back", res.ID, size)
+			logf("uploaded %s (%d bytes) and read it back", res.ID, size)
 		}
-		st.Open = browserPut(ctx, t, c, origin)
+		st.Open = browserPut(ctx, c, origin)
 		b, err := json.Marshal(st)
 		if err != nil {
-			t.Fatal(err)
+			fatalf("%v", err)
 		}
 		if err := os.WriteFile(statePath, b, 0o600); err != nil {
-			t.Fatal(err)
+			fatalf("%v", err)
 		}
 	case "check", "finish":
 		b, err := os.ReadFile(statePath)
 		if err != nil {
-			t.Fatalf("the upload phase's state: %v", err)
+			fatalf("the upload phase's state: %v", err)
 		}
 		var st state
 		if err := json.Unmarshal(b, &st); err != nil {
-			t.Fatal(err)
+			fatalf("%v", err)
 		}
 		if len(st.Done) == 0 || st.Open.ID == "" {
-			t.Fatalf("the state file holds no uploads: %s", b)
+			fatalf("the state file holds no uploads: %s", b)
 		}
 		for _, f := range append(st.Done, st.Open) {
 			s, err := c.Status(ctx, f.ID, false)
 			if err != nil {
-				t.Fatalf("status of %s after the restart: %v (sessions lost?)", f.ID, err)
+				fatalf("status of %s after the restart: %v (sessions lost?)", f.ID, err)
 			}
 			if s.State != f.State || s.Size != f.Size {
-				t.Fatalf("session %s after the restart: state %q, size %d; it was %q, %d", f.ID, s.State, s.Size, f.State, f.Size)
+				fatalf("session %s after the restart: state %q, size %d; it was %q, %d", f.ID, s.State, s.Size, f.State, f.Size)
 			}
 		}
 		for _, f := range st.Done {
 			d, err := c.DownloadURL(ctx, f.ID)
 			if err != nil {
-				t.Fatalf("download URL of %s: %v", f.ID, err)
+				fatalf("download URL of %s: %v", f.ID, err)
 			}
-			if got := download(ctx, t, d.URL); got != f.SHA256 {
-				t.Fatalf("%s after the restart: the stored bytes differ from the uploaded ones", f.ID)
+			if got := download(ctx, d.URL); got != f.SHA256 {
+				fatalf("%s after the restart: the stored bytes differ from the uploaded ones", f.ID)
 			}
 		}
-		t.Logf("after the restart: %d completed uploads read back, session %s still %q", len(st.Done), st.Open.ID, st.Open.State)
+		logf("after the restart: %d completed uploads read back, session %s still %q", len(st.Done), st.Open.ID, st.Open.State)
 		if phase == "finish" {
 			// The open session's upload id and bytes survived in the store.
 			done, err := c.Complete(ctx, st.Open.ID, nil)
 			if err != nil {
-				t.Fatalf("complete %s after the restarts: %v", st.Open.ID, err)
+				fatalf("complete %s after the restarts: %v", st.Open.ID, err)
 			}
 			if done.State != "completed" || done.Size != st.Open.Size {
-				t.Fatalf("complete %s: state %q, size %d", st.Open.ID, done.State, done.Size)
+				fatalf("complete %s: state %q, size %d", st.Open.ID, done.State, done.Size)
 			}
-			if got := download(ctx, t, done.Download.URL); got != st.Open.SHA256 {
-				t.Fatalf("%s completed after the restarts: the bytes differ", st.Open.ID)
+			if got := download(ctx, done.Download.URL); got != st.Open.SHA256 {
+				fatalf("%s completed after the restarts: the bytes differ", st.Open.ID)
 			}
-			t.Logf("completed %s, created before the restarts, and read it back", st.Open.ID)
+			logf("completed %s, created before the restarts, and read it back", st.Open.ID)
 		}
 	default:
-		t.Fatalf("KIT_PHASE=%q: want upload, check or finish", phase)
+		fatalf("KIT_PHASE=%q: want upload, check or finish", phase)
 	}
+	logf("phase %s: ok", phase)
 }
 
 // browserPut creates a single upload and sends its bytes as a browser on
 // origin would: a CORS preflight, then the PUT with an Origin header,
 // whose ETag must be readable. The session is left open.
-func browserPut(ctx context.Context, t *testing.T, c *client.Client, origin string) file {
-	t.Helper()
+func browserPut(ctx context.Context, c *client.Client, origin string) file {
 	const size = 256 << 10
-	data := randomBytes(t, size)
+	data := randomBytes(size)
 	n := int64(size)
 	up, err := c.Create(ctx, client.CreateRequest{Filename: "browser.bin", ContentType: "application/octet-stream", Size: &n})
 	if err != nil {
-		t.Fatalf("create: %v", err)
+		fatalf("create: %v", err)
 	}
 	if up.Upload == nil {
-		t.Fatalf("create of %d bytes: strategy %q, want one presigned PUT", size, up.Strategy)
+		fatalf("create of %d bytes: strategy %q, want one presigned PUT", size, up.Strategy)
 	}
 	var names []string
 	for k := range up.Upload.Headers {
@@ -182,23 +196,23 @@ func browserPut(ctx context.Context, t *testing.T, c *client.Client, origin stri
 	}
 	pre, err := http.NewRequestWithContext(ctx, http.MethodOptions, up.Upload.URL, nil)
 	if err != nil {
-		t.Fatal(err)
+		fatalf("%v", err)
 	}
 	pre.Header.Set("Origin", origin)
 	pre.Header.Set("Access-Control-Request-Method", up.Upload.Method)
 	pre.Header.Set("Access-Control-Request-Headers", strings.Join(names, ","))
 	resp, err := http.DefaultClient.Do(pre)
 	if err != nil {
-		t.Fatalf("preflight: %v", scrub(err))
+		fatalf("preflight: %v", scrub(err))
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 || !allowsOrigin(resp.Header, origin) {
-		t.Fatalf("the store refused the browser's preflight from %s: %d, Access-Control-Allow-Origin %q", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+		fatalf("the store refused the browser's preflight from %s: %d, Access-Control-Allow-Origin %q", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 
 	put, err := http.NewRequestWithContext(ctx, up.Upload.Method, up.Upload.URL, bytes.NewReader(data))
 	if err != nil {
-		t.Fatal(err)
+		fatalf("%v", err)
 	}
 	for k, v := range up.Upload.Headers {
 		put.Header.Set(k, v)
@@ -207,11 +221,11 @@ func browserPut(ctx context.Context, t *testing.T, c *client.Client, origin stri
 	put.Header.Set("Origin", origin)
 	resp, err = http.DefaultClient.Do(put)
 	if err != nil {
-		t.Fatalf("PUT: %v", scrub(err))
+		fatalf("PUT: %v", scrub(err))
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("PUT to the presigned URL: %d", resp.StatusCode)
+		fatalf("PUT to the presigned URL: %d", resp.StatusCode)
 	}
 	exposed := false
 	for _, v := range resp.Header.Values("Access-Control-Expose-Headers") {
@@ -222,14 +236,14 @@ func browserPut(ctx context.Context, t *testing.T, c *client.Client, origin stri
 		}
 	}
 	if !allowsOrigin(resp.Header, origin) || !exposed || resp.Header.Get("ETag") == "" {
-		t.Fatalf("a browser can't read the PUT's ETag: Access-Control-Allow-Origin %q, Access-Control-Expose-Headers %q, ETag %q",
+		fatalf("a browser can't read the PUT's ETag: Access-Control-Allow-Origin %q, Access-Control-Expose-Headers %q, ETag %q",
 			resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Values("Access-Control-Expose-Headers"), resp.Header.Get("ETag"))
 	}
 	s, err := c.Status(ctx, up.ID, false)
 	if err != nil {
-		t.Fatalf("status: %v", err)
+		fatalf("status: %v", err)
 	}
-	t.Logf("browser-style PUT of %s from %s: preflight and PUT allowed, ETag exposed; session left %q", up.ID, origin, s.State)
+	logf("browser-style PUT of %s from %s: preflight and PUT allowed, ETag exposed; session left %q", up.ID, origin, s.State)
 	return file{ID: up.ID, Size: size, SHA256: sum(data), State: s.State}
 }
 
@@ -239,14 +253,13 @@ func allowsOrigin(h http.Header, origin string) bool {
 }
 
 // waitReady waits for /readyz (Redis and the store reachable).
-func waitReady(ctx context.Context, t *testing.T, api string) {
-	t.Helper()
+func waitReady(ctx context.Context, api string) {
 	deadline := time.Now().Add(90 * time.Second)
 	last := "no answer"
 	for time.Now().Before(deadline) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/readyz", nil)
 		if err != nil {
-			t.Fatal(err)
+			fatalf("%v", err)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
@@ -261,27 +274,26 @@ func waitReady(ctx context.Context, t *testing.T, api string) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("%s/readyz not ready within 90s: %s", api, last)
+	fatalf("%s/readyz not ready within 90s: %s", api, last)
 }
 
 // download GETs a presigned URL and returns the body's SHA-256.
-func download(ctx context.Context, t *testing.T, target string) string {
-	t.Helper()
+func download(ctx context.Context, target string) string {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		t.Fatal(err)
+		fatalf("%v", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("download: %v", scrub(err))
+		fatalf("download: %v", scrub(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("download: %d", resp.StatusCode)
+		fatalf("download: %d", resp.StatusCode)
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, resp.Body); err != nil {
-		t.Fatalf("download: %v", scrub(err))
+		fatalf("download: %v", scrub(err))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -296,11 +308,10 @@ func scrub(err error) error {
 	return err
 }
 
-func randomBytes(t *testing.T, n int64) []byte {
-	t.Helper()
+func randomBytes(n int64) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
+		fatalf("%v", err)
 	}
 	return b
 }
