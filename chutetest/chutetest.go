@@ -12,6 +12,9 @@
 //	// POST c.URL+"/v1/uploads" with "Authorization: Bearer "+token, PUT the
 //	// bytes to the presigned URL it returns, then complete the upload.
 //
+// Package chutetest/inprocess starts the same Chute, with the same options
+// and handle, inside the test process instead: no Docker needed.
+//
 // Chute runs `chute serve` with auth.mode jwt (HS256; Token mints tokens) and
 // is configured entirely through CHUTE_* environment variables (WithEnv adds
 // or overrides any of them). Presigned URLs point at the store's published
@@ -64,6 +67,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/chute-dev/chute/broker/auth"
+	"github.com/chute-dev/chute/chutetest/internal/bridge"
 )
 
 // DefaultBucket is the bucket created when WithBucket is not given.
@@ -84,7 +88,8 @@ const (
 	startTimeout = 60 * time.Second
 )
 
-// Chute is a running Chute broker with its Redis and its store. Its fields
+// Chute is a running Chute broker with its Redis and its store, in Docker
+// (Run) or in the test process (package chutetest/inprocess). Its fields
 // are for reading; Terminate removes everything.
 type Chute struct {
 	// URL is the base URL of the Chute API on the host,
@@ -100,6 +105,25 @@ type Chute struct {
 	network    *testcontainers.DockerNetwork
 	containers []testcontainers.Container // in start order
 	chute      testcontainers.Container
+
+	// In process (chutetest/inprocess): what Logs and Terminate use
+	// instead of the containers.
+	inLogs func() string
+	inStop func(ctx context.Context) error
+}
+
+func init() {
+	bridge.Resolve = func(opts any) bridge.Settings {
+		s := newSettings(opts.([]Option))
+		return bridge.Settings{Secret: s.secret, Bucket: s.bucket, Env: optionEnv(&s)}
+	}
+	bridge.Wrap = func(h bridge.Handle) any {
+		return &Chute{
+			URL: h.URL, RedisURL: h.RedisURL, secret: h.Secret,
+			S3:     S3{Endpoint: h.S3Endpoint, Region: h.Region, Bucket: h.Bucket, AccessKey: h.AccessKey, SecretKey: h.SecretKey},
+			inLogs: h.Logs, inStop: h.Stop,
+		}
+	}
 }
 
 // S3 describes the store and the bucket Chute writes to.
@@ -281,13 +305,11 @@ func Run(ctx context.Context, opts ...Option) (_ *Chute, err error) {
 
 // chuteEnv returns the Chute container's environment: its whole
 // configuration for the network's Redis and store (s3 as the host reaches
-// it, for presigned URLs), the profiles, then the caller's WithEnv.
+// it, for presigned URLs), then optionEnv.
 func chuteEnv(s *settings, s3 S3) map[string]string {
 	env := map[string]string{
 		"CHUTE_SERVER_LISTEN":                 "0.0.0.0:8080",
 		"CHUTE_SESSIONS_REDIS_URL":            "redis://" + redisAlias + ":6379/0",
-		"CHUTE_AUTH_MODE":                     "jwt",
-		"CHUTE_AUTH_JWT_SECRET":               s.secret,
 		"CHUTE_BACKENDS_MAIN_PROVIDER":        "versitygw",
 		"CHUTE_BACKENDS_MAIN_ENDPOINT":        "http://" + s3Alias + ":7070",
 		"CHUTE_BACKENDS_MAIN_PUBLIC_ENDPOINT": s3.Endpoint,
@@ -297,6 +319,17 @@ func chuteEnv(s *settings, s3 S3) map[string]string {
 		"CHUTE_BACKENDS_MAIN_SECRET_KEY":      s3.SecretKey,
 		"CHUTE_BACKENDS_MAIN_PATH_STYLE":      "true",
 		"CHUTE_LOG_FORMAT":                    "json",
+	}
+	maps.Copy(env, optionEnv(s))
+	return env
+}
+
+// optionEnv returns the configuration the options make, in both modes:
+// JWT auth with the secret, the profiles, then the caller's WithEnv.
+func optionEnv(s *settings) map[string]string {
+	env := map[string]string{
+		"CHUTE_AUTH_MODE":       "jwt",
+		"CHUTE_AUTH_JWT_SECRET": s.secret,
 	}
 	for name, p := range s.profiles {
 		maps.Copy(env, profileEnv(name, p))
@@ -360,8 +393,12 @@ func (c *Chute) Token(subject string) (string, error) {
 	return auth.SignHS256(c.secret, subject, TokenTTL, "", "")
 }
 
-// Logs returns what the Chute container has written so far (JSON lines).
+// Logs returns what Chute has logged so far (JSON lines): the container's
+// output, or in process what the broker logged.
 func (c *Chute) Logs(ctx context.Context) (string, error) {
+	if c.inLogs != nil {
+		return c.inLogs(), nil
+	}
 	if c.chute == nil {
 		return "", errors.New("chutetest: chute container not started")
 	}
@@ -379,9 +416,13 @@ func (c *Chute) logs(ctx context.Context) string {
 	return s
 }
 
-// Terminate stops and removes the containers and the network. It may be
-// called more than once.
+// Terminate stops and removes the containers and the network (in process:
+// stops the broker and lets go of the embedded stores). It may be called
+// more than once.
 func (c *Chute) Terminate(ctx context.Context) error {
+	if c.inStop != nil {
+		return c.inStop(ctx)
+	}
 	var errs []error
 	for i := len(c.containers) - 1; i >= 0; i-- {
 		if err := c.containers[i].Terminate(ctx); err != nil {

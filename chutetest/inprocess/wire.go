@@ -1,0 +1,254 @@
+package inprocess
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chute-dev/chute/backends"
+	"github.com/chute-dev/chute/broker"
+	"github.com/chute-dev/chute/broker/auth"
+	"github.com/chute-dev/chute/broker/httpapi"
+	"github.com/chute-dev/chute/broker/verifyhttp"
+	"github.com/chute-dev/chute/broker/webhook"
+	"github.com/chute-dev/chute/config"
+	"github.com/chute-dev/chute/events"
+	"github.com/chute-dev/chute/metrics"
+	"github.com/chute-dev/chute/sessions"
+	"github.com/chute-dev/chute/web"
+)
+
+// running is a wired Chute in this process: its HTTP server and the
+// background jobs `chute serve` runs beside it.
+type running struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	srv    *httpapi.Server
+	rc     redis.UniversalClient
+	jobs   []func(ctx context.Context) error // janitor, signing cache, webhook delivery
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	served chan error
+}
+
+// wire builds the broker for cfg as cmd/chute's wire does, from the same
+// packages, minus what this package doesn't serve (see the package
+// documentation), which is an error here rather than silently left out.
+func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
+	if err := unsupported(cfg); err != nil {
+		return nil, err
+	}
+	ropts, err := redis.ParseURL(cfg.Sessions.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("sessions.redis_url: %w", err)
+	}
+	rc := redis.NewClient(ropts)
+	defer func() {
+		if err != nil {
+			_ = rc.Close()
+		}
+	}()
+	mx := metrics.New()
+
+	stores := map[string]broker.ObjectStore{}
+	caps := map[string]broker.Capabilities{}
+	for name, b := range cfg.Backends {
+		s3, err := backends.NewS3(backends.Config{
+			Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
+			Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle != nil && *b.PathStyle,
+			Timeout: time.Duration(b.Timeout), Provider: b.Provider,
+			CompleteTimeout: time.Duration(cfg.Limits.CompleteTimeout),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("backends.%s: %w", name, err)
+		}
+		stores[name] = mx.Store(name, s3)
+		caps[name] = mx.Capabilities(name, broker.ResolveCapabilities(s3))
+	}
+	profiles := map[string]broker.Profile{}
+	var verifier broker.Verifier
+	for name, p := range cfg.Profiles {
+		profiles[name] = brokerProfile(name, p)
+		if p.Verify.URL != "" && verifier == nil {
+			verifier = verifyhttp.New(nil)
+		}
+	}
+	var authz broker.Authorizer
+	if a := cfg.Auth.Authorizer; a.URL != "" {
+		w, err := webhook.New(webhook.Config{URL: a.URL, Timeout: time.Duration(a.Timeout), Secret: a.Secret})
+		if err != nil {
+			return nil, fmt.Errorf("auth.authorizer: %w", err)
+		}
+		authz = w
+	}
+	var outbox broker.EventSink
+	var deliverer *events.Deliverer
+	if len(cfg.Webhooks) > 0 {
+		hooks := make([]events.Webhook, 0, len(cfg.Webhooks))
+		for _, w := range cfg.Webhooks {
+			hooks = append(hooks, events.Webhook{URL: w.URL, Secret: w.Secret, Events: w.Events})
+		}
+		wd := cfg.WebhookDelivery
+		outbox = events.NewOutbox(rc, cfg.Sessions.KeyPrefix, hooks, int64(wd.StreamMaxLen))
+		deliverer = events.NewDeliverer(rc, cfg.Sessions.KeyPrefix, hooks, events.DeliveryConfig{
+			Timeout: time.Duration(wd.Timeout), MaxAttempts: wd.MaxAttempts, MaxAge: time.Duration(wd.MaxAge),
+			Backoff: time.Duration(wd.Backoff), MaxBackoff: time.Duration(wd.MaxBackoff),
+		}, log, mx.Webhooks())
+	}
+	svc, err := broker.New(broker.Config{
+		Profiles:     profiles,
+		Backends:     stores,
+		Capabilities: caps,
+		Sessions: mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
+			sessions.WithRetention(time.Duration(cfg.Sessions.Retention)))),
+		TTL:               time.Duration(cfg.Sessions.TTL),
+		Logger:            log,
+		MaxOpenSessions:   cfg.Limits.MaxOpenSessions,
+		CompleteTimeout:   time.Duration(cfg.Limits.CompleteTimeout),
+		Authorizer:        authz,
+		AuthorizerHeaders: cfg.Auth.Authorizer.Headers,
+		Events:            outbox,
+		Verifier:          verifier,
+		SignCache:         broker.SignCacheConfig{Bus: sessions.NewEndBus(rc, cfg.Sessions.KeyPrefix)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	authn, err := authenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var limiter httpapi.RateLimiter
+	if cfg.Limits.Rate > 0 {
+		limiter = sessions.NewRateLimiter(rc, cfg.Sessions.KeyPrefix, float64(cfg.Limits.Rate), cfg.Limits.Burst)
+	}
+	srv := httpapi.New(svc, authn, httpapi.Options{
+		BodyLimit:      int(cfg.Server.BodyLimit),
+		RequestTimeout: time.Duration(cfg.Server.RequestTimeout),
+		ReadTimeout:    time.Duration(cfg.Server.ReadTimeout),
+		WriteTimeout:   time.Duration(cfg.Server.WriteTimeout),
+		CORSOrigins:    cfg.Server.CORSOrigins,
+		Logger:         log,
+		Static:         web.FS(),
+		Middleware:     []fiber.Handler{mx.Middleware()},
+		Metrics:        mx.Handler(),
+		RateLimiter:    limiter,
+	})
+	r := &running{cfg: cfg, log: log, srv: srv, rc: rc}
+	r.jobs = append(r.jobs, svc.RunSignCache)
+	if cfg.Janitor.Enabled {
+		jc := broker.JanitorConfig{
+			Interval: time.Duration(cfg.Janitor.Interval), Batch: cfg.Janitor.Batch, Observe: mx.JanitorOutcome,
+			PromoteInterval: time.Duration(cfg.Janitor.PromoteInterval),
+		}
+		r.jobs = append(r.jobs, func(ctx context.Context) error { return svc.RunJanitor(ctx, jc) })
+	}
+	if deliverer != nil {
+		r.jobs = append(r.jobs, deliverer.Run)
+	}
+	return r, nil
+}
+
+// unsupported names the first setting of cfg this package doesn't serve.
+func unsupported(cfg *config.Config) error {
+	if cfg.Sessions.RedisMode() != config.RedisModeSingle {
+		return errors.New("sessions: only sessions.redis_url (set by this package) is served in process")
+	}
+	if cfg.Quotas.On() {
+		return errors.New("quotas: not served in process; use chutetest.Run")
+	}
+	for name, p := range cfg.Profiles {
+		if p.Quotas.On() {
+			return fmt.Errorf("profiles.%s.quotas: not served in process; use chutetest.Run", name)
+		}
+	}
+	return nil
+}
+
+// brokerProfile is the broker's view of profile p, as cmd/chute makes it.
+func brokerProfile(name string, p config.Profile) broker.Profile {
+	bp := broker.Profile{
+		Name: name, Backend: p.Backend, MaxSize: int64(p.MaxSize), PartSize: int64(p.PartSize),
+		SingleMax: int64(p.SingleMax), AllowedTypes: p.AllowedTypes, URLTTL: time.Duration(p.URLTTL),
+		KeyTemplate: p.KeyTemplate,
+		Overwrite:   p.Overwrite,
+		Sniff:       p.Sniff,
+		MinSize:     int64(p.MinSize), Subjects: p.Subjects, MaxMetadataBytes: p.MaxMetadataBytes,
+		InlineTypes: p.InlineTypes,
+	}
+	if v := p.Verify; v.URL != "" {
+		bp.Verify = &broker.VerifyHook{URL: v.URL, Secret: v.Secret, Timeout: time.Duration(v.Timeout)}
+	}
+	return bp
+}
+
+func authenticator(cfg *config.Config) (auth.Authenticator, error) {
+	switch cfg.Auth.Mode {
+	case config.AuthNone:
+		return auth.None{}, nil
+	case config.AuthJWT:
+		a, err := auth.NewJWT(auth.JWTConfig{
+			Secret: cfg.Auth.JWT.Secret, JWKSURL: cfg.Auth.JWT.JWKSURL,
+			Issuer: cfg.Auth.JWT.Issuer, Audience: cfg.Auth.JWT.Audience,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("auth.jwt: %w", err)
+		}
+		return a, nil
+	case config.AuthAPIKey:
+		keys := make([]auth.APIKey, 0, len(cfg.Auth.APIKeys))
+		for _, k := range cfg.Auth.APIKeys {
+			keys = append(keys, auth.APIKey{Key: k.Key, Subject: k.Subject})
+		}
+		a, err := auth.NewAPIKeys(keys)
+		if err != nil {
+			return nil, fmt.Errorf("auth.api_keys: %w", err)
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("auth.mode: %q is not one of none, jwt, api_key", cfg.Auth.Mode)
+}
+
+// start listens on cfg.Server.Listen and serves, with the background jobs
+// running; it returns the address listened on.
+func (r *running) start() (string, error) {
+	ln, err := net.Listen("tcp", r.cfg.Server.Listen)
+	if err != nil {
+		_ = r.rc.Close()
+		return "", fmt.Errorf("server.listen %s: %w", r.cfg.Server.Listen, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	for _, job := range r.jobs {
+		r.wg.Go(func() {
+			if err := job(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				r.log.Error("background job stopped", "err", err)
+			}
+		})
+	}
+	r.served = make(chan error, 1)
+	go func() { r.served <- r.srv.App().Listener(ln) }()
+	return ln.Addr().String(), nil
+}
+
+// stop shuts the server down (requests in flight get until ctx ends, at
+// most the configured grace), then the background jobs, then the Redis
+// client.
+func (r *running) stop(ctx context.Context) error {
+	grace := time.Duration(r.cfg.Server.ShutdownGrace)
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < grace {
+		grace = time.Until(d)
+	}
+	err := r.srv.App().ShutdownWithTimeout(grace)
+	<-r.served
+	r.cancel()
+	r.wg.Wait()
+	return errors.Join(err, r.rc.Close())
+}
