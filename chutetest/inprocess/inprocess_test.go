@@ -85,7 +85,9 @@ func TestUpload(t *testing.T) {
 				t.Fatalf("complete: %+v, want completed, %d bytes, a key", done, len(data))
 			}
 			// Read back with the store's credentials, straight from the bucket.
-			obj, err := store.GetObject(context.Background(), c.S3.Bucket, done.Key, minio.GetObjectOptions{})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			obj, err := store.GetObject(ctx, c.S3.Bucket, done.Key, minio.GetObjectOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +144,7 @@ func TestUpload(t *testing.T) {
 	if now, _ := os.Getwd(); now != wd {
 		t.Errorf("working directory %q after Terminate, want %q", now, wd)
 	}
-	if _, err := http.Get(c.URL + "/healthz"); err == nil {
+	if _, err := httpClient.Get(c.URL + "/healthz"); err == nil {
 		t.Error("the API still answers after Terminate")
 	}
 }

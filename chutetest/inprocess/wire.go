@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,9 +31,9 @@ type running struct {
 	log    *slog.Logger
 	srv    *httpapi.Server
 	rc     redis.UniversalClient
-	jobs   []func(ctx context.Context) error // janitor, signing cache, webhook delivery
+	jobs   []job // signing cache, janitor, webhook delivery
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	done   []chan struct{} // closed when jobs[i] has returned
 	served chan error
 }
 
@@ -142,19 +141,29 @@ func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
 		RateLimiter:    limiter,
 	})
 	r := &running{cfg: cfg, log: log, srv: srv, rc: rc}
-	r.jobs = append(r.jobs, svc.RunSignCache)
+	r.jobs = append(r.jobs, job{"signing cache", svc.RunSignCache})
 	if cfg.Janitor.Enabled {
 		jc := broker.JanitorConfig{
 			Interval: time.Duration(cfg.Janitor.Interval), Batch: cfg.Janitor.Batch, Observe: mx.JanitorOutcome,
 			PromoteInterval: time.Duration(cfg.Janitor.PromoteInterval),
 		}
-		r.jobs = append(r.jobs, func(ctx context.Context) error { return svc.RunJanitor(ctx, jc) })
+		r.jobs = append(r.jobs, job{"janitor", func(ctx context.Context) error { return svc.RunJanitor(ctx, jc) }})
 	}
 	if deliverer != nil {
-		r.jobs = append(r.jobs, deliverer.Run)
+		r.jobs = append(r.jobs, job{"webhook delivery", deliverer.Run})
 	}
 	return r, nil
 }
+
+// job is a background job that runs until its context ends.
+type job struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// stopWait bounds the wait for the server and for each background job to
+// stop once told to, so that Terminate reports a hang instead of hanging.
+const stopWait = 10 * time.Second
 
 // unsupported names the first setting of cfg this package doesn't serve.
 func unsupported(cfg *config.Config) error {
@@ -226,12 +235,15 @@ func (r *running) start() (string, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	for _, job := range r.jobs {
-		r.wg.Go(func() {
-			if err := job(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				r.log.Error("background job stopped", "err", err)
+	r.done = make([]chan struct{}, len(r.jobs))
+	for i, j := range r.jobs {
+		r.done[i] = make(chan struct{})
+		go func() {
+			defer close(r.done[i])
+			if err := j.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				r.log.Error("background job stopped", "job", j.name, "err", err)
 			}
-		})
+		}()
 	}
 	r.served = make(chan error, 1)
 	go func() { r.served <- r.srv.App().Listener(ln) }()
@@ -240,15 +252,28 @@ func (r *running) start() (string, error) {
 
 // stop shuts the server down (requests in flight get until ctx ends, at
 // most the configured grace), then the background jobs, then the Redis
-// client.
+// client. Anything that doesn't stop within stopWait of being told is an
+// error naming it.
 func (r *running) stop(ctx context.Context) error {
 	grace := time.Duration(r.cfg.Server.ShutdownGrace)
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < grace {
-		grace = time.Until(d)
+		grace = max(time.Until(d), 0)
 	}
-	err := r.srv.App().ShutdownWithTimeout(grace)
-	<-r.served
+	errs := []error{r.srv.App().ShutdownWithTimeout(grace)}
+	select {
+	case <-r.served:
+	case <-time.After(stopWait):
+		errs = append(errs, fmt.Errorf("the API server did not stop within %v", stopWait))
+	}
 	r.cancel()
-	r.wg.Wait()
-	return errors.Join(err, r.rc.Close())
+	deadline := time.Now().Add(stopWait)
+	for i, done := range r.done {
+		select {
+		case <-done:
+		case <-time.After(time.Until(deadline)):
+			errs = append(errs, fmt.Errorf("background job %q did not stop within %v", r.jobs[i].name, stopWait))
+		}
+	}
+	errs = append(errs, r.rc.Close())
+	return errors.Join(errs...)
 }
