@@ -33,11 +33,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -57,7 +57,7 @@ type Config struct {
 	// OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318. The
 	// exporter also reads OTEL_EXPORTER_OTLP_HEADERS (a collector's
 	// credentials stay out of Chute's configuration), _TIMEOUT,
-	// _COMPRESSION and the TLS variables.
+	// _COMPRESSION (otlp.go; not the TLS certificate variables).
 	Endpoint string
 	// SampleRatio is the share of new traces recorded, 0 to 1. A request
 	// that carries a traceparent follows its sampled flag instead.
@@ -77,24 +77,16 @@ type Tracer struct {
 }
 
 // New returns the Tracer cfg describes: with tracing off, one that traces
-// nothing; on, one exporting over OTLP/HTTP through a batching processor.
+// nothing; on, one exporting over OTLP/HTTP (otlp.go) through a batching
+// processor (tuned by the OTEL_BSP_* variables).
 // Shutdown flushes what is left.
 func New(cfg Config) (*Tracer, error) {
 	if !cfg.Enabled {
 		return &Tracer{}, nil
 	}
-	var opts []otlptracehttp.Option
-	if cfg.Endpoint != "" {
-		u, err := endpointURL(cfg.Endpoint)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, otlptracehttp.WithEndpointURL(u))
-	}
-	// New dials nothing: the first export does.
-	exp, err := otlptracehttp.New(context.Background(), opts...)
+	exp, err := newOTLPExporter(cfg.Endpoint, os.Getenv) // otlp.go; it dials nothing yet
 	if err != nil {
-		return nil, fmt.Errorf("tracing: otlp exporter: %w", err)
+		return nil, fmt.Errorf("tracing: %w", err)
 	}
 	return NewWithExporter(cfg, exp), nil
 }
