@@ -210,7 +210,7 @@ func TestSessionsCounters(t *testing.T) {
 
 func TestSessionsUnknownSizeAddsNoBytes(t *testing.T) {
 	m := New()
-	st := m.Sessions(stubSessions{sess: &sessions.Session{Strategy: sessions.StrategySingle, Size: -1}})
+	st := m.Sessions(stubSessions{sess: &sessions.Session{Strategy: sessions.StrategySingle, Kind: multipart.OpenEnded}})
 	if _, err := st.Transition(context.Background(), "upl_x", sessions.Change{To: sessions.StateCompleted}); err != nil {
 		t.Fatal(err)
 	}

@@ -98,6 +98,14 @@ func multipartSession(id string) *sessions.Session {
 	}
 }
 
+// openSession returns a pending multipart session of unknown size
+// (multipart.OpenEnded): no size and no plan yet.
+func openSession(id string) *sessions.Session {
+	sess := multipartSession(id)
+	sess.Kind, sess.Size, sess.PartSize, sess.PartCount = multipart.OpenEnded, 0, 0, 0
+	return sess
+}
+
 // singleSession returns a pending single-PUT session.
 func singleSession(id string) *sessions.Session {
 	now := time.Now()
@@ -160,6 +168,7 @@ func checkFields(t *testing.T, what string, got, want *sessions.Session) {
 		{"Key", got.Key, want.Key},
 		{"UploadID", got.UploadID, want.UploadID},
 		{"Strategy", string(got.Strategy), string(want.Strategy)},
+		{"Kind", got.Kind.String(), want.Kind.String()},
 		{"State", string(got.State), string(want.State)},
 		{"Filename", got.Filename, want.Filename},
 		{"ContentType", got.ContentType, want.ContentType},
@@ -213,7 +222,7 @@ func checkStateError(t *testing.T, what string, err error, current sessions.Stat
 }
 
 func testCreateGet(t *testing.T, s sessions.Store) {
-	for _, want := range []*sessions.Session{multipartSession(newID(t)), singleSession(newID(t))} {
+	for _, want := range []*sessions.Session{multipartSession(newID(t)), singleSession(newID(t)), openSession(newID(t))} {
 		mustCreate(t, s, want)
 		orig := *want
 		orig.Metadata = maps.Clone(want.Metadata)
