@@ -268,7 +268,12 @@ func (c *Client) ReportPart(ctx context.Context, id string, n int, etag string, 
 
 // Complete finalizes a session. With parts nil, the reported parts are used.
 func (c *Client) Complete(ctx context.Context, id string, parts []CompletePart) (*Completed, error) {
-	body := api.CompleteRequest{Parts: parts}
+	var body any = api.CompleteRequest{Parts: parts}
+	if parts != nil && len(parts) == 0 {
+		// An empty list is a list (omitempty would drop it, and Chute
+		// would then use the reported parts).
+		body = json.RawMessage(`{"parts":[]}`)
+	}
 	var out Completed
 	return &out, c.call(ctx, http.MethodPost, "/v1/uploads/"+url.PathEscape(id)+"/complete", body, &out, true)
 }
