@@ -34,6 +34,40 @@ die() {
 	exit 1
 }
 
+# Background jobs. The slow cold builds (SeaweedFS, promtool, the Compose
+# plugin) take minutes of CPU each on a fresh machine but are needed only
+# later in the run, so test.sh starts them early, at a lower priority, and
+# waits for each where it is needed; on a warm machine they find their
+# binary cached and end at once.
+#
+# bg_start NAME SNIPPET runs SNIPPET (bash, with scripts/lib.sh sourced) in
+# a process group of its own at nice 10, its output in $LOG_DIR/bg-NAME.log.
+# bg_wait NAME waits for it, prints its output and dies if it failed.
+# bg_stop_all ends the jobs still running (test.sh calls it on exit).
+declare -A BG_PIDS=()
+bg_start() {
+	local name="$1" snippet="$2"
+	echo "started in the background: $name (log: $LOG_DIR/bg-$name.log)"
+	CHUTE_CACHE="$CHUTE_CACHE" setsid nice -n 10 bash -c \
+		"set -euo pipefail; source scripts/lib.sh; $snippet" >"$LOG_DIR/bg-$name.log" 2>&1 &
+	BG_PIDS[$name]=$!
+}
+bg_wait() {
+	local name="$1" pid="${BG_PIDS[$1]:-}" rc=0 start=$SECONDS
+	[[ -n "$pid" ]] || die "no background job named $name"
+	wait "$pid" || rc=$?
+	unset 'BG_PIDS[$name]'
+	sed 's/^/    | /' "$LOG_DIR/bg-$name.log"
+	echo "    (waited $((SECONDS - start))s for $name)"
+	((rc == 0)) || die "$name failed in the background (exit $rc; log: $LOG_DIR/bg-$name.log)"
+}
+bg_stop_all() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill -- "-$pid" 2>/dev/null || true
+	done
+}
+
 # ensure_versitygw builds the static versitygw binary into the cache once.
 ensure_versitygw() {
 	if [[ -x "$VERSITYGW_BIN" ]]; then

@@ -89,16 +89,15 @@ fi
 remove_orphans
 step_done
 
+# The SeaweedFS binary (about 10 minutes of compiling cold) is needed only
+# for the test images, just before the integration tests: it builds in the
+# background while versitygw, the browser tooling, the checks and the unit
+# tests run. The jobs still running when the script ends are stopped.
+trap bg_stop_all EXIT
+bg_start seaweedfs ensure_seaweedfs
+
 step "versitygw binary"
 ensure_versitygw
-step_done
-
-step "seaweedfs binary (about 14 minutes cold)"
-ensure_seaweedfs
-step_done
-
-step "test images"
-scripts/build-images.sh
 step_done
 
 step "browser tooling (chromium, npm ci for the browser tests)"
@@ -166,20 +165,20 @@ step "unit tests (race detector)"
 go test -race -count=1 "${unit_pkgs[@]}"
 step_done
 
-# The dashboard and alert rules of deploy/monitoring: promtool checks the
-# rules, fires each alert from the synthetic series of its unit tests, and
-# parses every dashboard query (TestDashboardQueriesParse); the unit tests
-# above already checked that they name only metrics Chute exports.
-step "monitoring rules and dashboard (promtool)"
-ensure_promtool
-"$PROMTOOL_BIN" --version 2>&1 | sed -n 1p
-"$PROMTOOL_BIN" check rules deploy/monitoring/chute-alerts.yml
-(cd deploy/monitoring && "$PROMTOOL_BIN" test rules chute-alerts.test.yml)
-CHUTE_PROMTOOL="$PROMTOOL_BIN" go test -count=1 -v -run '^TestDashboardQueriesParse$' ./metrics/ |
-	tee "$LOG_DIR/dashboard-queries.log"
-grep -q -- '--- PASS: TestDashboardQueriesParse' "$LOG_DIR/dashboard-queries.log" ||
-	die "TestDashboardQueriesParse did not pass (a skip is not a pass here)"
+step "seaweedfs binary (built in the background since the start)"
+bg_wait seaweedfs
 step_done
+
+step "test images"
+scripts/build-images.sh
+step_done
+
+# promtool and the Compose plugin are needed after the integration tests,
+# which mostly wait on containers: their cold builds (3-7 minutes of CPU
+# each) use that idle time.
+bg_start promtool ensure_promtool
+bg_start compose "scripts/compose-kit.sh --build-only"
+
 
 # run_integration STORE runs ./test/... with CHUTE_TEST_STORE=STORE (every
 # test that starts "the store" gets that one) and records its counts in
@@ -221,6 +220,21 @@ for store in "${stores[@]}"; do
 	run_integration "$store"
 done
 
+# The dashboard and alert rules of deploy/monitoring: promtool checks the
+# rules, fires each alert from the synthetic series of its unit tests, and
+# parses every dashboard query (TestDashboardQueriesParse); the unit tests
+# above already checked that they name only metrics Chute exports.
+step "monitoring rules and dashboard (promtool)"
+bg_wait promtool
+"$PROMTOOL_BIN" --version 2>&1 | sed -n 1p
+"$PROMTOOL_BIN" check rules deploy/monitoring/chute-alerts.yml
+(cd deploy/monitoring && "$PROMTOOL_BIN" test rules chute-alerts.test.yml)
+CHUTE_PROMTOOL="$PROMTOOL_BIN" go test -count=1 -v -run '^TestDashboardQueriesParse$' ./metrics/ |
+	tee "$LOG_DIR/dashboard-queries.log"
+grep -q -- '--- PASS: TestDashboardQueriesParse' "$LOG_DIR/dashboard-queries.log" ||
+	die "TestDashboardQueriesParse did not pass (a skip is not a pass here)"
+step_done
+
 step "chute image and the chutetest example (examples/uploadtest)"
 scripts/build-image.sh
 log="$LOG_DIR/example.log"
@@ -239,6 +253,7 @@ step_done
 # The compose kit (deploy/) on the images built above, with the Compose
 # plugin built from source and cached (scripts/compose-kit.sh).
 step "compose kit (deploy/compose.yaml, compose.external.yaml)"
+bg_wait compose
 scripts/compose-kit.sh
 step_done
 
