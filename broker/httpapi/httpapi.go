@@ -393,6 +393,13 @@ func marshal(v any) ([]byte, error) {
 		if b, ok := appendStatus(make([]byte, 0, 400+80*len(r.Parts)), r); ok {
 			return b, nil
 		}
+	case *companion.Signed: // fastsigned.go
+		if r == nil {
+			break
+		}
+		if b, ok := appendSigned(make([]byte, 0, 128+len(r.URL)), r); ok {
+			return b, nil
+		}
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
