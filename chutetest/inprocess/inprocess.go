@@ -33,8 +33,9 @@
 //     WithBucket names different ones; Chutes given the same bucket name
 //     share that bucket (upload keys don't collide: they contain the upload
 //     ID). Tests may run in parallel.
-//   - Not served in process: quotas (quotas.* and profiles.*.quotas) and
-//     the Redis modes other than one server; Start fails naming the key.
+//   - Not served in process: quotas (quotas.* and profiles.*.quotas),
+//     tracing (tracing.enabled) and the Redis modes other than one server;
+//     Start fails naming the key.
 //     Webhooks, the authorizer, verify hooks, rate limits, the janitor and
 //     /metrics are wired as `chute serve` wires them.
 //   - The versitygw library prints a line to stdout when the store starts.

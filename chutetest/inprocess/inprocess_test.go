@@ -189,11 +189,30 @@ func TestParallel(t *testing.T) {
 	})
 }
 
-func TestQuotasRefused(t *testing.T) {
-	_, err := inprocess.StartContext(context.Background(),
-		chutetest.WithEnv(map[string]string{"CHUTE_QUOTAS_OPEN_BYTES": "1MiB"}))
-	if err == nil || !strings.Contains(err.Error(), "quotas") {
-		t.Fatalf("err = %v, want quotas refused", err)
+// TestUnservedRefused checks that settings the in-process mode doesn't
+// wire are refused by name, not silently left out.
+func TestUnservedRefused(t *testing.T) {
+	wd, _ := os.Getwd()
+	for key, want := range map[string]string{
+		"CHUTE_QUOTAS_OPEN_BYTES":                  "quotas",
+		"CHUTE_PROFILES_DEFAULT_QUOTAS_OPEN_BYTES": "profiles.default.quotas",
+		"CHUTE_TRACING_ENABLED":                    "tracing.enabled",
+	} {
+		val := "1MiB"
+		if key == "CHUTE_TRACING_ENABLED" {
+			val = "true"
+		}
+		c, err := inprocess.StartContext(context.Background(), chutetest.WithEnv(map[string]string{key: val}))
+		if err == nil {
+			c.Terminate(context.Background())
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %s refused", key, err, want)
+		}
+	}
+	// A refused start lets go of the stores again.
+	if now, _ := os.Getwd(); now != wd {
+		t.Errorf("working directory %q after the refused starts, want %q", now, wd)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -101,12 +102,14 @@ func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
 			Backoff: time.Duration(wd.Backoff), MaxBackoff: time.Duration(wd.MaxBackoff),
 		}, log, mx.Webhooks())
 	}
+	rs := sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
+		sessions.WithRetention(time.Duration(cfg.Sessions.Retention)))
+	mx.SessionIndex(func(ctx context.Context) (int64, int64, error) { return rs.IndexCounts(ctx, time.Now()) })
 	svc, err := broker.New(broker.Config{
-		Profiles:     profiles,
-		Backends:     stores,
-		Capabilities: caps,
-		Sessions: mx.Sessions(sessions.NewRedisStore(rc, sessions.WithKeyPrefix(cfg.Sessions.KeyPrefix),
-			sessions.WithRetention(time.Duration(cfg.Sessions.Retention)))),
+		Profiles:          profiles,
+		Backends:          stores,
+		Capabilities:      caps,
+		Sessions:          mx.Sessions(rs),
 		TTL:               time.Duration(cfg.Sessions.TTL),
 		Logger:            log,
 		MaxOpenSessions:   cfg.Limits.MaxOpenSessions,
@@ -169,6 +172,9 @@ const stopWait = 10 * time.Second
 func unsupported(cfg *config.Config) error {
 	if cfg.Sessions.RedisMode() != config.RedisModeSingle {
 		return errors.New("sessions: only sessions.redis_url (set by this package) is served in process")
+	}
+	if cfg.Tracing.Enabled {
+		return errors.New("tracing.enabled: not served in process; use chutetest.Run")
 	}
 	if cfg.Quotas.On() {
 		return errors.New("quotas: not served in process; use chutetest.Run")
@@ -247,7 +253,37 @@ func (r *running) start() (string, error) {
 	}
 	r.served = make(chan error, 1)
 	go func() { r.served <- r.srv.App().Listener(ln) }()
-	return ln.Addr().String(), nil
+	addr := ln.Addr().String()
+	// Until the server runs, a shutdown finds no server to stop, which then
+	// serves on for ever; and the container mode returns once /readyz
+	// answers too.
+	if err := waitReady(addr); err != nil {
+		return "", errors.Join(err, r.stop(context.Background()))
+	}
+	return addr, nil
+}
+
+// waitReady polls GET /readyz on addr until it answers 200 (at most
+// stopWait).
+func waitReady(addr string) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(stopWait)
+	for {
+		resp, err := client.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return fmt.Errorf("/readyz did not answer 200 within %v: %w", stopWait, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // stop shuts the server down (requests in flight get until ctx ends, at
