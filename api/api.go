@@ -103,9 +103,9 @@ type Upload struct {
 	ExpiresAt time.Time         `json:"expires_at"`
 }
 
-// CreateResult is the answer to a create (201). A single upload has Upload
-// and no PartSize, PartCount or Parts; a multipart upload has those and no
-// Upload.
+// CreateResult is the answer to a create (201). A single upload has
+// upload and no part_size, part_count or parts; a multipart upload has
+// those and no upload.
 type CreateResult struct {
 	ID          string    `json:"id" oapi:"ref=UploadID"`
 	Key         string    `json:"key" oapi:"ref=Key"`
