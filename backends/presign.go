@@ -57,6 +57,29 @@ type fastSigner struct {
 
 	// day caches the signing key of the current UTC day.
 	day atomic.Pointer[signingDay]
+	// stamp caches the X-Amz-Date of the current second (a batch of
+	// part URLs is signed within one or two seconds).
+	stamp atomic.Pointer[signingStamp]
+}
+
+// signingStamp is the X-Amz-Date of one second and its signing day.
+type signingStamp struct {
+	sec     int64
+	amzDate string
+	day     *signingDay
+}
+
+// stampFor returns the X-Amz-Date and signing day of t (UTC), formatting
+// them at most once a second (two goroutines crossing a second together
+// may both format it; either result is correct).
+func (f *fastSigner) stampFor(t time.Time) *signingStamp {
+	sec := t.Unix()
+	if st := f.stamp.Load(); st != nil && st.sec == sec {
+		return st
+	}
+	st := &signingStamp{sec: sec, amzDate: t.Format(amzDateLayout), day: f.dayFor(t)}
+	f.stamp.Store(st)
+	return st
 }
 
 // signingDay is the SigV4 signing key of one UTC day, with its HMAC
@@ -253,9 +276,8 @@ func encodePath(key string) string {
 // params are sorted by name and hold no X-Amz-* parameter; hdrs are
 // sorted by name and include host.
 func (f *fastSigner) sign(t time.Time, method, encKey string, params []param, hdrs []header, ttl time.Duration) string {
-	d := f.dayFor(t)
-	var dbuf [16]byte
-	amzDate := t.AppendFormat(dbuf[:0], amzDateLayout)
+	st := f.stampFor(t)
+	d, amzDate := st.day, st.amzDate
 
 	// The query string: minio-go's url.Values.Encode (names sorted,
 	// QueryEscape) with "+" turned into "%20". Every X-Amz-* name sorts
@@ -268,7 +290,7 @@ func (f *fastSigner) sign(t time.Time, method, encKey string, params []param, hd
 	amz := [...]param{
 		{"X-Amz-Algorithm", sigV4Algorithm},
 		{"X-Amz-Credential", ""}, // written pre-escaped below
-		{"X-Amz-Date", string(amzDate)},
+		{"X-Amz-Date", amzDate},
 		{"X-Amz-Expires", string(strconv.AppendInt(expBuf[:0], int64(ttl/time.Second), 10))},
 		{"X-Amz-SignedHeaders", signedHeaderList(hdrs)},
 	}
