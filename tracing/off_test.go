@@ -146,3 +146,27 @@ func BenchmarkOff(b *testing.B) {
 		})
 	}
 }
+
+// TestAuthenticatorKeepsCache: the traced authenticator answers from the
+// cache of verified tokens when the one it wraps has one (the HTTP layer
+// looks for it), and has none when that one has none.
+func TestAuthenticatorKeepsCache(t *testing.T) {
+	tr := tracing.NewWithProcessor(tracing.Config{SampleRatio: 1}, sdktrace.NewSimpleSpanProcessor(tracetest.NewNoopExporter()))
+	type cached interface {
+		Cached(string) (string, bool)
+	}
+	c, ok := tr.Authenticator(auth.None{Subject: "anon"}).(cached)
+	if !ok {
+		t.Fatal("the traced auth.None lost its cache")
+	}
+	if sub, ok := c.Cached("x"); !ok || sub != "anon" {
+		t.Errorf("Cached = %q, %v", sub, ok)
+	}
+	keys, err := auth.NewAPIKeys([]auth.APIKey{{Key: "key-0123456789abcdef", Subject: "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tr.Authenticator(keys).(cached); ok {
+		t.Error("the traced API keys have a cache they do not have")
+	}
+}
