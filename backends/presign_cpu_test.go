@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -134,5 +135,30 @@ func TestPresignPartMatchesMinio(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("nothing compared")
+	}
+}
+
+// TestSignerStampFollowsTheClock: one signer signing at successive
+// seconds, across midnight and back, writes each second's X-Amz-Date and
+// credential scope (the per-second cache must not serve a stale one).
+func TestSignerStampFollowsTheClock(t *testing.T) {
+	s := mustS3(t, testConfig())
+	base := time.Date(2026, 12, 7, 23, 59, 58, 500_000_000, time.UTC)
+	for _, d := range []time.Duration{0, 300 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 0, 24 * time.Hour} {
+		at := base.Add(d)
+		u, _, ok := s.fast.presign(at, http.MethodPut, "k", url.Values{"partNumber": {"1"}, "uploadId": {"u"}}, map[string]string{headerContentLength: "1"}, time.Hour)
+		if !ok {
+			t.Fatal("fast path refused")
+		}
+		q, err := url.ParseQuery(u[strings.IndexByte(u, '?')+1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := q.Get("X-Amz-Date"), at.Format(amzDateLayout); got != want {
+			t.Fatalf("signed at %v: X-Amz-Date %s, want %s", at, got, want)
+		}
+		if got, want := q.Get("X-Amz-Credential"), "/"+at.Format(amzDayLayout)+"/"; !strings.Contains(got, want) {
+			t.Fatalf("signed at %v: credential %s lacks %s", at, got, want)
+		}
 	}
 }
