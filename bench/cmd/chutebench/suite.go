@@ -434,6 +434,25 @@ func (s *suite) batch() error {
 		}
 	}
 	seq := time.Since(t0)
+	// The same, the answers read but not decoded: the share of the Go
+	// client's JSON decoding (538 KiB per call) in the figure above.
+	t0 = time.Now()
+	for i := range 10 {
+		req, _ := http.NewRequest("POST", s.api.base+"/v1/uploads/"+c.ID+"/part-urls",
+			strings.NewReader(fmt.Sprintf(`{"part_numbers":%s}`, jsonInts(batch(1+i*1000)))))
+		req.Header.Set("Authorization", "Bearer "+s.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.api.hc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+	}
+	rawSeq := time.Since(t0)
 	t0 = time.Now()
 	var wg sync.WaitGroup
 	errc := make(chan error, 10)
@@ -454,17 +473,18 @@ func (s *suite) batch() error {
 	default:
 	}
 	s.printf("### 2. Batch signing\n\n")
-	s.printf("The API signs at most 1,000 part URLs per call (API.md), so 10,000 URLs take 10 calls. Session of 10,000 parts of 5 MiB.\n\n")
+	s.printf("The API signs at most 1,000 part URLs per call (API.md), so 10,000 URLs take 10 calls. Session of 10,000 parts of 5 MiB. The 10 × 1,000 runs decode every answer with encoding/json (as a Go client does), and the target is judged on them; one row repeats the sequential run reading the answers without decoding them, to show the client's share.\n\n")
 	s.printf("| what | time |\n|---|---|\n")
 	s.printf("| 1 request, 1,000 URLs (20 runs) | p50 %v, p99 %v, max %v (%d KiB response, %.1f µs per URL at p50) |\n",
 		p50.Round(time.Microsecond), p99.Round(time.Microsecond), mx.Round(time.Microsecond), bytesOut>>10, float64(p50.Microseconds())/1000)
 	s.printf("| 10,000 URLs as 10 × 1,000, one after another | %v |\n", seq.Round(time.Microsecond))
+	s.printf("| the same, answers read but not decoded by the client | %v |\n", rawSeq.Round(time.Microsecond))
 	s.printf("| 10,000 URLs as 10 × 1,000, 10 requests at once | %v |\n\n", par.Round(time.Microsecond))
 	ok := min(seq, par) <= batchTarget
 	s.printf("Target 10,000 part URLs ≤ %v (measured as 10 × 1,000): **%s** (sequential %v, parallel %v).\n\n",
 		batchTarget, metIf(ok), seq.Round(time.Millisecond), par.Round(time.Millisecond))
 	s.target(fmt.Sprintf("10,000 part URLs (10 × 1,000) ≤ %v", batchTarget), ok,
-		fmt.Sprintf("sequential %v, 10 at once %v", seq.Round(time.Millisecond), par.Round(time.Millisecond)))
+		fmt.Sprintf("sequential %v, 10 at once %v (decoded by the client; read only: %v)", seq.Round(time.Millisecond), par.Round(time.Millisecond), rawSeq.Round(time.Millisecond)))
 	return nil
 }
 
