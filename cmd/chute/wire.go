@@ -243,6 +243,10 @@ func redactedURLError(err error) string {
 	return msg
 }
 
+// beforeServe runs in the server's goroutine just before it serves; tests
+// delay it to stop chute before the server runs.
+var beforeServe = func() {}
+
 // run listens and serves until ctx is cancelled, then shuts down
 // gracefully: no new connections, in-flight requests get the grace
 // period, then Redis is closed.
@@ -257,7 +261,10 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 	stopJanitor := s.startJanitor(ctx)
 	stopSignCache := s.startSignCache(ctx)
 	errc := make(chan error, 1)
-	go func() { errc <- s.server.App().Listener(ln) }()
+	go func() {
+		beforeServe()
+		errc <- s.server.App().Listener(ln)
+	}()
 	stopDeliverer := s.startDeliverer()
 	select {
 	case err := <-errc:
@@ -275,6 +282,10 @@ func (s *stack) run(ctx context.Context, ready func(addr string)) error {
 	if err := s.server.App().ShutdownWithTimeout(grace); err != nil {
 		s.log.Warn("shutdown", "err", err)
 	}
+	// A stop that came before the server ran is a no-op for fasthttp,
+	// which would then start and serve on: closing the listener makes
+	// it return at once (after a shutdown that did run, it is closed).
+	_ = ln.Close()
 	<-errc
 	stopSignCache()
 	stopDeliverer() // after the server: its last requests may have published events
