@@ -107,12 +107,36 @@ func (f fiberCarrier) Keys() []string        { return nil }
 // "auth.authenticate" with its outcome (ok, refused) and, when ok, the
 // subject. The token is never recorded, nor the reason of a refusal. Off,
 // a itself is returned.
+//
+// When a answers tokens it verified recently from memory (a Cached
+// method, as auth.JWT and auth.None have), so does the result, untraced:
+// the HTTP layer asks the cache first, and a hit does no work worth a
+// span.
 func (t *Tracer) Authenticator(a auth.Authenticator) auth.Authenticator {
 	if !t.Enabled() || a == nil {
 		return a
 	}
-	return tracedAuth{t: t, next: a}
+	ta := tracedAuth{t: t, next: a}
+	if c, ok := a.(cachedAuth); ok {
+		return tracedCachedAuth{ta, c}
+	}
+	return ta
 }
+
+// cachedAuth is the cache of verified tokens the HTTP layer looks for
+// (httpapi's cachedAuthenticator).
+type cachedAuth interface {
+	Cached(token string) (subject string, ok bool)
+}
+
+// tracedCachedAuth is a tracedAuth whose authenticator has a cache.
+type tracedCachedAuth struct {
+	tracedAuth
+	cache cachedAuth
+}
+
+// Cached answers from the authenticator's cache.
+func (a tracedCachedAuth) Cached(token string) (string, bool) { return a.cache.Cached(token) }
 
 type tracedAuth struct {
 	t    *Tracer
