@@ -117,9 +117,9 @@ func TestOffAddsNothing(t *testing.T) {
 // measures, as other goroutines of the test binary (servers of earlier
 // tests winding down) only ever add to one.
 func allocs(f func()) float64 {
-	least := testing.AllocsPerRun(100, f)
-	for range 4 {
-		least = min(least, testing.AllocsPerRun(100, f))
+	least := testing.AllocsPerRun(50, f)
+	for range 9 {
+		least = min(least, testing.AllocsPerRun(50, f))
 	}
 	return least
 }

@@ -115,8 +115,10 @@ func NewWithProcessor(cfg Config, sp sdktrace.SpanProcessor) *Tracer {
 		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
 	)
 	return &Tracer{
-		tracer:   tp.Tracer(ScopeName),
-		prop:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		tracer: tp.Tracer(ScopeName),
+		// W3C trace context only: a client's baggage header is not passed
+		// on to the application's hooks (it is the client's to set).
+		prop:     propagation.TraceContext{},
 		shutdown: tp.Shutdown,
 	}
 }
@@ -134,8 +136,8 @@ func endpointURL(base string) (string, error) {
 // Enabled reports whether t records spans.
 func (t *Tracer) Enabled() bool { return t != nil && t.tracer != nil }
 
-// Propagator returns the W3C trace-context (and baggage) propagator, or
-// nil when tracing is off.
+// Propagator returns the W3C trace-context propagator (traceparent,
+// tracestate; not baggage), or nil when tracing is off.
 func (t *Tracer) Propagator() propagation.TextMapPropagator {
 	if !t.Enabled() {
 		return nil

@@ -56,6 +56,9 @@ func newHook(t *testing.T, answer string) *hookServer {
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		h.tps = append(h.tps, r.Header.Get("Traceparent"))
+		if b := r.Header.Get("Baggage"); b != "" {
+			h.tps = append(h.tps, "baggage: "+b) // a call with baggage fails the tests
+		}
 		h.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, answer)
@@ -368,7 +371,8 @@ func TestIncomingTraceparentIsParent(t *testing.T) {
 // caused the call, naming the client span of that call.
 func TestOutgoingCallsCarryTraceparent(t *testing.T) {
 	r := newRig(t)
-	r.upload(t, map[string]string{"traceparent": "00-" + clientTraceID + "-" + clientSpanID + "-01"})
+	// The client's baggage is not passed on to the application's hooks.
+	r.upload(t, map[string]string{"traceparent": "00-" + clientTraceID + "-" + clientSpanID + "-01", "baggage": "user=alice"})
 	r.deliver(t, 1)
 	all := r.exp.GetSpans()
 	complete := serverSpan(t, all, "POST /v1/uploads/:id/complete")
