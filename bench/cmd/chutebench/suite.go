@@ -61,6 +61,7 @@ type suite struct {
 	targets []string
 
 	redisUnix bool // chute serve reaches Redis over a unix socket (-redis-unix)
+	rate      int  // chute serve's limits.rate (-rate; 0: no limiter)
 }
 
 func (s *suite) printf(format string, args ...any) {
@@ -82,6 +83,7 @@ func runSuite(args []string) error {
 	profile := fs.String("cpuprofile", "", "also profile sign-part in an in-process broker, writing the CPU profile here")
 	e2eProfile := fs.String("e2e-cpuprofile", "", "also profile the broker during one end-to-end upload, writing the CPU profile here")
 	redisUnix := fs.Bool("redis-unix", false, "connect chute serve to Redis over a unix socket instead of TCP")
+	rate := fs.Int("rate", 0, "limits.rate of chute serve (requests per second per subject; 0, the default, runs without the rate limiter)")
 	only := fs.String("only", "", "run only these steps, comma-separated (e.g. \"sign-part load,sign-part profile\"); default all")
 	_ = fs.Parse(args)
 	if *vgwBin == "" {
@@ -92,7 +94,7 @@ func runSuite(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	s := &suite{dir: dir, conns: *conns, dur: *dur, size: *size, redisUnix: *redisUnix}
+	s := &suite{dir: dir, conns: *conns, dur: *dur, size: *size, redisUnix: *redisUnix, rate: *rate}
 	defer s.stopAll()
 	if err := s.startServices(*chuteBin, *vgwBin, *redisBin); err != nil {
 		return err
@@ -218,8 +220,8 @@ profiles:
   big: { backend: main, max_size: 100GiB, part_size: 5MiB, single_max: 5MiB, url_ttl: 15m }
   small: { backend: main, max_size: 1GiB, part_size: 5MiB, single_max: 1MiB, url_ttl: 15m }
 log: { level: info, format: json }
-limits: { rate: 0, max_open_sessions: 0 } # measure the broker, not its limits
-`, s.chuteAd, s.chuteAd, redisURL, jwtSecret, s.endpoint, region, benchBucket, benchAK, benchSK)
+limits: { rate: %d, burst: %d, max_open_sessions: 0 } # measure the broker, not its limits (-rate to measure the limiter)
+`, s.chuteAd, s.chuteAd, redisURL, jwtSecret, s.endpoint, region, benchBucket, benchAK, benchSK, s.rate, max(s.rate, 1))
 	cfgFile := filepath.Join(s.dir, "chute.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return err
