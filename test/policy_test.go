@@ -93,6 +93,29 @@ func policyRate(t *testing.T, tg *target) {
 	if r := tg.call(t, tg.token(t, "rob"), "GET", path, nil); r.status != 404 {
 		t.Errorf("another subject: %d %s, want 404", r.status, r.body)
 	}
+	// Signing part URLs has a budget of its own, kept in the process (no
+	// Redis round trip): a subject whose shared budget is spent still
+	// signs its burst, then gets 429 too.
+	sign := func() reply {
+		return tg.call(t, tok, "POST", path+"/part-urls", map[string]any{"part_numbers": []int{1}})
+	}
+	for i := range 10 {
+		if r := sign(); r.status != 404 {
+			t.Fatalf("part-urls %d of the sign burst: %d %s, want 404", i+1, r.status, r.body)
+		}
+	}
+	limited = false
+	for range 40 {
+		if r := sign(); r.status == 429 && r.errCode(t) == "rate_limited" {
+			limited = true
+			break
+		} else if r.status != 404 {
+			t.Fatalf("part-urls over the sign budget: %d %s", r.status, r.body)
+		}
+	}
+	if !limited {
+		t.Error("part-urls requests of a subject over its rate were all allowed")
+	}
 	if n := len(tg.incomplete(t, "rita/")) + len(tg.objects(t, "rita/")); n != 0 {
 		t.Errorf("%d uploads stored for a rate-limited subject", n)
 	}

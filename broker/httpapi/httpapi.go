@@ -60,6 +60,11 @@ type Options struct {
 	// RateLimiter, when set, limits each subject's /v1 and /s3 requests
 	// (ratelimit.go).
 	RateLimiter RateLimiter
+	// SignLimiter, when set, limits the requests that sign part URLs
+	// (part-urls and the Uppy part route) instead of RateLimiter: signing
+	// needs no Redis round trip, so its limiter should need none either
+	// (LocalLimiter, per process).
+	SignLimiter RateLimiter
 }
 
 // Server is the HTTP face of a broker.Service.

@@ -127,9 +127,10 @@ func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var limiter httpapi.RateLimiter
+	var limiter, signLimiter httpapi.RateLimiter
 	if cfg.Limits.Rate > 0 {
 		limiter = sessions.NewRateLimiter(rc, cfg.Sessions.KeyPrefix, float64(cfg.Limits.Rate), cfg.Limits.Burst)
+		signLimiter = httpapi.NewLocalLimiter(float64(cfg.Limits.Rate), cfg.Limits.Burst)
 	}
 	srv := httpapi.New(svc, authn, httpapi.Options{
 		BodyLimit:      int(cfg.Server.BodyLimit),
@@ -142,6 +143,7 @@ func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
 		Middleware:     []fiber.Handler{mx.Middleware()},
 		Metrics:        mx.Handler(),
 		RateLimiter:    limiter,
+		SignLimiter:    signLimiter,
 	})
 	r := &running{cfg: cfg, log: log, srv: srv, rc: rc}
 	r.jobs = append(r.jobs, job{"signing cache", svc.RunSignCache})

@@ -146,6 +146,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Middleware:     middleware,
 		Metrics:        mx.Handler(),
 		RateLimiter:    tr.RateLimiter(rateLimiter(cfg, rc)),
+		SignLimiter:    signLimiter(cfg),
 	})
 	st := &stack{server: srv, redis: rc, cfg: cfg, log: log, deliverer: deliverer, signCache: svc.RunSignCache, tracer: tr}
 	if cfg.Janitor.Enabled {
@@ -205,6 +206,16 @@ func rateLimiter(cfg *config.Config, rc redis.UniversalClient) httpapi.RateLimit
 		return nil
 	}
 	return sessions.NewRateLimiter(rc, cfg.Sessions.KeyPrefix, float64(cfg.Limits.Rate), cfg.Limits.Burst)
+}
+
+// signLimiter limits the requests that sign part URLs in this process
+// (limits.rate and limits.burst per replica), so that signing makes no
+// Redis round trip; nil when rate limiting is off.
+func signLimiter(cfg *config.Config) httpapi.RateLimiter {
+	if cfg.Limits.Rate <= 0 {
+		return nil
+	}
+	return httpapi.NewLocalLimiter(float64(cfg.Limits.Rate), cfg.Limits.Burst)
 }
 
 func authenticator(cfg *config.Config) (auth.Authenticator, error) {
