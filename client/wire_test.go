@@ -30,7 +30,10 @@ func TestRequestBodies(t *testing.T) {
 		func() error { _, err := c.ReportPart(ctx, "upl_1", 3, `"e"`, 0); return err },
 		func() error { _, err := c.Complete(ctx, "upl_1", nil); return err },
 		func() error { _, err := c.Complete(ctx, "upl_1", []CompletePart{}); return err },
-		func() error { _, err := c.Complete(ctx, "upl_1", []CompletePart{{PartNumber: 1, ETag: "e"}}); return err },
+		func() error {
+			_, err := c.Complete(ctx, "upl_1", []CompletePart{{PartNumber: 1, ETag: "e"}})
+			return err
+		},
 	}
 	for _, call := range calls {
 		if err := call(); err != nil {
