@@ -267,7 +267,10 @@ tracing:
 		{"POST /v1/uploads", 1, []string{"auth.authenticate", "session.create", "store.create_multipart", "store.presign_part"}},
 		// The token verified at the create is answered from the JWT
 		// cache afterwards: no auth.authenticate span (checked below).
-		{"POST /v1/uploads/:id/part-urls", 1, []string{"ratelimit.allow", "store.presign_part"}},
+		// Signing makes no Redis round trip: its rate limit is kept in
+		// the process (untraced), its session facts in the signing
+		// cache (checked below).
+		{"POST /v1/uploads/:id/part-urls", 1, []string{"store.presign_part"}},
 		{"PUT /v1/uploads/:id/parts/:n", 3, []string{"ratelimit.allow", "session.put_part"}},
 		{"POST /v1/uploads/:id/complete", 1, []string{"ratelimit.allow", "session.try_lock", "session.transition", "store.list_parts", "store.complete_multipart"}},
 	} {
@@ -281,6 +284,13 @@ tracing:
 			for _, k := range w.kids {
 				if !slices.Contains(kids, k) {
 					t.Errorf("%s: no %s span under it (it has %v)", w.name, k, kids)
+				}
+			}
+			if w.name == "POST /v1/uploads/:id/part-urls" {
+				for _, k := range kids {
+					if strings.HasPrefix(k, "session.") || strings.HasPrefix(k, "ratelimit.") {
+						t.Errorf("%s: a Redis call (%s) under it; signing needs none", w.name, k)
+					}
 				}
 			}
 			// Tracing keeps the authenticator's cache of verified tokens.
