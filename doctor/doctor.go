@@ -117,14 +117,9 @@ func Run(ctx context.Context, opts Options) Report {
 	var rep Report
 	add := func(r Result) { rep.Results = append(rep.Results, r) }
 
-	preset, err := backends.LookupPreset(opts.Backend.Provider)
-	if err != nil {
-		add(Result{Name: "provider", Status: Fail, Detail: err.Error(), Fix: "set provider to one of " + strings.Join(backends.Providers(), ", ")})
-		return rep
-	}
-	s3, err := backends.NewS3(opts.Backend)
-	if err != nil {
-		add(Result{Name: "config", Status: Fail, Detail: err.Error(), Fix: "correct the backend's configuration (chute config check)"})
+	preset, s3, failed := openBackend(opts.Backend)
+	if failed != nil {
+		add(*failed)
 		return rep
 	}
 	secrets := []string{opts.Backend.SecretKey, opts.Backend.AccessKey}
@@ -572,4 +567,18 @@ func (r Report) Write(w io.Writer, heading string) {
 			}
 		}
 	}
+}
+
+// openBackend looks up b's provider preset and builds its store client;
+// failed is the result to report when either is refused.
+func openBackend(b backends.Config) (backends.Preset, *backends.S3, *Result) {
+	preset, err := backends.LookupPreset(b.Provider)
+	if err != nil {
+		return preset, nil, &Result{Name: "provider", Status: Fail, Detail: err.Error(), Fix: "set provider to one of " + strings.Join(backends.Providers(), ", ")}
+	}
+	s3, err := backends.NewS3(b)
+	if err != nil {
+		return preset, nil, &Result{Name: "config", Status: Fail, Detail: err.Error(), Fix: "correct the backend's configuration (chute config check)"}
+	}
+	return preset, s3, nil
 }

@@ -48,14 +48,9 @@ func Setup(ctx context.Context, opts SetupOptions) Report {
 	var rep Report
 	add := func(r Result) { rep.Results = append(rep.Results, r) }
 
-	preset, err := backends.LookupPreset(opts.Backend.Provider)
-	if err != nil {
-		add(Result{Name: "provider", Status: Fail, Detail: err.Error(), Fix: "set provider to one of " + strings.Join(backends.Providers(), ", ")})
-		return rep
-	}
-	s3, err := backends.NewS3(opts.Backend)
-	if err != nil {
-		add(Result{Name: "config", Status: Fail, Detail: err.Error(), Fix: "correct the backend's configuration (chute config check)"})
+	preset, s3, failed := openBackend(opts.Backend)
+	if failed != nil {
+		add(*failed)
 		return rep
 	}
 	client := s3.Client()

@@ -59,16 +59,9 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(cfg.Backends) == 0 {
 		return usageError{"no backends configured: add a backends section (see config.example.yaml)"}
 	}
-	names := make([]string, 0, len(cfg.Backends))
-	for name := range cfg.Backends {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	if *only != "" {
-		if _, ok := cfg.Backends[*only]; !ok {
-			return usageError{fmt.Sprintf("--backend %q is not a configured backend (have: %v)", *only, names)}
-		}
-		names = []string{*only}
+	names, err := backendNames(cfg, *only)
+	if err != nil {
+		return err
 	}
 	failed := 0
 	for i, name := range names {
@@ -90,4 +83,21 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errChecksFailed(failed)
 	}
 	return nil
+}
+
+// backendNames lists the configured backends in order, or only the one
+// --backend names (a usage error when it is not configured).
+func backendNames(cfg *config.Config, only string) ([]string, error) {
+	names := make([]string, 0, len(cfg.Backends))
+	for name := range cfg.Backends {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if only != "" {
+		if _, ok := cfg.Backends[only]; !ok {
+			return nil, usageError{fmt.Sprintf("--backend %q is not a configured backend (have: %v)", only, names)}
+		}
+		names = []string{only}
+	}
+	return names, nil
 }

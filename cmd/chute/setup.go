@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"time"
 
 	"github.com/chute-dev/chute/backends"
@@ -53,16 +52,9 @@ func cmdSetupBucket(ctx context.Context, args []string, stdout, stderr io.Writer
 	if keep := time.Duration(cfg.Sessions.TTL) + time.Duration(cfg.Sessions.Retention); time.Duration(*abortAfter)*24*time.Hour <= keep {
 		return usageError{fmt.Sprintf("--abort-after %d days is not longer than sessions.ttl + sessions.retention (%s): the store would abort uploads Chute still tracks", *abortAfter, keep)}
 	}
-	names := make([]string, 0, len(cfg.Backends))
-	for name := range cfg.Backends {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	if *only != "" {
-		if _, ok := cfg.Backends[*only]; !ok {
-			return usageError{fmt.Sprintf("--backend %q is not a configured backend (have: %v)", *only, names)}
-		}
-		names = []string{*only}
+	names, err := backendNames(cfg, *only)
+	if err != nil {
+		return err
 	}
 	failed := 0
 	for i, name := range names {
