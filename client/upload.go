@@ -497,7 +497,9 @@ func (m *multi) sendPart(ctx context.Context, n int) error {
 }
 
 // url returns a fresh signed URL for part n. Without checksums it asks for
-// a batch (n and the next unsigned pending parts) and keeps the rest.
+// a batch (n and the other pending parts no worker has asked for yet, in
+// their order, up to urlBatch) and keeps the rest. Parts before n count
+// too: workers take parts in order but reach this lock in any order.
 func (m *multi) url(ctx context.Context, n int, sum string) (PartURL, error) {
 	if sum != "" {
 		got, err := m.c.PartURLs(ctx, m.id, []int{n}, map[int]string{n: sum})
@@ -535,7 +537,7 @@ func (m *multi) url(ctx context.Context, n int, sum string) (PartURL, error) {
 		if len(batch) >= urlBatch {
 			break
 		}
-		if _, ok := m.urls[k]; k > n && !ok && !m.issued[k] {
+		if _, ok := m.urls[k]; k != n && !ok && !m.issued[k] {
 			batch = append(batch, k)
 		}
 	}
