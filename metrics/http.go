@@ -5,9 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Unmatched is the route label of requests that match no route: unknown
@@ -26,13 +28,18 @@ const Unmatched = "unmatched"
 // route); requests matching no route get "unmatched". The method label is
 // the request's method when it is a standard one, else "other". Neither
 // ever carries a raw path.
+//
+// Per request the handler allocates nothing once a route, method and
+// status have been seen: the series of each such triple is resolved once
+// and kept (requestSeriesCache).
 func (m *Metrics) Middleware() fiber.Handler {
 	var (
 		once   sync.Once
 		routes *routeTable
+		cache  requestSeriesCache
 	)
 	return func(c *fiber.Ctx) error {
-		start := time.Now()
+		start := monotonic()
 		err := c.Next()
 		if err != nil {
 			if herr := c.App().ErrorHandler(c, err); herr != nil {
@@ -41,41 +48,147 @@ func (m *Metrics) Middleware() fiber.Handler {
 		}
 		// The routes are all registered by the time requests arrive.
 		once.Do(func() { routes = newRouteTable(c.App().GetRoutes(true)) })
-		method := methodLabel(c.Method())
-		route := routes.match(c.Method(), c.Path())
-		status := strconv.Itoa(c.Response().StatusCode())
-		m.httpRequests.WithLabelValues(route, method, status).Inc()
-		m.httpDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		s := cache.get(m, routes, routes.matchID(c.Method(), c.Path()), methodIndex(c.Method()), c.Response().StatusCode())
+		s.requests.Inc()
+		s.duration.Observe((monotonic() - start).Seconds())
 		return nil
 	}
 }
 
-// methodLabel returns a constant for method: the string Fiber returns is
-// backed by a buffer it reuses, and label values are kept.
-func methodLabel(method string) string {
-	for _, m := range []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut,
-		fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions} {
+// epoch anchors monotonic.
+var epoch = time.Now()
+
+// monotonic returns the time elapsed since epoch on the monotonic clock.
+// The difference of two readings is what time.Since(start) would give for
+// a start taken by time.Now at the first, but each reading takes one
+// clock read where time.Now takes two (the wall clock as well).
+func monotonic() time.Duration { return time.Since(epoch) }
+
+// methodLabels are the method label values: the standard methods, then
+// "other".
+var methodLabels = [...]string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut,
+	fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions, "other"}
+
+// methodIndex returns the index in methodLabels of method's label.
+func methodIndex(method string) int {
+	for i, m := range methodLabels[:len(methodLabels)-1] {
 		if method == m {
-			return m
+			return i
 		}
 	}
-	return "other"
+	return len(methodLabels) - 1
+}
+
+// methodLabel returns a constant for method: the string Fiber returns is
+// backed by a buffer it reuses, and label values are kept.
+func methodLabel(method string) string { return methodLabels[methodIndex(method)] }
+
+// requestSeries are the series of one route, method and status.
+type requestSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// maxRequestSeries bounds requestSeriesCache. Routes × methods × statuses
+// is finite and, in Chute, a few hundred at most; past the bound, series
+// are resolved on every request, as exact but slower.
+const maxRequestSeries = 1024
+
+// requestSeriesCache maps a route, method and status to their series. It
+// is read-mostly: a lookup is one atomic load and one map read; a triple
+// seen for the first time copies the map under a lock.
+type requestSeriesCache struct {
+	mu sync.Mutex // held to add
+	m  atomic.Pointer[map[uint64]requestSeries]
+}
+
+// get returns the series of route (an id of routes), method (an index of
+// methodLabels) and status.
+func (c *requestSeriesCache) get(m *Metrics, routes *routeTable, route, method, status int) requestSeries {
+	if status < 0 || status > 0xffff {
+		return m.requestSeries(routes.names[route], methodLabels[method], status)
+	}
+	key := uint64(route)<<24 | uint64(method)<<16 | uint64(status)
+	if p := c.m.Load(); p != nil {
+		if s, ok := (*p)[key]; ok {
+			return s
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[uint64]requestSeries
+	if p := c.m.Load(); p != nil {
+		old = *p
+	}
+	if s, ok := old[key]; ok {
+		return s
+	}
+	s := m.requestSeries(routes.names[route], methodLabels[method], status)
+	if len(old) >= maxRequestSeries {
+		return s
+	}
+	next := make(map[uint64]requestSeries, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[key] = s
+	c.m.Store(&next)
+	return s
+}
+
+// requestSeries resolves the series of a route, method and status label.
+func (m *Metrics) requestSeries(route, method string, status int) requestSeries {
+	return requestSeries{
+		requests: m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)),
+		duration: m.httpDuration.WithLabelValues(route, method),
+	}
 }
 
 // routeTable matches request paths to route patterns, the most specific
 // pattern first: at the first segment where two patterns differ, a fixed
-// segment beats a parameter.
+// segment beats a parameter. Matching allocates nothing.
 type routeTable struct {
 	byMethod map[string][]pattern
+	// names are the route labels by id: Unmatched (id 0), then each
+	// distinct pattern.
+	names []string
 }
 
 type pattern struct {
-	path string
-	segs []string
+	path  string
+	id    int // in routeTable.names
+	segs  []string
+	kinds []segKind // of segs
+}
+
+// segKind says what a segment of a Fiber pattern takes.
+type segKind uint8
+
+const (
+	segFixed    segKind = iota // this segment, but for case
+	segParam                   // ":name": one non-empty segment
+	segOptional                // ":name?": one segment, or none at the end
+	segRest                    // "*": the rest of the path, if any
+	segRestPlus                // "+": the rest of the path, not empty
+)
+
+func kindOf(seg string) segKind {
+	switch {
+	case strings.HasPrefix(seg, "*"):
+		return segRest
+	case strings.HasPrefix(seg, "+"):
+		return segRestPlus
+	case strings.HasPrefix(seg, ":") && strings.HasSuffix(seg, "?"):
+		return segOptional
+	case strings.HasPrefix(seg, ":"):
+		return segParam
+	}
+	return segFixed
 }
 
 func newRouteTable(rs []fiber.Route) *routeTable {
-	t := &routeTable{byMethod: map[string][]pattern{}}
+	t := &routeTable{byMethod: map[string][]pattern{}, names: []string{Unmatched}}
+	ids := map[string]int{}
 	seen := map[string]bool{}
 	for _, r := range rs {
 		k := r.Method + " " + r.Path
@@ -83,7 +196,17 @@ func newRouteTable(rs []fiber.Route) *routeTable {
 			continue
 		}
 		seen[k] = true
-		t.byMethod[r.Method] = append(t.byMethod[r.Method], pattern{path: r.Path, segs: split(r.Path)})
+		id, ok := ids[r.Path]
+		if !ok {
+			id = len(t.names)
+			ids[r.Path] = id
+			t.names = append(t.names, r.Path)
+		}
+		p := pattern{path: r.Path, id: id, segs: split(r.Path)}
+		for _, s := range p.segs {
+			p.kinds = append(p.kinds, kindOf(s))
+		}
+		t.byMethod[r.Method] = append(t.byMethod[r.Method], p)
 	}
 	for _, ps := range t.byMethod {
 		sort.SliceStable(ps, func(i, j int) bool { return moreSpecific(ps[i].segs, ps[j].segs) })
@@ -116,41 +239,56 @@ func moreSpecific(a, b []string) bool {
 // match returns the pattern of the first route of method matching path,
 // or Unmatched.
 func (t *routeTable) match(method, path string) string {
-	segs := split(path)
-	for _, p := range t.byMethod[method] {
-		if matches(p.segs, segs) {
-			return p.path
-		}
-	}
-	return Unmatched
+	return t.names[t.matchID(method, path)]
 }
 
-// matches tells whether a path's segments fit a Fiber pattern's: ":name"
-// takes one non-empty segment (":name?" may be absent), "*" or "+" the
-// rest of the path (which "+" needs non-empty); any other segment must be
-// equal but for case, as in Fiber's default routing.
-func matches(pat, segs []string) bool {
-	for i, p := range pat {
-		switch {
-		case p == "*" || strings.HasPrefix(p, "*"):
+// matchID is match returning the pattern's id, 0 for Unmatched.
+func (t *routeTable) matchID(method, path string) int {
+	path = strings.Trim(path, "/")
+	ps := t.byMethod[method]
+	for i := range ps {
+		if ps[i].matches(path) {
+			return ps[i].id
+		}
+	}
+	return 0
+}
+
+// matches tells whether a path, trimmed of its slashes, fits the pattern:
+// ":name" takes one non-empty segment (":name?" may be absent), "*" or
+// "+" the rest of the path (which "+" needs non-empty); any other segment
+// must be equal but for case, as in Fiber's default routing. Segments are
+// what lies between slashes ("a//b" has an empty one), read in place.
+func (p *pattern) matches(path string) bool {
+	rest, more := path, path != ""
+	for i, k := range p.kinds {
+		switch k {
+		case segRest:
 			return true
-		case p == "+" || strings.HasPrefix(p, "+"):
-			return i < len(segs)
-		case strings.HasPrefix(p, ":") && strings.HasSuffix(p, "?"):
-			if i >= len(segs) {
-				return i == len(pat)-1
-			}
-		case strings.HasPrefix(p, ":"):
-			if i >= len(segs) || segs[i] == "" {
+		case segRestPlus:
+			return more
+		}
+		if !more {
+			return k == segOptional && i == len(p.kinds)-1
+		}
+		var seg string
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			seg, rest = rest[:j], rest[j+1:]
+		} else {
+			seg, rest, more = rest, "", false
+		}
+		switch k {
+		case segParam:
+			if seg == "" {
 				return false
 			}
-		default:
-			if i >= len(segs) || !strings.EqualFold(segs[i], p) {
+		case segFixed:
+			if !strings.EqualFold(seg, p.segs[i]) {
 				return false
 			}
 		}
 	}
-	return len(segs) == len(pat)
+	return !more
 }
 
 // RoutePatterns returns a function naming the route pattern that a

@@ -4,22 +4,48 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/broker"
 	"github.com/chute-dev/chute/multipart"
 )
 
-// The op label values of the object store metrics.
-var storeOps = []string{
+// storeOp is an object store operation: an index of storeOps.
+type storeOp int
+
+const (
+	opCreateMultipart storeOp = iota
+	opPresignPart
+	opPresignPut
+	opPresignGet
+	opListParts
+	opCompleteMultipart
+	opAbortMultipart
+	opStat
+	opRemove
+	opPing
+	opPresignPost
+	opPresignPartUnsized
+	opReadHead
+	opOpen
+	opCopy
+	numStoreOps
+)
+
+// The op label values of the object store metrics, by storeOp.
+var storeOps = [numStoreOps]string{
 	"create_multipart", "presign_part", "presign_put", "presign_get", "list_parts",
 	"complete_multipart", "abort_multipart", "stat", "remove", "ping",
 	"presign_post", "presign_part_unsized", "read_head", "open", "copy",
 }
 
-// The kind label values of chute_store_errors_total.
-var errorKinds = []string{"not_found", "unavailable", "access_denied", "invalid_part", "other"}
+// The kind label values of chute_store_errors_total, in the order
+// errorKind tells them.
+var errorKinds = [...]string{"not_found", "unavailable", "access_denied", "invalid_part", "other"}
 
 // Store returns s instrumented as backend name: every call is timed in
 // chute_store_request_duration_seconds and every failure counted in
@@ -29,25 +55,37 @@ var errorKinds = []string{"not_found", "unavailable", "access_denied", "invalid_
 // The result has only the ObjectStore methods: instrument the backend's
 // optional abilities with Capabilities, each on its own.
 func (m *Metrics) Store(name string, s broker.ObjectStore) broker.ObjectStore {
-	m.touchStore(name)
-	return &instrumentedStore{m: m, name: name, next: s}
+	return &instrumentedStore{m: m, series: m.storeSeries(name), next: s}
 }
 
-// touchStore creates the error series of backend name, so that they read
-// 0 before the first failure.
-func (m *Metrics) touchStore(name string) {
-	for _, op := range storeOps {
-		for _, k := range errorKinds {
-			m.storeErrors.WithLabelValues(name, op, k)
+// backendSeries holds the series of one backend, resolved ahead of the
+// calls so that a call only reads the clock twice and updates its series.
+type backendSeries struct {
+	name string
+	// duration is resolved at an operation's first call: a histogram
+	// appears when its operation is first used, as with WithLabelValues
+	// per call.
+	duration [numStoreOps]atomic.Pointer[prometheus.Observer]
+	errors   [numStoreOps][len(errorKinds)]prometheus.Counter
+}
+
+// storeSeries creates the error series of backend name, so that they read
+// 0 before the first failure, and returns them with its (lazy) duration
+// series.
+func (m *Metrics) storeSeries(name string) *backendSeries {
+	ss := &backendSeries{name: name}
+	for op, o := range storeOps {
+		for k, kind := range errorKinds {
+			ss.errors[op][k] = m.storeErrors.WithLabelValues(name, o, kind)
 		}
 	}
+	return ss
 }
 
 // Capabilities returns c with each ability instrumented like Store's
 // calls; an absent ability stays absent, a present one stays present.
 func (m *Metrics) Capabilities(name string, c broker.Capabilities) broker.Capabilities {
-	m.touchStore(name)
-	is := &instrumentedStore{m: m, name: name}
+	is := &instrumentedStore{m: m, series: m.storeSeries(name)}
 	if c.Heads != nil {
 		c.Heads = headReader{is, c.Heads}
 	}
@@ -67,47 +105,62 @@ func (m *Metrics) Capabilities(name string, c broker.Capabilities) broker.Capabi
 }
 
 type instrumentedStore struct {
-	m    *Metrics
-	name string
-	next broker.ObjectStore
+	m      *Metrics
+	series *backendSeries
+	next   broker.ObjectStore
 }
 
-// observe records one call of op that started at start and ended with err.
-func (s *instrumentedStore) observe(op string, start time.Time, err error) {
-	s.m.storeDuration.WithLabelValues(s.name, op).Observe(time.Since(start).Seconds())
+// observe records one call of op that started at start (a monotonic
+// reading) and ended with err.
+func (s *instrumentedStore) observe(op storeOp, start time.Duration, err error) {
+	s.duration(op).Observe((monotonic() - start).Seconds())
 	if err != nil {
-		s.m.storeErrors.WithLabelValues(s.name, op, ErrorKind(err)).Inc()
+		s.series.errors[op][errorKind(err)].Inc()
 	}
+}
+
+// duration returns the duration series of op.
+func (s *instrumentedStore) duration(op storeOp) prometheus.Observer {
+	p := &s.series.duration[op]
+	if o := p.Load(); o != nil {
+		return *o
+	}
+	o := s.m.storeDuration.WithLabelValues(s.series.name, storeOps[op])
+	p.Store(&o)
+	return o
 }
 
 // ErrorKind classifies an object store error for chute_store_errors_total:
 // not_found, unavailable (including a deadline exceeded), access_denied,
 // invalid_part or other.
-func ErrorKind(err error) string {
+func ErrorKind(err error) string { return errorKinds[errorKind(err)] }
+
+// errorKind is ErrorKind as an index of errorKinds.
+func errorKind(err error) int {
 	switch {
 	case errors.Is(err, backends.ErrNotFound):
-		return "not_found"
+		return 0
 	case errors.Is(err, backends.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return "unavailable"
+		return 1
 	case errors.Is(err, backends.ErrAccessDenied):
-		return "access_denied"
+		return 2
 	case errors.Is(err, backends.ErrInvalidPart):
-		return "invalid_part"
+		return 3
 	}
-	return "other"
+	return 4
 }
 
 func (s *instrumentedStore) CreateMultipart(ctx context.Context, key string, opts backends.ObjectOptions) (string, error) {
-	start := time.Now()
+	start := monotonic()
 	id, err := s.next.CreateMultipart(ctx, key, opts)
-	s.observe("create_multipart", start, err)
+	s.observe(opCreateMultipart, start, err)
 	return id, err
 }
 
 func (s *instrumentedStore) PresignPart(ctx context.Context, key, uploadID string, partNumber int, opts broker.PartOptions, ttl time.Duration) (backends.PresignedRequest, error) {
-	start := time.Now()
+	start := monotonic()
 	r, err := s.next.PresignPart(ctx, key, uploadID, partNumber, opts, ttl)
-	s.observe("presign_part", start, err)
+	s.observe(opPresignPart, start, err)
 	if err == nil {
 		s.m.partsSigned.Inc()
 	}
@@ -115,58 +168,58 @@ func (s *instrumentedStore) PresignPart(ctx context.Context, key, uploadID strin
 }
 
 func (s *instrumentedStore) PresignPut(ctx context.Context, key string, size int64, opts backends.ObjectOptions, ttl time.Duration) (backends.PresignedRequest, error) {
-	start := time.Now()
+	start := monotonic()
 	r, err := s.next.PresignPut(ctx, key, size, opts, ttl)
-	s.observe("presign_put", start, err)
+	s.observe(opPresignPut, start, err)
 	return r, err
 }
 
 func (s *instrumentedStore) PresignGet(ctx context.Context, key string, opts backends.GetOptions, ttl time.Duration) (backends.PresignedRequest, error) {
-	start := time.Now()
+	start := monotonic()
 	r, err := s.next.PresignGet(ctx, key, opts, ttl)
-	s.observe("presign_get", start, err)
+	s.observe(opPresignGet, start, err)
 	return r, err
 }
 
 func (s *instrumentedStore) ListParts(ctx context.Context, key, uploadID string) ([]multipart.Part, error) {
-	start := time.Now()
+	start := monotonic()
 	p, err := s.next.ListParts(ctx, key, uploadID)
-	s.observe("list_parts", start, err)
+	s.observe(opListParts, start, err)
 	return p, err
 }
 
 func (s *instrumentedStore) CompleteMultipart(ctx context.Context, key, uploadID string, parts []multipart.Part, opts broker.CompleteOptions) (broker.ObjectInfo, error) {
-	start := time.Now()
+	start := monotonic()
 	info, err := s.next.CompleteMultipart(ctx, key, uploadID, parts, opts)
-	s.observe("complete_multipart", start, err)
+	s.observe(opCompleteMultipart, start, err)
 	return info, err
 }
 
 func (s *instrumentedStore) AbortMultipart(ctx context.Context, key, uploadID string) error {
-	start := time.Now()
+	start := monotonic()
 	err := s.next.AbortMultipart(ctx, key, uploadID)
-	s.observe("abort_multipart", start, err)
+	s.observe(opAbortMultipart, start, err)
 	return err
 }
 
 func (s *instrumentedStore) Stat(ctx context.Context, key string) (backends.ObjectInfo, error) {
-	start := time.Now()
+	start := monotonic()
 	info, err := s.next.Stat(ctx, key)
-	s.observe("stat", start, err)
+	s.observe(opStat, start, err)
 	return info, err
 }
 
 func (s *instrumentedStore) Remove(ctx context.Context, key string) error {
-	start := time.Now()
+	start := monotonic()
 	err := s.next.Remove(ctx, key)
-	s.observe("remove", start, err)
+	s.observe(opRemove, start, err)
 	return err
 }
 
 func (s *instrumentedStore) Ping(ctx context.Context) error {
-	start := time.Now()
+	start := monotonic()
 	err := s.next.Ping(ctx)
-	s.observe("ping", start, err)
+	s.observe(opPing, start, err)
 	return err
 }
 
@@ -176,9 +229,9 @@ type headReader struct {
 }
 
 func (h headReader) ReadHead(ctx context.Context, key string, n int64) ([]byte, error) {
-	start := time.Now()
+	start := monotonic()
 	b, err := h.next.ReadHead(ctx, key, n)
-	h.observe("read_head", start, err)
+	h.observe(opReadHead, start, err)
 	return b, err
 }
 
@@ -188,9 +241,9 @@ type objectReader struct {
 }
 
 func (r objectReader) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	start := time.Now()
+	start := monotonic()
 	rc, err := r.next.Open(ctx, key)
-	r.observe("open", start, err)
+	r.observe(opOpen, start, err)
 	return rc, err
 }
 
@@ -200,9 +253,9 @@ type copier struct {
 }
 
 func (c copier) Copy(ctx context.Context, src, dst string, opts broker.CopyOptions) (broker.ObjectInfo, error) {
-	start := time.Now()
+	start := monotonic()
 	info, err := c.next.Copy(ctx, src, dst, opts)
-	c.observe("copy", start, err)
+	c.observe(opCopy, start, err)
 	return info, err
 }
 
@@ -212,9 +265,9 @@ type postPresigner struct {
 }
 
 func (p postPresigner) PresignPost(ctx context.Context, key string, opts broker.PostOptions, ttl time.Duration) (broker.PresignedPost, error) {
-	start := time.Now()
+	start := monotonic()
 	r, err := p.next.PresignPost(ctx, key, opts, ttl)
-	p.observe("presign_post", start, err)
+	p.observe(opPresignPost, start, err)
 	return r, err
 }
 
@@ -224,9 +277,9 @@ type unsizedPresigner struct {
 }
 
 func (u unsizedPresigner) PresignPartUnsized(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (broker.PresignedRequest, error) {
-	start := time.Now()
+	start := monotonic()
 	r, err := u.next.PresignPartUnsized(ctx, key, uploadID, partNumber, ttl)
-	u.observe("presign_part_unsized", start, err)
+	u.observe(opPresignPartUnsized, start, err)
 	if err == nil {
 		u.m.partsSigned.Inc()
 	}
