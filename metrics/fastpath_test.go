@@ -548,4 +548,13 @@ func TestStoreConcurrent(t *testing.T) {
 	if n := testutil.ToFloat64(m.partsSigned); n != workers*each {
 		t.Errorf("parts signed = %v, want %d", n, workers*each)
 	}
+	// The series is resolved once and kept; the series of operations
+	// not called yet are not (their histograms do not exist).
+	ss := s.(*instrumentedStore).series
+	if o := ss.duration[opPresignPart].Load(); o == nil || *o != m.storeDuration.WithLabelValues("main", "presign_part") {
+		t.Error("the presign_part series is not kept")
+	}
+	if ss.duration[opPresignGet].Load() != nil {
+		t.Error("a series resolved before its operation's first call")
+	}
 }
