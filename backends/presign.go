@@ -14,6 +14,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/chute-dev/chute/checksum"
 )
 
 // This file holds the fast path for presigned URLs. minio-go's presigner
@@ -67,6 +69,10 @@ type signingStamp struct {
 	sec     int64
 	amzDate string
 	day     *signingDay
+	// query is the start of the X-Amz-* query parameters signed in
+	// this second, up to the value of X-Amz-Expires:
+	// "X-Amz-Algorithm=…&X-Amz-Credential=…&X-Amz-Date=…&X-Amz-Expires=".
+	query string
 }
 
 // stampFor returns the X-Amz-Date and signing day of t (UTC), formatting
@@ -78,6 +84,9 @@ func (f *fastSigner) stampFor(t time.Time) *signingStamp {
 		return st
 	}
 	st := &signingStamp{sec: sec, amzDate: t.Format(amzDateLayout), day: f.dayFor(t)}
+	// Neither the algorithm nor a date needs escaping; cred is escaped.
+	st.query = "X-Amz-Algorithm=" + sigV4Algorithm + "&X-Amz-Credential=" + st.day.cred +
+		"&X-Amz-Date=" + st.amzDate + "&X-Amz-Expires="
 	f.stamp.Store(st)
 	return st
 }
@@ -251,7 +260,8 @@ func (f *fastSigner) presignParams(now time.Time, method, key string, params []p
 			return "", time.Time{}, false // two spellings of one header
 		}
 	}
-	return f.sign(now.UTC(), method, encodePath(key), params, hdrs, ttl), now.UTC().Truncate(time.Second).Add(ttl.Truncate(time.Second)), true
+	u, expires = f.sign(now, method, encodePath(key), params, hdrs, signedHeaderList(hdrs), ttl)
+	return u, expires, true
 }
 
 // encodePath is s3utils.EncodePath without its regular expression for
@@ -264,56 +274,43 @@ func encodePath(key string) string {
 		return s3utils.EncodePath(key)
 	}
 	for i := 0; i < len(key); i++ {
-		if c := key[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+		if c := key[i]; !queryUnreserved[c] && c != '/' {
 			return s3utils.EncodePath(key)
 		}
 	}
 	return key
 }
 
-// sign writes the canonical request, signs it and returns the URL.
-// params are sorted by name and hold no X-Amz-* parameter; hdrs are
-// sorted by name and include host.
-func (f *fastSigner) sign(t time.Time, method, encKey string, params []param, hdrs []header, ttl time.Duration) string {
-	st := f.stampFor(t)
-	d, amzDate := st.day, st.amzDate
+// sign writes the canonical request, signs it at now and returns the
+// URL and when it expires. params are sorted by name and hold no X-Amz-*
+// parameter; hdrs are sorted by name and include host; signed is their
+// names joined by ";" (X-Amz-SignedHeaders).
+func (f *fastSigner) sign(now time.Time, method, encKey string, params []param, hdrs []header, signed string, ttl time.Duration) (string, time.Time) {
+	now = now.UTC()
+	st := f.stampFor(now)
 
 	// The query string: minio-go's url.Values.Encode (names sorted,
-	// QueryEscape) with "+" turned into "%20". Every X-Amz-* name sorts
-	// before lower-case names; upper-case names other than X-Amz-* are
-	// placed by plain byte order. The buffers live on the stack unless a
+	// QueryEscape) with "+" turned into "%20". The X-Amz-* parameters
+	// sort together: a name between X-Amz-Algorithm and
+	// X-Amz-SignedHeaders would start with "X-Amz-", and presignParams
+	// refuses those, so the parameters named before "X-Amz-Algorithm"
+	// come first, then the five X-Amz-* ones (most of them per second in
+	// st.query), then the rest. The buffers live on the stack unless a
 	// URL outgrows them.
 	var qsBuf [512]byte
 	qs := qsBuf[:0]
-	var expBuf [20]byte
-	amz := [...]param{
-		{"X-Amz-Algorithm", sigV4Algorithm},
-		{"X-Amz-Credential", ""}, // written pre-escaped below
-		{"X-Amz-Date", amzDate},
-		{"X-Amz-Expires", string(strconv.AppendInt(expBuf[:0], int64(ttl/time.Second), 10))},
-		{"X-Amz-SignedHeaders", signedHeaderList(hdrs)},
+	j := 0
+	for ; j < len(params) && params[j].k < "X-Amz-Algorithm"; j++ {
+		qs = appendParam(qs, params[j])
+		qs = append(qs, '&')
 	}
-	i, j := 0, 0
-	for i < len(amz) || j < len(params) {
-		if len(qs) > 0 {
-			qs = append(qs, '&')
-		}
-		if j >= len(params) || (i < len(amz) && amz[i].k < params[j].k) {
-			qs = appendQueryEscape(qs, amz[i].k)
-			qs = append(qs, '=')
-			if amz[i].k == "X-Amz-Credential" {
-				qs = append(qs, d.cred...)
-			} else {
-				qs = appendQueryEscape(qs, amz[i].v)
-			}
-			i++
-			continue
-		}
-		qs = appendQueryEscape(qs, params[j].k)
-		qs = append(qs, '=')
-		qs = appendQueryEscape(qs, params[j].v)
-		j++
+	qs = append(qs, st.query...)
+	qs = strconv.AppendInt(qs, int64(ttl/time.Second), 10)
+	qs = append(qs, "&X-Amz-SignedHeaders="...)
+	qs = appendQueryEscape(qs, signed)
+	for ; j < len(params); j++ {
+		qs = append(qs, '&')
+		qs = appendParam(qs, params[j])
 	}
 
 	// Canonical request, hashed.
@@ -332,16 +329,17 @@ func (f *fastSigner) sign(t time.Time, method, encKey string, params []param, hd
 		cr = append(cr, '\n')
 	}
 	cr = append(cr, '\n')
-	cr = append(cr, amz[4].v...)
+	cr = append(cr, signed...)
 	cr = append(cr, '\n')
 	cr = append(cr, unsignedBody...)
 	crSum := sha256.Sum256(cr)
 
 	// String to sign, reusing cr's buffer.
+	d := st.day
 	sts := cr[:0]
 	sts = append(sts, sigV4Algorithm...)
 	sts = append(sts, '\n')
-	sts = append(sts, amzDate...)
+	sts = append(sts, st.amzDate...)
 	sts = append(sts, '\n')
 	sts = append(sts, d.scope...)
 	sts = append(sts, '\n')
@@ -350,7 +348,7 @@ func (f *fastSigner) sign(t time.Time, method, encKey string, params []param, hd
 	sig := d.mac(sts)
 
 	var out strings.Builder
-	out.Grow(len(f.base) + len(encKey) + len(qs) + 1 + len("&X-Amz-Signature=") + 2*sha256.Size)
+	out.Grow(len(f.base) + len(encKey) + 1 + len(qs) + len("&X-Amz-Signature=") + 2*sha256.Size)
 	out.WriteString(f.base)
 	out.WriteString(encKey)
 	out.WriteByte('?')
@@ -359,7 +357,14 @@ func (f *fastSigner) sign(t time.Time, method, encKey string, params []param, hd
 	var hexSig [2 * sha256.Size]byte
 	hex.Encode(hexSig[:], sig[:])
 	out.Write(hexSig[:])
-	return out.String()
+	return out.String(), time.Unix(st.sec, 0).UTC().Add(ttl.Truncate(time.Second))
+}
+
+// appendParam appends one query parameter, name and value escaped.
+func appendParam(dst []byte, p param) []byte {
+	dst = appendQueryEscape(dst, p.k)
+	dst = append(dst, '=')
+	return appendQueryEscape(dst, p.v)
 }
 
 // mac is HMAC-SHA256 of msg with the day's signing key (RFC 2104 with the
@@ -394,60 +399,29 @@ func lowerHeader(k string) string {
 	return strings.ToLower(k)
 }
 
-// partHeaderLists are the X-Amz-SignedHeaders values of the part URL
-// shapes PresignPart makes: Content-Length, optionally Content-Type, and
-// optionally one checksum header, keyed by the checksum header's name
-// ("" for none) and whether Content-Type is signed.
-var partHeaderLists = func() map[[2]string]string {
-	m := make(map[[2]string]string)
-	for _, c := range []string{"", "x-amz-checksum-crc64nvme", "x-amz-checksum-crc32c", "x-amz-checksum-crc32", "x-amz-checksum-sha256", "x-amz-checksum-sha1"} {
-		for _, ct := range []string{"", "content-type"} {
-			names := []string{"content-length"}
-			if ct != "" {
-				names = append(names, ct)
-			}
-			names = append(names, "host")
-			if c != "" {
-				names = append(names, c)
-			}
-			m[[2]string{c, ct}] = strings.Join(names, ";")
-		}
-	}
-	return m
-}()
-
 // signedHeaderList returns the names of hdrs joined by ";", without
-// allocating for the part URL shapes (partHeaderLists).
+// allocating for the lists of part URLs (partSignedHeaders) and of URLs
+// that sign only the host.
 func signedHeaderList(hdrs []header) string {
-	if len(hdrs) >= 2 && len(hdrs) <= 4 && hdrs[0].k == "content-length" {
-		var key [2]string
-		rest := hdrs[1:]
-		if rest[0].k == "content-type" {
-			key[1] = "content-type"
-			rest = rest[1:]
-		}
-		if len(rest) >= 1 && rest[0].k == "host" {
-			switch len(rest) {
-			case 1:
-				if v, ok := partHeaderLists[key]; ok {
-					return v
-				}
-			case 2:
-				key[0] = rest[1].k
-				if v, ok := partHeaderLists[key]; ok {
-					return v
-				}
-			}
-		}
-	}
-	var b strings.Builder
+	var buf [256]byte
+	b := buf[:0]
 	for i, h := range hdrs {
 		if i > 0 {
-			b.WriteByte(';')
+			b = append(b, ';')
 		}
-		b.WriteString(h.k)
+		b = append(b, h.k...)
 	}
-	return b.String()
+	if string(b) == "host" {
+		return "host"
+	}
+	for _, lists := range partSignedHeaders {
+		for _, l := range lists {
+			if l == string(b) {
+				return l
+			}
+		}
+	}
+	return string(b)
 }
 
 // trimAll trims s and collapses inner runs of white space to one space,
@@ -473,35 +447,127 @@ func queryEscape(s string) string {
 
 // appendQueryEscape appends s escaped as url.QueryEscape does, except
 // that a space becomes %20 (minio-go turns every "+" of the encoded
-// query into "%20", and QueryEscape writes a literal "+" as %2B).
+// query into "%20", and QueryEscape writes a literal "+" as %2B). Runs
+// of bytes that need no escaping are copied whole: an upload id or key
+// that needs none costs one scan and one copy.
 func appendQueryEscape(dst []byte, s string) []byte {
 	const hexDigits = "0123456789ABCDEF"
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			dst = append(dst, c)
+		if queryUnreserved[c] {
 			continue
 		}
+		dst = append(dst, s[start:i]...)
 		dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&15])
+		start = i + 1
 	}
-	return dst
+	return append(dst, s[start:]...)
 }
 
-// fastPresignPart is PresignPart's fast path: the query is built as two
-// parameters instead of a url.Values. ok is false when the request must
-// take the general path (which also reports a bad key or ttl).
-func (s *S3) fastPresignPart(key, uploadID string, partNumber int, headers map[string]string, ttl time.Duration) (PresignedRequest, bool) {
-	if s.fast == nil || checkKey(key) != nil || ttl < MinPresignTTL || ttl > MaxPresignTTL {
+// queryUnreserved marks the bytes url.QueryEscape writes as they are:
+// letters, digits and "-_.~".
+var queryUnreserved = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~'
+	}
+	return t
+}()
+
+// fastPresignPart is PresignPart's fast path, for a part whose options
+// PresignPart has checked: the query is built as two parameters instead
+// of a url.Values and the canonical headers straight from opts, without
+// a map to walk; a part with neither checksum nor content type gets the
+// adapter's shared Headers map for its size (partHeaderCache). ok is
+// false when the request must take the general path (which also reports
+// a bad key or ttl).
+func (s *S3) fastPresignPart(key, uploadID string, partNumber int, opts PartOptions, ttl time.Duration) (PresignedRequest, bool) {
+	f := s.fast
+	if f == nil || checkKey(key) != nil || ttl < MinPresignTTL || ttl > MaxPresignTTL {
 		return PresignedRequest{}, false
+	}
+	sized := s.partHeaders.get(opts.Size)
+	headers := sized.headers
+	// The canonical headers in their order: content-length, content-type,
+	// host, x-amz-checksum-*.
+	var hbuf [4]header
+	hdrs := append(hbuf[:0], header{"content-length", sized.length})
+	var sumHeader string
+	sumSlot := 0
+	if opts.Checksum.Value != "" {
+		if sumHeader, sumSlot = checksumHeader(opts.Checksum.Algorithm); sumSlot == 0 {
+			return PresignedRequest{}, false
+		}
+	}
+	typed := 0
+	if opts.ContentType != "" || sumSlot != 0 {
+		headers = make(map[string]string, 3)
+		headers[headerContentLength] = sized.length
+		if opts.ContentType != "" {
+			typed = 1
+			headers[headerContentType] = opts.ContentType
+			hdrs = append(hdrs, header{"content-type", trimAll(opts.ContentType)})
+		}
+		if sumSlot != 0 {
+			headers[sumHeader] = opts.Checksum.Value
+		}
+	}
+	hdrs = append(hdrs, header{"host", f.host})
+	if sumSlot != 0 {
+		hdrs = append(hdrs, header{sumHeader, trimAll(opts.Checksum.Value)})
 	}
 	var nb [8]byte
 	params := [2]param{{"partNumber", string(strconv.AppendInt(nb[:0], int64(partNumber), 10))}, {"uploadId", uploadID}}
-	u, exp, ok := s.fast.presignParams(time.Now(), http.MethodPut, key, params[:], headers, ttl)
-	if !ok {
-		return PresignedRequest{}, false
-	}
+	u, exp := f.sign(time.Now(), http.MethodPut, encodePath(key), params[:], hdrs, partSignedHeaders[typed][sumSlot], ttl)
 	return PresignedRequest{Method: http.MethodPut, URL: u, Headers: headers, ExpiresAt: exp}, true
 }
+
+// checksumHeaders are the x-amz-checksum-* header names (what
+// checksum.Algorithm.Header returns, without building it per call), in
+// the order of checksumHeader's slots 1 to 5.
+var checksumHeaders = [...]string{"x-amz-checksum-crc64nvme", "x-amz-checksum-crc32c", "x-amz-checksum-crc32", "x-amz-checksum-sha256", "x-amz-checksum-sha1"}
+
+// checksumHeader returns the header name of a and its slot in
+// partSignedHeaders (1 to 5), or slot 0 for an algorithm it does not
+// know.
+func checksumHeader(a checksum.Algorithm) (string, int) {
+	var i int
+	switch a {
+	case checksum.CRC64NVME:
+		i = 0
+	case checksum.CRC32C:
+		i = 1
+	case checksum.CRC32:
+		i = 2
+	case checksum.SHA256:
+		i = 3
+	case checksum.SHA1:
+		i = 4
+	default:
+		return "", 0
+	}
+	return checksumHeaders[i], i + 1
+}
+
+// partSignedHeaders are the X-Amz-SignedHeaders values of the part URLs
+// fastPresignPart signs, by whether Content-Type is signed (0, 1) and the
+// checksum header's slot (0 for none, else checksumHeader's).
+var partSignedHeaders = func() (lists [2][1 + len(checksumHeaders)]string) {
+	for typed := range lists {
+		for slot := range lists[typed] {
+			names := []string{"content-length"}
+			if typed == 1 {
+				names = append(names, "content-type")
+			}
+			names = append(names, "host")
+			if slot > 0 {
+				names = append(names, checksumHeaders[slot-1])
+			}
+			lists[typed][slot] = strings.Join(names, ";")
+		}
+	}
+	return lists
+}()
 
 // fastPresign signs with the fast path when the adapter has one and the
 // request suits it; ok is false when minio-go must sign instead.

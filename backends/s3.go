@@ -81,6 +81,9 @@ type S3 struct {
 	// fast presigns the common URLs without minio-go (presign.go); nil
 	// when the configuration needs minio-go's own presigner.
 	fast *fastSigner
+	// partHeaders shares PresignPart's Headers maps among parts of one
+	// size (partheaders.go).
+	partHeaders partHeaderCache
 
 	// secrets are redacted from error messages, whatever produced them.
 	secrets []string
@@ -295,7 +298,8 @@ func (s *S3) CreateMultipart(ctx context.Context, key string, opts ObjectOptions
 // is signed in as its algorithm's x-amz-checksum-* header, and a store
 // that verifies that algorithm (Capabilities) refuses other bytes; when
 // opts.ContentType is set it is signed in as Content-Type. The returned
-// Headers are exactly the headers the client must send.
+// Headers are exactly the headers the client must send; they are
+// read-only: parts of one size may share one map.
 //
 // PresignPart does no I/O.
 func (s *S3) PresignPart(ctx context.Context, key, uploadID string, partNumber int, opts PartOptions, ttl time.Duration) (PresignedRequest, error) {
@@ -309,18 +313,20 @@ func (s *S3) PresignPart(ctx context.Context, key, uploadID string, partNumber i
 	case size < 0 || size > multipart.MaxPartSize:
 		return PresignedRequest{}, opError(op, fmt.Errorf("part size %d is out of range 0..%d", size, multipart.MaxPartSize))
 	}
-	headers := map[string]string{headerContentLength: strconv.FormatInt(size, 10)}
 	if opts.Checksum.Value != "" {
 		if err := checkChecksum(opts.Checksum); err != nil {
 			return PresignedRequest{}, opError(op, err)
 		}
+	}
+	if r, ok := s.fastPresignPart(key, uploadID, partNumber, opts, ttl); ok { // presign.go
+		return r, nil
+	}
+	headers := map[string]string{headerContentLength: strconv.FormatInt(size, 10)}
+	if opts.Checksum.Value != "" {
 		headers[opts.Checksum.Algorithm.Header()] = opts.Checksum.Value
 	}
 	if opts.ContentType != "" {
 		headers[headerContentType] = opts.ContentType
-	}
-	if r, ok := s.fastPresignPart(key, uploadID, partNumber, headers, ttl); ok { // presign.go
-		return r, nil
 	}
 	query := url.Values{
 		"partNumber": {strconv.Itoa(partNumber)},
