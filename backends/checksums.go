@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -208,4 +209,23 @@ func checkObjectChecksum(v checksum.Value) error {
 		return fmt.Errorf("object checksum: %v", err)
 	}
 	return nil
+}
+
+// checksumWellFormed reports whether v.Value is the base64 of exactly
+// v.Algorithm.Size() bytes, as v.Algorithm.Check does, but decoding on
+// the stack: PresignPart checks a value per part URL. It answers false
+// for any value it does not decode itself (longer than a digest of the
+// algorithms checksum knows needs), leaving the verdict to Check; when it
+// answers true, Check would have accepted the value too (the same
+// decoder on the same bytes).
+func checksumWellFormed(v checksum.Value) bool {
+	size := v.Algorithm.Size()
+	var src [64]byte
+	var dst [48]byte
+	if size == 0 || len(v.Value) != base64.StdEncoding.EncodedLen(size) || len(v.Value) > len(src) {
+		return false
+	}
+	n := copy(src[:], v.Value)
+	got, err := base64.StdEncoding.Decode(dst[:], src[:n])
+	return err == nil && got == size
 }

@@ -239,9 +239,14 @@ func TestPresignPartSharedHeaders(t *testing.T) {
 		t.Errorf("a plain part URL allocates %v times, want 1 (the URL)", n)
 	}
 	sum := checksum.Value{Algorithm: checksum.CRC32, Value: checksum.CRC32.Sum([]byte("x"))}
-	for _, opts := range []PartOptions{{Size: plain.Size, Checksum: sum}, {Size: plain.Size, ContentType: "a/b"}} {
+	for _, opts := range []PartOptions{{Size: plain.Size, Checksum: sum}, {Size: plain.Size, ContentType: "a/b"}, {Size: plain.Size, Checksum: sum, ContentType: "a/b"}} {
 		if r := sign(opts); same(r.Headers, a.Headers) {
 			t.Errorf("%+v got the shared map", opts)
+		}
+		// Its own map (two allocations) and the URL: the general path
+		// allocates more (the decimal size, the header name, the query).
+		if n := testing.AllocsPerRun(100, func() { _, _ = s.PresignPart(ctx, "k", "up", 1, opts, time.Hour) }); n != 3 {
+			t.Errorf("%+v: a part URL allocates %v times, want 3", opts, n)
 		}
 	}
 	if !maps.Equal(sign(plain).Headers, wantPartHeaders(plain)) {
@@ -305,5 +310,90 @@ func TestPresignPartSharedHeadersConcurrent(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// TestPresignPartShapesUseFastPath checks that every part shape (each
+// checksum algorithm, with and without a content type) is signed by the
+// fast path: the adapter's fast signer is given a marker access key that
+// minio-go's client does not have, as in TestPresignPartUsesFastPath.
+func TestPresignPartShapesUseFastPath(t *testing.T) {
+	s := mustS3(t, testConfig())
+	const marker = "FASTPATHMARKER"
+	f := s.fast
+	s.fast = &fastSigner{accessKey: marker, secretKey: f.secretKey, region: f.region, base: f.base, host: f.host, pathPrefix: f.pathPrefix}
+	for _, a := range append([]checksum.Algorithm{""}, checksum.All...) {
+		for _, ct := range []string{"", "video/mp4"} {
+			opts := PartOptions{Size: 5 << 20, ContentType: ct}
+			if a != "" {
+				opts.Checksum = checksum.Value{Algorithm: a, Value: a.Sum([]byte("x"))}
+			}
+			r, err := s.PresignPart(context.Background(), "k", "up", 2, opts, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(r.URL, "X-Amz-Credential="+marker+"%2F") {
+				t.Errorf("%+v was not signed by the fast path", opts)
+			}
+		}
+	}
+}
+
+// TestChecksumWellFormed checks the allocation-free check against
+// checksum.Algorithm.Check: it may accept only what Check accepts, it
+// accepts the values Algorithm.Sum makes, and checkChecksum's answer is
+// Check's for valid, malformed and mutated values alike.
+func TestChecksumWellFormed(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const alphabet = "ABCxyz019+/=-_ \r\n."
+	for _, a := range append(checksum.All, "MD5") {
+		sum := a // an unknown algorithm gets values of a known one
+		if !a.Valid() {
+			sum = checksum.SHA256
+		}
+		var values []string
+		for i := range 50 {
+			values = append(values, sum.Sum([]byte(strconv.Itoa(i))))
+		}
+		if a.Valid() {
+			for _, v := range values[:5] {
+				if !checksumWellFormed(checksum.Value{Algorithm: a, Value: v}) {
+					t.Errorf("%s: %q is not well formed", a, v)
+				}
+			}
+		}
+		values = append(values, "", "=", "====", "AAAA", strings.Repeat("A", 43)+"=", strings.Repeat("A", 44), strings.Repeat("A", 88))
+		for _, v := range values[:50] {
+			b := []byte(v)
+			for range 1 + r.IntN(2) {
+				switch i := r.IntN(len(b) + 1); r.IntN(3) {
+				case 0:
+					b = append(b[:i], append([]byte{alphabet[r.IntN(len(alphabet))]}, b[i:]...)...)
+				case 1:
+					if i < len(b) {
+						b = append(b[:i], b[i+1:]...)
+					}
+				case 2:
+					if i < len(b) {
+						b[i] = alphabet[r.IntN(len(alphabet))]
+					}
+				}
+			}
+			values = append(values, string(b))
+		}
+		for _, v := range values {
+			cv := checksum.Value{Algorithm: a, Value: v}
+			checkErr := a.Check(v)
+			if checksumWellFormed(cv) && checkErr != nil {
+				t.Errorf("%s: %q well formed, but Check says %v", a, v, checkErr)
+			}
+			if got := checkChecksum(cv); (got == nil) != (checkErr == nil && a.Valid()) {
+				t.Errorf("%s: checkChecksum(%q) = %v, Check says %v", a, v, got, checkErr)
+			}
+		}
+	}
+	v := checksum.Value{Algorithm: checksum.SHA256, Value: checksum.SHA256.Sum([]byte("x"))}
+	if n := testing.AllocsPerRun(100, func() { _ = checkChecksum(v) }); n != 0 {
+		t.Errorf("checkChecksum allocates %v times for a valid value, want 0", n)
 	}
 }
