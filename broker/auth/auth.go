@@ -7,7 +7,6 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -116,7 +115,7 @@ func (j *JWT) Authenticate(_ context.Context, token string) (string, error) {
 	if token == "" {
 		return "", fmt.Errorf("%w: no token", ErrUnauthorized)
 	}
-	key := sha256.Sum256([]byte(token))
+	key := tokenKey(token)
 	if sub, ok := j.cache.get(key); ok {
 		return sub, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Bounds of the verified-token cache of JWT.
@@ -38,15 +39,23 @@ func newTokenCache(max int) *tokenCache {
 	return &tokenCache{entries: make(map[[sha256.Size]byte]cachedToken), max: max, now: time.Now}
 }
 
+// tokenKey is the cache key of token: its SHA-256, hashed from the
+// string's own bytes (sha256.Sum256 only reads its argument), so that a
+// lookup does not copy the token.
+func tokenKey(token string) [sha256.Size]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
+
 // get returns the subject of a cached, still valid token.
 func (c *tokenCache) get(key [sha256.Size]byte) (string, bool) {
+	now := c.now() // read outside the lock: it is held for a map lookup only
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
 	if !ok {
 		return "", false
 	}
-	if !c.now().Before(e.until) {
+	if !now.Before(e.until) {
 		delete(c.entries, key)
 		return "", false
 	}
@@ -97,7 +106,7 @@ func (j *JWT) Cached(token string) (subject string, ok bool) {
 	if token == "" {
 		return "", false
 	}
-	return j.cache.get(sha256.Sum256([]byte(token)))
+	return j.cache.get(tokenKey(token))
 }
 
 // Cached returns the fixed subject: None needs no verification.

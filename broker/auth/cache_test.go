@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,5 +189,51 @@ func TestJWTCached(t *testing.T) {
 	}
 	if sub, ok := (None{Subject: "dev"}).Cached("anything"); !ok || sub != "dev" {
 		t.Fatalf("None.Cached = %q, %v", sub, ok)
+	}
+}
+
+// TestTokenKey checks the cache key against the SHA-256 of a copy of the
+// token, and that computing it copies nothing (no allocation) even for
+// a token longer than the compiler's stack buffer for conversions.
+func TestTokenKey(t *testing.T) {
+	tok, _ := SignHS256(secret, "alice", time.Hour, "issuer", "audience")
+	for _, s := range []string{"", "x", tok, strings.Repeat("t", 4096)} {
+		if got, want := tokenKey(s), sha256.Sum256([]byte(s)); got != want {
+			t.Errorf("tokenKey(%.20q…) = %x, want %x", s, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = tokenKey(tok) }); n != 0 {
+		t.Errorf("tokenKey allocates %v times, want 0", n)
+	}
+	a, err := NewJWT(JWTConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, ok := a.Cached(tok); !ok {
+			t.Fatal("not cached")
+		}
+	}); n != 0 {
+		t.Errorf("Cached allocates %v times, want 0", n)
+	}
+}
+
+func BenchmarkJWTCached(b *testing.B) {
+	a, err := NewJWT(JWTConfig{Secret: secret})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, _ := SignHS256(secret, "alice", time.Hour, "", "")
+	if _, err := a.Authenticate(context.Background(), tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := a.Cached(tok); !ok {
+			b.Fatal("not cached")
+		}
 	}
 }
