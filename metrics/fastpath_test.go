@@ -90,7 +90,11 @@ func TestRouteMatchAgreesWithSplit(t *testing.T) {
 	for i := 0; i < 6000; i++ {
 		var segs []string
 		if i%2 == 0 {
-			segs = make([]string, rng.Intn(7))
+			n := rng.Intn(7)
+			if i%10 == 0 { // past maxInPlaceSegments too
+				n = rng.Intn(2 * maxInPlaceSegments)
+			}
+			segs = make([]string, n)
 			for j := range segs {
 				segs[j] = words[rng.Intn(len(words))]
 			}
@@ -122,6 +126,16 @@ func TestRouteMatchAgreesWithSplit(t *testing.T) {
 				t.Fatalf("match(%s %q) = %q, want %q", method, path, got, want)
 			}
 			matched[want] = true
+		}
+	}
+	// Long paths, split on the heap: a wildcard takes them whole.
+	for _, n := range []int{maxInPlaceSegments - 1, maxInPlaceSegments, maxInPlaceSegments + 1, 40} {
+		long := "/files" + strings.Repeat("/x", n-1)
+		if got := tbl.match("GET", long); got != "/files/*" {
+			t.Errorf("match(GET, %d segments) = %q, want /files/*", n, got)
+		}
+		if got := tbl.match("GET", "/plus"+strings.Repeat("/", n)); got != refMatch(routes, "GET", "/plus"+strings.Repeat("/", n)) {
+			t.Errorf("match(GET, /plus and %d slashes) = %q", n, got)
 		}
 	}
 	// The paths must have reached most patterns for the comparison to
@@ -394,6 +408,12 @@ func TestHotPathsAllocateNothing(t *testing.T) {
 	// Fiber's own allocations (none today) are not the middleware's.
 	if with, without := testing.AllocsPerRun(200, req), testing.AllocsPerRun(200, bareReq); with > without {
 		t.Errorf("a request allocates %v times with the middleware, %v without", with, without)
+	}
+
+	tbl := newRouteTable([]fiber.Route{{Method: "GET", Path: "/files/*"}})
+	long := "/files" + strings.Repeat("/x", maxInPlaceSegments-1)
+	if n := testing.AllocsPerRun(100, func() { tbl.match("GET", long) }); n != 0 {
+		t.Errorf("matching a path of %d segments allocates %v times", maxInPlaceSegments, n)
 	}
 
 	m := New()

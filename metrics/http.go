@@ -48,7 +48,8 @@ func (m *Metrics) Middleware() fiber.Handler {
 		}
 		// The routes are all registered by the time requests arrive.
 		once.Do(func() { routes = newRouteTable(c.App().GetRoutes(true)) })
-		s := cache.get(m, routes, routes.matchID(c.Method(), c.Path()), methodIndex(c.Method()), c.Response().StatusCode())
+		method := methodIndex(c.Method())
+		s := cache.get(m, routes, routes.matchIDOf(method, c.Method(), c.Path()), method, c.Response().StatusCode())
 		s.requests.Inc()
 		s.duration.Observe((monotonic() - start).Seconds())
 		return nil
@@ -148,7 +149,10 @@ func (m *Metrics) requestSeries(route, method string, status int) requestSeries 
 // pattern first: at the first segment where two patterns differ, a fixed
 // segment beats a parameter. Matching allocates nothing.
 type routeTable struct {
-	byMethod map[string][]pattern
+	// std holds the patterns of each standard method, by methodIndex;
+	// other those of the other methods (the app's RequestMethods).
+	std   [len(methodLabels) - 1][]pattern
+	other map[string][]pattern
 	// names are the route labels by id: Unmatched (id 0), then each
 	// distinct pattern.
 	names []string
@@ -187,7 +191,7 @@ func kindOf(seg string) segKind {
 }
 
 func newRouteTable(rs []fiber.Route) *routeTable {
-	t := &routeTable{byMethod: map[string][]pattern{}, names: []string{Unmatched}}
+	t := &routeTable{other: map[string][]pattern{}, names: []string{Unmatched}}
 	ids := map[string]int{}
 	seen := map[string]bool{}
 	for _, r := range rs {
@@ -206,10 +210,20 @@ func newRouteTable(rs []fiber.Route) *routeTable {
 		for _, s := range p.segs {
 			p.kinds = append(p.kinds, kindOf(s))
 		}
-		t.byMethod[r.Method] = append(t.byMethod[r.Method], p)
+		if i := methodIndex(r.Method); i < len(t.std) {
+			t.std[i] = append(t.std[i], p)
+		} else {
+			t.other[r.Method] = append(t.other[r.Method], p)
+		}
 	}
-	for _, ps := range t.byMethod {
+	bySpecificity := func(ps []pattern) {
 		sort.SliceStable(ps, func(i, j int) bool { return moreSpecific(ps[i].segs, ps[j].segs) })
+	}
+	for _, ps := range t.std {
+		bySpecificity(ps)
+	}
+	for _, ps := range t.other {
+		bySpecificity(ps)
 	}
 	return t
 }
@@ -244,51 +258,83 @@ func (t *routeTable) match(method, path string) string {
 
 // matchID is match returning the pattern's id, 0 for Unmatched.
 func (t *routeTable) matchID(method, path string) int {
-	path = strings.Trim(path, "/")
-	ps := t.byMethod[method]
+	return t.matchIDOf(methodIndex(method), method, path)
+}
+
+// matchIDOf is matchID given methodIndex(method) as well.
+func (t *routeTable) matchIDOf(index int, method, path string) int {
+	var ps []pattern
+	if index < len(t.std) {
+		ps = t.std[index]
+	} else {
+		ps = t.other[method]
+	}
+	if len(ps) == 0 {
+		return 0
+	}
+	var buf [maxInPlaceSegments]string
+	segs := splitInto(buf[:0], path)
+	if segs == nil && path != "" {
+		segs = split(path) // longer than buf
+	}
 	for i := range ps {
-		if ps[i].matches(path) {
+		if ps[i].matches(segs) {
 			return ps[i].id
 		}
 	}
 	return 0
 }
 
-// matches tells whether a path, trimmed of its slashes, fits the pattern:
-// ":name" takes one non-empty segment (":name?" may be absent), "*" or
-// "+" the rest of the path (which "+" needs non-empty); any other segment
-// must be equal but for case, as in Fiber's default routing. Segments are
-// what lies between slashes ("a//b" has an empty one), read in place.
-func (p *pattern) matches(path string) bool {
-	rest, more := path, path != ""
+// maxInPlaceSegments is the most segments a path can have for matchID to
+// split it without allocating.
+const maxInPlaceSegments = 16
+
+// splitInto is split appending to segs, within its capacity: nil when the
+// path has more segments than that. The segments are substrings of path.
+func splitInto(segs []string, path string) []string {
+	path = strings.Trim(path, "/")
+	if path == "" {
+		return segs
+	}
+	for {
+		if len(segs) == cap(segs) {
+			return nil
+		}
+		i := strings.IndexByte(path, '/')
+		if i < 0 {
+			return append(segs, path)
+		}
+		segs = append(segs, path[:i])
+		path = path[i+1:]
+	}
+}
+
+// matches tells whether a path's segments fit the pattern: ":name" takes
+// one non-empty segment (":name?" may be absent), "*" or "+" the rest of
+// the path (which "+" needs non-empty); any other segment must be equal
+// but for case, as in Fiber's default routing.
+func (p *pattern) matches(segs []string) bool {
 	for i, k := range p.kinds {
 		switch k {
 		case segRest:
 			return true
 		case segRestPlus:
-			return more
-		}
-		if !more {
-			return k == segOptional && i == len(p.kinds)-1
-		}
-		var seg string
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			seg, rest = rest[:j], rest[j+1:]
-		} else {
-			seg, rest, more = rest, "", false
-		}
-		switch k {
+			return i < len(segs)
+		case segOptional:
+			if i >= len(segs) {
+				return i == len(p.kinds)-1
+			}
 		case segParam:
-			if seg == "" {
+			if i >= len(segs) || segs[i] == "" {
 				return false
 			}
-		case segFixed:
-			if !strings.EqualFold(seg, p.segs[i]) {
+		default:
+			if i >= len(segs) || !strings.EqualFold(segs[i], p.segs[i]) {
 				return false
 			}
 		}
 	}
-	return !more
+	return len(segs) == len(p.kinds)
 }
 
 // RoutePatterns returns a function naming the route pattern that a
