@@ -289,38 +289,39 @@ func (f *fastSigner) sign(now time.Time, method, encKey string, params []param, 
 	now = now.UTC()
 	st := f.stampFor(now)
 
-	// The query string: minio-go's url.Values.Encode (names sorted,
+	// The canonical request: method, path, query string, headers,
+	// signed header names, payload hash.
+	//
+	// The query string is minio-go's url.Values.Encode (names sorted,
 	// QueryEscape) with "+" turned into "%20". The X-Amz-* parameters
 	// sort together: a name between X-Amz-Algorithm and
 	// X-Amz-SignedHeaders would start with "X-Amz-", and presignParams
 	// refuses those, so the parameters named before "X-Amz-Algorithm"
 	// come first, then the five X-Amz-* ones (most of them per second in
-	// st.query), then the rest. The buffers live on the stack unless a
-	// URL outgrows them.
-	var qsBuf [512]byte
-	qs := qsBuf[:0]
-	j := 0
-	for ; j < len(params) && params[j].k < "X-Amz-Algorithm"; j++ {
-		qs = appendParam(qs, params[j])
-		qs = append(qs, '&')
-	}
-	qs = append(qs, st.query...)
-	qs = strconv.AppendInt(qs, int64(ttl/time.Second), 10)
-	qs = append(qs, "&X-Amz-SignedHeaders="...)
-	qs = appendQueryEscape(qs, signed)
-	for ; j < len(params); j++ {
-		qs = append(qs, '&')
-		qs = appendParam(qs, params[j])
-	}
-
-	// Canonical request, hashed.
+	// st.query), then the rest. It is written in place, and the URL
+	// copies it from there. The buffers live on the stack unless a URL
+	// outgrows them.
 	var crBuf [1024]byte
 	cr := append(crBuf[:0], method...)
 	cr = append(cr, '\n')
 	cr = append(cr, f.pathPrefix...)
 	cr = append(cr, encKey...)
 	cr = append(cr, '\n')
-	cr = append(cr, qs...)
+	qsStart := len(cr)
+	j := 0
+	for ; j < len(params) && params[j].k < "X-Amz-Algorithm"; j++ {
+		cr = appendParam(cr, params[j])
+		cr = append(cr, '&')
+	}
+	cr = append(cr, st.query...)
+	cr = strconv.AppendInt(cr, int64(ttl/time.Second), 10)
+	cr = append(cr, "&X-Amz-SignedHeaders="...)
+	cr = appendQueryEscape(cr, signed)
+	for ; j < len(params); j++ {
+		cr = append(cr, '&')
+		cr = appendParam(cr, params[j])
+	}
+	qsEnd := len(cr)
 	cr = append(cr, '\n')
 	for _, h := range hdrs {
 		cr = append(cr, h.k...)
@@ -333,10 +334,12 @@ func (f *fastSigner) sign(now time.Time, method, encKey string, params []param, 
 	cr = append(cr, '\n')
 	cr = append(cr, unsignedBody...)
 	crSum := sha256.Sum256(cr)
+	qs := cr[qsStart:qsEnd]
 
-	// String to sign, reusing cr's buffer.
+	// The string to sign, written after the HMAC's inner pad.
 	d := st.day
-	sts := cr[:0]
+	var stsBuf [sha256.BlockSize + 192]byte
+	sts := append(stsBuf[:0], d.ipad[:]...)
 	sts = append(sts, sigV4Algorithm...)
 	sts = append(sts, '\n')
 	sts = append(sts, st.amzDate...)
@@ -344,8 +347,7 @@ func (f *fastSigner) sign(now time.Time, method, encKey string, params []param, 
 	sts = append(sts, d.scope...)
 	sts = append(sts, '\n')
 	sts = hex.AppendEncode(sts, crSum[:])
-
-	sig := d.mac(sts)
+	sig := d.macPadded(sts)
 
 	var out strings.Builder
 	out.Grow(len(f.base) + len(encKey) + 1 + len(qs) + len("&X-Amz-Signature=") + 2*sha256.Size)
@@ -375,7 +377,13 @@ func appendParam(dst []byte, p param) []byte {
 func (d *signingDay) mac(msg []byte) [sha256.Size]byte {
 	var ibuf [sha256.BlockSize + 320]byte
 	in := append(ibuf[:0], d.ipad[:]...)
-	in = append(in, msg...)
+	return d.macPadded(append(in, msg...))
+}
+
+// macPadded is mac of in[sha256.BlockSize:], for an in that starts with
+// the day's inner pad (d.ipad): sign writes the string to sign after it
+// rather than copying it there.
+func (d *signingDay) macPadded(in []byte) [sha256.Size]byte {
 	inner := sha256.Sum256(in)
 	var obuf [sha256.BlockSize + sha256.Size]byte
 	copy(obuf[:], d.opad[:])
