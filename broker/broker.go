@@ -11,6 +11,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -103,8 +104,10 @@ type Service struct {
 	headers    []string
 	events     EventSink
 	signs      *signCache
-	verifier   Verifier
-	quota      quotaPolicy
+	// signReadTimeout bounds a signing read without a deadline (signcache.go).
+	signReadTimeout time.Duration
+	verifier        Verifier
+	quota           quotaPolicy
 }
 
 // New checks cfg and returns a Service.
@@ -148,11 +151,12 @@ func New(cfg Config) (*Service, error) {
 		now:      cfg.Now,
 		maxOpen:  cfg.MaxOpenSessions,
 
-		authorizer: cfg.Authorizer,
-		headers:    cfg.AuthorizerHeaders,
-		events:     cfg.Events,
-		signs:      newSignCache(cfg.SignCache),
-		verifier:   cfg.Verifier,
+		authorizer:      cfg.Authorizer,
+		headers:         cfg.AuthorizerHeaders,
+		events:          cfg.Events,
+		signs:           newSignCache(cfg.SignCache),
+		signReadTimeout: cmp.Or(max(cfg.SignCache.ReadTimeout, 0), DefaultSignReadTimeout),
+		verifier:        cfg.Verifier,
 	}
 	if s.complete <= 0 {
 		s.complete = 2 * time.Minute
@@ -477,6 +481,12 @@ func (s *Service) PartURLs(ctx context.Context, subject, id string, req PartURLs
 	if err != nil {
 		return nil, err
 	}
+	return s.partURLs(ctx, sess, req)
+}
+
+// partURLs is PartURLs for the caller's session sess (read-only: it may
+// be the signing cache's).
+func (s *Service) partURLs(ctx context.Context, sess *session.Session, req PartURLsRequest) (*PartURLsResult, error) {
 	if sess.Strategy != session.StrategyMultipart {
 		return nil, Errorf(CodeConflict, "a single upload has no parts: use its upload URL")
 	}

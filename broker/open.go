@@ -288,7 +288,7 @@ func (s *Service) SignPart(ctx context.Context, subject, id string, n int) (*Par
 		return nil, err
 	}
 	if sess.Kind == multipart.Sized {
-		res, err := s.PartURLs(ctx, subject, id, PartURLsRequest{PartNumbers: []int{n}})
+		res, err := s.partURLs(ctx, sess, PartURLsRequest{PartNumbers: []int{n}})
 		if err != nil {
 			return nil, err
 		}

@@ -73,7 +73,16 @@ type SignCacheConfig struct {
 	// Bus, when set, carries session ends between replicas. Without it a
 	// replica learns another's end within Refresh.
 	Bus EndBus
+	// ReadTimeout bounds the session store read of a miss when the
+	// caller's context has no deadline (default DefaultSignReadTimeout):
+	// the HTTP layer gives signing requests a context without a timer,
+	// since a hit does no I/O.
+	ReadTimeout time.Duration
 }
+
+// DefaultSignReadTimeout is SignCacheConfig.ReadTimeout's default, the
+// HTTP layer's default request timeout.
+const DefaultSignReadTimeout = 30 * time.Second
 
 // EndBus tells the replicas sharing a session store that a session ended
 // (session.EndBus implements it on Redis pub/sub). Delivery is best
@@ -125,8 +134,11 @@ func newSignCache(cfg SignCacheConfig) *signCache {
 	return c
 }
 
-// get returns a copy of id's entry, whether it is a tombstone, and
-// whether the caller should start a re-read (the entry is marked busy).
+// get returns id's session, whether it has an entry (a tombstone too),
+// and whether the caller should start a re-read (the entry is marked
+// busy). The session is shared, not a copy: entries are replaced, never
+// changed in place (put, end and refreshed install new copies), so it
+// must be treated as read-only.
 func (c *signCache) get(id string, now time.Time) (sess *session.Session, found, stale bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -146,8 +158,7 @@ func (c *signCache) get(id string, now time.Time) (sess *session.Session, found,
 		e.busy = true
 		stale = true
 	}
-	cp := *e.sess
-	return &cp, true, stale
+	return e.sess, true, stale
 }
 
 // put adds the open session sess, unless id has an entry (a tombstone
@@ -273,7 +284,7 @@ func (c *signCache) removeLocked(id string, e *signEntry) {
 // when open). The session's Parts are nil.
 func (s *Service) signing(ctx context.Context, subject, id string) (*session.Session, error) {
 	if s.signs == nil {
-		return s.loadHead(ctx, subject, id)
+		return s.readSigning(ctx, subject, id)
 	}
 	now := s.now()
 	sess, found, stale := s.signs.get(id, now)
@@ -286,7 +297,7 @@ func (s *Service) signing(ctx context.Context, subject, id string) (*session.Ses
 		}
 		return sess, nil
 	}
-	sess, err := s.loadHead(ctx, subject, id)
+	sess, err := s.readSigning(ctx, subject, id)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +305,17 @@ func (s *Service) signing(ctx context.Context, subject, id string) (*session.Ses
 		s.signs.put(sess, now)
 	}
 	return sess, nil
+}
+
+// readSigning reads the session for signing from the session store,
+// bounded by SignCacheConfig.ReadTimeout when ctx has no deadline.
+func (s *Service) readSigning(ctx context.Context, subject, id string) (*session.Session, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.signReadTimeout)
+		defer cancel()
+	}
+	return s.loadHead(ctx, subject, id)
 }
 
 // rememberSigning caches a session this replica just created.

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -397,4 +398,75 @@ func TestSignCacheEntries(t *testing.T) {
 			t.Fatal("kept after the store forgot the session")
 		}
 	})
+}
+
+// hangStore is a session store whose reads wait for their context to end.
+type hangStore struct{ *sessions.RedisStore }
+
+func (h hangStore) Get(ctx context.Context, _ string) (*sessions.Session, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("%w: %w", sessions.ErrUnavailable, ctx.Err())
+}
+
+func (h hangStore) GetSession(ctx context.Context, id string) (*sessions.Session, error) {
+	return h.Get(ctx, id)
+}
+
+// TestSigningReadTimeout: the HTTP layer signs with a context that has no
+// deadline; a miss that reads the session store is then bounded by
+// SignCacheConfig.ReadTimeout, with the cache on and off.
+func TestSigningReadTimeout(t *testing.T) {
+	for _, size := range []int{0, -1} {
+		t.Run(fmt.Sprintf("cache size %d", size), func(t *testing.T) {
+			mr := miniredis.RunT(t)
+			rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+			t.Cleanup(func() { _ = rc.Close() })
+			svc, err := New(Config{
+				Profiles: map[string]Profile{"default": {Name: "default", Backend: "main", MaxSize: multipart.GiB,
+					PartSize: 5 * multipart.MiB, SingleMax: 5 * multipart.MiB, AllowedTypes: []string{"*/*"},
+					URLTTL: time.Minute, KeyTemplate: "{id}"}},
+				Backends:  map[string]ObjectStore{"main": newFakeStore()},
+				Sessions:  hangStore{sessions.NewRedisStore(rc)},
+				TTL:       time.Hour,
+				SignCache: SignCacheConfig{Size: size, ReadTimeout: 50 * time.Millisecond},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() { done <- partURLs(svc, "alice", "upl_"+strings.Repeat("a", 26), 1) }()
+			select {
+			case err := <-done:
+				if ErrorCode(err) != CodeStorageUnavailable {
+					t.Fatalf("got %v, want storage_unavailable", err)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("took %v", d)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a signing miss without a deadline still waits after 5 s")
+			}
+		})
+	}
+}
+
+// TestSignCacheEntriesAreNotChanged: get hands out the cached session
+// itself, so an end must install a new copy, never change the one a
+// signer may be reading.
+func TestSignCacheEntriesAreNotChanged(t *testing.T) {
+	c := newSignCache(SignCacheConfig{})
+	now := time.Now()
+	c.put(&sessions.Session{ID: "u1", Subject: "alice", State: sessions.StateUploading, ExpiresAt: now.Add(time.Hour)}, now)
+	held, found, _ := c.get("u1", now)
+	if held == nil || !found {
+		t.Fatal("no entry")
+	}
+	c.end("u1", sessions.StateCompleted, nil, now)
+	if held.State != sessions.StateUploading {
+		t.Fatalf("the session a signer holds changed to %s", held.State)
+	}
+	if now2, _, _ := c.get("u1", now); now2 != nil && now2.State != sessions.StateCompleted {
+		t.Fatalf("entry state %s after end", now2.State)
+	}
 }

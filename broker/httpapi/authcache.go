@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -17,6 +18,10 @@ type cachedAuthenticator interface {
 // subjectOf authenticates token: from the authenticator's cache when it
 // has one and holds the token, else with Authenticate under the request
 // timeout. The cache hit skips a context and its timer per request.
+//
+// token may point into the request's buffers (Fiber's strings are only
+// valid during the request): Cached reads it in place, Authenticate, which
+// may keep what it is given, gets a copy.
 func (s *Server) subjectOf(c *fiber.Ctx, token string) (string, error) {
 	if ca, ok := s.authn.(cachedAuthenticator); ok {
 		if sub, ok := ca.Cached(token); ok {
@@ -25,5 +30,5 @@ func (s *Server) subjectOf(c *fiber.Ctx, token string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
 	defer cancel()
-	return s.authn.Authenticate(ctx, token)
+	return s.authn.Authenticate(ctx, strings.Clone(token))
 }

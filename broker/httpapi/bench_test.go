@@ -54,7 +54,7 @@ type benchServer struct {
 	ctx             fasthttp.RequestCtx
 }
 
-func newBenchServer(b *testing.B) *benchServer {
+func newBenchServer(b testing.TB) *benchServer {
 	b.Helper()
 	mr := miniredis.RunT(b)
 	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -106,7 +106,7 @@ func newBenchServer(b *testing.B) *benchServer {
 // do sends one request to the handler and checks its status. Like
 // fasthttp's server, it reuses one RequestCtx (reset between requests), so
 // the allocations counted are the handler's own.
-func (bs *benchServer) do(b *testing.B, method, path, body string, bearer bool, want int) []byte {
+func (bs *benchServer) do(b testing.TB, method, path, body string, bearer bool, want int) []byte {
 	ctx := &bs.ctx
 	ctx.Request.Reset()
 	ctx.Response.Reset()

@@ -19,7 +19,8 @@ func appendPartURLs(b []byte, r *broker.PartURLsResult) ([]byte, bool) {
 		return append(b, `{"parts":null}`...), true
 	}
 	b = append(b, `{"parts":[`...)
-	var keys []string
+	var kbuf [4]string // the headers of one part: Content-Length, maybe a checksum and Content-Type
+	keys := kbuf[:0]
 	for i := range r.Parts {
 		p := &r.Parts[i]
 		if i > 0 {

@@ -10,17 +10,20 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -142,7 +145,7 @@ func (s *Server) routes() {
 	v1 := app.Group("/v1", s.authenticate, s.rateLimit)
 	v1.Post("/uploads", s.handle(s.create, fiber.StatusCreated))
 	v1.Get("/uploads/:id", s.handle(s.status, fiber.StatusOK))
-	v1.Post("/uploads/:id/part-urls", s.handle(s.partURLs, fiber.StatusOK))
+	v1.Post("/uploads/:id/part-urls", s.handleSign(s.partURLs))
 	v1.Put("/uploads/:id/parts/:n", s.handle(s.reportPart, fiber.StatusOK))
 	v1.Post("/uploads/:id/complete", s.handle(s.complete, fiber.StatusOK))
 	v1.Delete("/uploads/:id", s.handle(s.abort, fiber.StatusOK))
@@ -175,21 +178,51 @@ func (s *Server) handle(h handler, ok int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
 		defer cancel()
-		subject, _ := c.Locals(subjectKey).(string)
-		res, err := h(ctx, c, subject)
+		res, err := h(ctx, c, infoOf(c).subject)
 		if err != nil {
 			return err
 		}
-		return c.Status(ok).JSON(res)
+		return render(c, ok, res)
 	}
+}
+
+// handleSign adapts a handler that signs part URLs. Its context has no
+// timer: the broker answers from its signing cache without I/O, and on a
+// miss reads the session store under its own timeout (broker.Config
+// ReadTimeout), so the common request builds no context and no timer.
+func (s *Server) handleSign(h handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		res, err := h(c.UserContext(), c, infoOf(c).subject)
+		if err != nil {
+			return err
+		}
+		return render(c, fiber.StatusOK, res)
+	}
+}
+
+// reqInfo is what the middleware learns about a request: its id and the
+// authenticated subject. One pooled reqInfo per request is stored in
+// Locals (a pointer: a string stored there would be boxed, an allocation
+// per value).
+type reqInfo struct {
+	id      string
+	subject string
+}
+
+var reqInfoPool = sync.Pool{New: func() any { return new(reqInfo) }}
+
+// infoOf returns the request's reqInfo; a request that did not pass the
+// requestID middleware gets an empty one.
+func infoOf(c *fiber.Ctx) *reqInfo {
+	if ri, ok := c.Locals(infoKey).(*reqInfo); ok && ri != nil {
+		return ri
+	}
+	return &reqInfo{}
 }
 
 type localKey int
 
-const (
-	subjectKey localKey = iota
-	requestIDKey
-)
+const infoKey localKey = 0
 
 func (s *Server) authenticate(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodOptions {
@@ -205,14 +238,14 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	}
 	subject, err := s.subjectOf(c, token) // authcache.go
 	if err != nil {
-		s.log.Info("authentication failed", "request_id", c.Locals(requestIDKey), "reason", err.Error())
+		s.log.Info("authentication failed", "request_id", infoOf(c).id, "reason", err.Error())
 		msg := "invalid or expired token"
 		if token == "" {
 			msg = "missing bearer token"
 		}
 		return broker.Errorf(broker.CodeUnauthorized, "%s", msg)
 	}
-	c.Locals(subjectKey, subject)
+	infoOf(c).subject = subject
 	return c.Next()
 }
 
@@ -237,19 +270,29 @@ func shortReason(err error) string {
 }
 
 // requestID gives every request an id: the client's X-Request-Id when it
-// is a short token, else a fresh one. It is echoed in the response.
+// is a short token, else a fresh one (16 hex digits: 64 random bits from
+// math/rand/v2, whose generator is seeded from the system; ids name
+// requests in logs, they are not secrets). It is echoed in the response.
+// It holds the request's reqInfo, returned to its pool when the request
+// is done.
 func (s *Server) requestID(c *fiber.Ctx) error {
+	ri := reqInfoPool.Get().(*reqInfo)
 	id := c.Get("X-Request-Id")
 	if !validRequestID(id) {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
+		var b [16]byte
+		hex.Encode(b[:], binary.BigEndian.AppendUint64(make([]byte, 0, 8), rand.Uint64()))
+		id = string(b[:])
 	} else {
 		id = utils.CopyString(id)
 	}
-	c.Locals(requestIDKey, id)
+	ri.id = id
+	c.Locals(infoKey, ri)
 	c.Set("X-Request-Id", id)
-	return c.Next()
+	err := c.Next()
+	c.Locals(infoKey, nil)
+	*ri = reqInfo{}
+	reqInfoPool.Put(ri)
+	return err
 }
 
 func validRequestID(id string) bool {
@@ -281,7 +324,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if !h.Enabled(context.Background(), slog.LevelInfo) {
 		return nil
 	}
-	id, _ := c.Locals(requestIDKey).(string)
+	id := infoOf(c).id
 	end := time.Now()
 	r := slog.NewRecord(end, slog.LevelInfo, "request", 0)
 	r.AddAttrs(
@@ -356,11 +399,59 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		status = Status(body.Error.Code)
 	}
 	if status >= 500 {
-		s.log.Error("request failed", "request_id", c.Locals(requestIDKey), "route", c.Route().Path,
+		s.log.Error("request failed", "request_id", infoOf(c).id, "route", c.Route().Path,
 			"code", body.Error.Code, "err", err.Error())
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Status(status).JSON(body)
+}
+
+// appendFast appends v's JSON to b without reflection when v is one of
+// the answers written most (fastjson.go, fastsigned.go); ok is false for
+// any other value, or one the fast encoders leave to encoding/json.
+func appendFast(b []byte, v any) (_ []byte, ok bool) {
+	switch r := v.(type) {
+	case *broker.PartURLsResult:
+		if r != nil {
+			return appendPartURLs(slices.Grow(b, 64+600*len(r.Parts)), r)
+		}
+	case *broker.Status:
+		if r != nil {
+			return appendStatus(slices.Grow(b, 400+80*len(r.Parts)), r)
+		}
+	case *companion.Signed:
+		if r != nil {
+			return appendSigned(slices.Grow(b, 128+len(r.URL)), r)
+		}
+	}
+	return b, false
+}
+
+// renderBufs are the scratch buffers of render; one above maxRenderBuf
+// bytes is not kept.
+var renderBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxRenderBuf = 64 << 10
+
+// render writes v as the JSON answer with status, as c.JSON does (same
+// bytes, same Content-Type), encoding the common answers into a pooled
+// buffer that the response copies: no allocation per answer.
+func render(c *fiber.Ctx, status int, v any) error {
+	bp := renderBufs.Get().(*[]byte)
+	b, ok := appendFast((*bp)[:0], v)
+	if ok {
+		c.Status(status)
+		c.Response().SetBody(b)
+		c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	}
+	if cap(b) <= maxRenderBuf {
+		*bp = b[:0]
+		renderBufs.Put(bp)
+	}
+	if ok {
+		return nil
+	}
+	return c.Status(status).JSON(v)
 }
 
 func fiberCode(fe *fiber.Error) (broker.Code, string) {
@@ -383,28 +474,8 @@ func fiberCode(fe *fiber.Error) (broker.Code, string) {
 // marshal is json.Marshal without HTML escaping: presigned URLs keep
 // their "&" readable.
 func marshal(v any) ([]byte, error) {
-	switch r := v.(type) {
-	case *broker.PartURLsResult:
-		if r == nil {
-			break
-		}
-		if b, ok := appendPartURLs(make([]byte, 0, 64+600*len(r.Parts)), r); ok {
-			return b, nil
-		}
-	case *broker.Status:
-		if r == nil {
-			break
-		}
-		if b, ok := appendStatus(make([]byte, 0, 400+80*len(r.Parts)), r); ok {
-			return b, nil
-		}
-	case *companion.Signed: // fastsigned.go
-		if r == nil {
-			break
-		}
-		if b, ok := appendSigned(make([]byte, 0, 128+len(r.URL)), r); ok {
-			return b, nil
-		}
+	if b, ok := appendFast(nil, v); ok {
+		return b, nil
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

@@ -35,7 +35,7 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 	if limiter == nil || c.Method() == fiber.MethodOptions {
 		return c.Next()
 	}
-	subject, _ := c.Locals(subjectKey).(string)
+	subject := infoOf(c).subject
 	if l, ok := limiter.(*LocalLimiter); ok {
 		// No I/O: no context and timer to build.
 		return s.rateDecision(c, l.Take(subject))
@@ -44,7 +44,7 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 	defer cancel()
 	ok, wait, err := limiter.Allow(ctx, subject)
 	if err != nil {
-		s.log.Warn("rate limiter unavailable; request let through", "request_id", c.Locals(requestIDKey), "err", err)
+		s.log.Warn("rate limiter unavailable; request let through", "request_id", infoOf(c).id, "err", err)
 		return c.Next()
 	}
 	if !ok {

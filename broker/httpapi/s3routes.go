@@ -25,7 +25,7 @@ import (
 func (s *Server) s3Routes(r fiber.Router) {
 	r.Get("/params", s.handle(s.s3Params, fiber.StatusOK))
 	r.Post("/multipart", s.handle(s.s3Create, fiber.StatusOK))
-	r.Get("/multipart/:id/:n", s.handle(s.s3SignPart, fiber.StatusOK))
+	r.Get("/multipart/:id/:n", s.handleSign(s.s3SignPart))
 	r.Get("/multipart/:id", s.handle(s.s3ListParts, fiber.StatusOK))
 	r.Post("/multipart/:id/complete", s.handle(s.s3Complete, fiber.StatusOK))
 	r.Delete("/multipart/:id", s.handle(s.s3Abort, fiber.StatusOK))
@@ -49,12 +49,13 @@ func (s *Server) authenticatePathToken(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodOptions {
 		return c.Next()
 	}
-	subject, err := s.subjectOf(c, utils.CopyString(c.Params("token")))
+	// Not copied: subjectOf copies the token when it must keep it.
+	subject, err := s.subjectOf(c, c.Params("token"))
 	if err != nil {
-		s.log.Info("authentication failed", "request_id", c.Locals(requestIDKey), "reason", err.Error())
+		s.log.Info("authentication failed", "request_id", infoOf(c).id, "reason", err.Error())
 		return broker.Errorf(broker.CodeUnauthorized, "invalid or expired token")
 	}
-	c.Locals(subjectKey, subject)
+	infoOf(c).subject = subject
 	return c.Next()
 }
 

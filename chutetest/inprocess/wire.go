@@ -118,7 +118,7 @@ func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
 		AuthorizerHeaders: cfg.Auth.Authorizer.Headers,
 		Events:            outbox,
 		Verifier:          verifier,
-		SignCache:         broker.SignCacheConfig{Bus: sessions.NewEndBus(rc, cfg.Sessions.KeyPrefix)},
+		SignCache:         broker.SignCacheConfig{Bus: sessions.NewEndBus(rc, cfg.Sessions.KeyPrefix), ReadTimeout: time.Duration(cfg.Server.RequestTimeout)},
 	})
 	if err != nil {
 		return nil, err

@@ -120,7 +120,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 
 		Quotas: quotaStore, QuotaLimits: quotaLimits,
 
-		SignCache: broker.SignCacheConfig{Bus: sessions.NewEndBus(rc, cfg.Sessions.KeyPrefix)},
+		SignCache: broker.SignCacheConfig{Bus: sessions.NewEndBus(rc, cfg.Sessions.KeyPrefix), ReadTimeout: time.Duration(cfg.Server.RequestTimeout)},
 	})
 	if err != nil {
 		_ = rc.Close()
