@@ -77,6 +77,9 @@ func (s *S3) PresignPartUnsized(ctx context.Context, key, uploadID string, partN
 	case partNumber < 1 || partNumber > multipart.MaxParts:
 		return PresignedRequest{}, opError(op, fmt.Errorf("part number %d is out of range 1..%d", partNumber, multipart.MaxParts))
 	}
+	if r, ok := s.fastPresignPart(key, uploadID, partNumber, nil, ttl); ok { // presign.go
+		return r, nil
+	}
 	query := url.Values{
 		"partNumber": {strconv.Itoa(partNumber)},
 		"uploadId":   {uploadID},
