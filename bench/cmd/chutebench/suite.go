@@ -317,12 +317,12 @@ func (s *suite) signLoad(rounds int) error {
 	uppyPath := "/t/" + s.token + "/s3/multipart/" + url.PathEscape(cc.UploadID) + "/"
 	uppyQuery := "?key=" + url.QueryEscape(cc.Key)
 	sign := loadSpec{addr: s.chuteAd, method: "POST", path: "/v1/uploads/" + c.ID + "/part-urls", token: s.token,
-		body: body, want: 200, conns: s.conns, n: 10_000_000, d: s.dur}
+		body: body, period: c.PartCount, want: 200, conns: s.conns, n: 10_000_000, d: s.dur}
 	uppy := loadSpec{addr: s.chuteAd, method: "GET", pathFn: func(i int) string {
 		return uppyPath + strconv.Itoa(i%64+1) + uppyQuery
-	}, want: 200, conns: s.conns, n: 10_000_000, d: s.dur}
+	}, period: 64, want: 200, conns: s.conns, n: 10_000_000, d: s.dur}
 	empty := loadSpec{addr: s.emptyAd, method: "POST", path: "/empty", token: s.token,
-		body: body, want: 200, conns: s.conns, n: 10_000_000, d: s.dur}
+		body: body, period: c.PartCount, want: 200, conns: s.conns, n: 10_000_000, d: s.dur}
 	// Warm up all three (connections, caches and pools).
 	for _, w := range []loadSpec{sign, uppy, empty} {
 		w.d = time.Second
@@ -878,8 +878,8 @@ func (s *suite) profileSign(file string) error {
 		return err
 	}
 	res := runLoad(loadSpec{addr: addr, method: "POST", path: "/v1/uploads/" + c.ID + "/part-urls", token: s.token,
-		body: func(i int) []byte { return []byte(`{"part_numbers":[` + strconv.Itoa(i%c.PartCount+1) + `]}`) },
-		want: 200, conns: s.conns, n: 10_000_000, d: s.dur})
+		body:   func(i int) []byte { return []byte(`{"part_numbers":[` + strconv.Itoa(i%c.PartCount+1) + `]}`) },
+		period: c.PartCount, want: 200, conns: s.conns, n: 10_000_000, d: s.dur})
 	fmt.Fprintf(os.Stderr, "profiled sign-part: %v\n", res)
 	s.printf("A CPU profile of sign-part under the same load (broker wired in process as `chute serve` wires it, %.0f req/s while profiled) is summarised below.\n\n", res.RPS())
 	return nil
