@@ -77,8 +77,13 @@ func (s *S3) PresignPartUnsized(ctx context.Context, key, uploadID string, partN
 	case partNumber < 1 || partNumber > multipart.MaxParts:
 		return PresignedRequest{}, opError(op, fmt.Errorf("part number %d is out of range 1..%d", partNumber, multipart.MaxParts))
 	}
-	if r, ok := s.fastPresignPart(key, uploadID, partNumber, nil, ttl); ok { // presign.go
-		return r, nil
+	if f := s.fast; f != nil && checkKey(key) == nil && ttl >= MinPresignTTL && ttl <= MaxPresignTTL {
+		// The fast signer's parameter path (presign.go), without url.Values.
+		var nb [8]byte
+		params := [2]param{{"partNumber", string(strconv.AppendInt(nb[:0], int64(partNumber), 10))}, {"uploadId", uploadID}}
+		if u, exp, ok := f.presignParams(time.Now(), http.MethodPut, key, params[:], nil, ttl); ok {
+			return PresignedRequest{Method: http.MethodPut, URL: u, ExpiresAt: exp}, nil
+		}
 	}
 	query := url.Values{
 		"partNumber": {strconv.Itoa(partNumber)},
