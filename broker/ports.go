@@ -31,7 +31,9 @@ type ObjectStore interface {
 }
 
 // PresignedRequest is a request a client may send straight to the store
-// until ExpiresAt, with exactly these headers.
+// until ExpiresAt, with exactly these headers. Headers is read-only: a
+// store may hand one map to many requests (the S3 adapter does, for the
+// parts of one size), so copy it before changing it.
 type PresignedRequest struct {
 	Method    string            `json:"method"`
 	URL       string            `json:"url"`
