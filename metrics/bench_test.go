@@ -129,3 +129,15 @@ func BenchmarkRouteMatch(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkSessionsGet(b *testing.B) {
+	s := New().Sessions(stubSessions{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Get(ctx, "a"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -21,6 +21,8 @@ import (
 
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/broker"
+	"github.com/chute-dev/chute/multipart"
+	"github.com/chute-dev/chute/sessions"
 )
 
 // refMatch is the route matching as it was before it stopped allocating
@@ -571,10 +573,102 @@ func TestStoreConcurrent(t *testing.T) {
 	// The series is resolved once and kept; the series of operations
 	// not called yet are not (their histograms do not exist).
 	ss := s.(*instrumentedStore).series
-	if o := ss.duration[opPresignPart].Load(); o == nil || *o != m.storeDuration.WithLabelValues("main", "presign_part") {
+	if o := ss.duration[opPresignPart].p.Load(); o == nil || *o != m.storeDuration.WithLabelValues("main", "presign_part") {
 		t.Error("the presign_part series is not kept")
 	}
-	if ss.duration[opPresignGet].Load() != nil {
+	if ss.duration[opPresignGet].p.Load() != nil {
 		t.Error("a series resolved before its operation's first call")
+	}
+}
+
+// fullSessions is a session store with every timed ability, answering err.
+type fullSessions struct{ stubSessions }
+
+func (s fullSessions) GetSession(context.Context, string) (*sessions.Session, error) {
+	return s.sess, s.err
+}
+func (s fullSessions) SetPlan(context.Context, string, int64, int64, int) (*sessions.Session, error) {
+	return s.sess, s.err
+}
+func (s fullSessions) ReserveOpen(context.Context, string, string, time.Time, int) (bool, error) {
+	return true, s.err
+}
+func (s fullSessions) ReleaseOpen(context.Context, string, string) error { return s.err }
+
+// TestSessionsRecordEveryOpAsBefore calls each operation of the session
+// decorator a different number of times, succeeding, failing with an
+// answer and failing because Redis did, and compares the Redis series
+// with the expected labels, written out here: one histogram per operation
+// called, errors counted for Redis failures only, and the get_session
+// error series absent until its first failure (New creates the others).
+func TestSessionsRecordEveryOpAsBefore(t *testing.T) {
+	m := New()
+	ctx := context.Background()
+	calls := []struct {
+		op string
+		do func(s sessions.Store)
+	}{
+		{"create", func(s sessions.Store) { _ = s.Create(ctx, &sessions.Session{Strategy: "single"}) }},
+		{"get", func(s sessions.Store) { _, _ = s.Get(ctx, "a") }},
+		{"get_session", func(s sessions.Store) {
+			_, _ = s.(interface {
+				GetSession(context.Context, string) (*sessions.Session, error)
+			}).GetSession(ctx, "a")
+		}},
+		{"put_part", func(s sessions.Store) { _, _ = s.PutPart(ctx, "a", multipart.Part{Number: 1}) }},
+		{"transition", func(s sessions.Store) {
+			_, _ = s.Transition(ctx, "a", sessions.Change{To: sessions.StateCompleting})
+		}},
+		{"try_lock", func(s sessions.Store) { _, _, _ = s.TryLock(ctx, "a", time.Second) }},
+		{"unlock", func(s sessions.Store) { _ = s.Unlock(ctx, "a", "t") }},
+		{"ping", func(s sessions.Store) { _ = s.Ping(ctx) }},
+		{"set_plan", func(s sessions.Store) {
+			ps, _ := sessions.AsPlanSetter(s)
+			_, _ = ps.SetPlan(ctx, "a", 10, 5, 2)
+		}},
+		{"reserve_open", func(s sessions.Store) {
+			ol, _ := sessions.AsOpenLimiter(s)
+			_, _ = ol.ReserveOpen(ctx, "sub", "a", time.Now(), 3)
+		}},
+		{"release_open", func(s sessions.Store) {
+			ol, _ := sessions.AsOpenLimiter(s)
+			_ = ol.ReleaseOpen(ctx, "sub", "a")
+		}},
+	}
+	wantDur, wantErr := map[string]uint64{}, map[string]uint64{}
+	for _, c := range calls {
+		if c.op != "get_session" {
+			wantErr["op="+c.op] = 0
+		}
+	}
+	for i, c := range calls {
+		for j, err := range []error{nil, sessions.ErrNotFound, fmt.Errorf("x: %w", sessions.ErrUnavailable), context.DeadlineExceeded} {
+			if c.op == "get_session" && j > 1 {
+				continue // its error series stays absent
+			}
+			s := m.Sessions(fullSessions{stubSessions{err: err, sess: &sessions.Session{ID: "a"}}})
+			n := 1 + (i+j)%3
+			for range n {
+				c.do(s)
+			}
+			wantDur["op="+c.op] += uint64(n)
+			if j > 1 {
+				wantErr["op="+c.op] += uint64(n)
+			}
+		}
+	}
+	if got := series(t, m, "chute_redis_request_duration_seconds_count"); !reflect.DeepEqual(got, wantDur) {
+		t.Errorf("chute_redis_request_duration_seconds counts:\n got %v\nwant %v", got, wantDur)
+	}
+	if got := series(t, m, "chute_redis_errors_total"); !reflect.DeepEqual(got, wantErr) {
+		t.Errorf("chute_redis_errors_total:\n got %v\nwant %v", got, wantErr)
+	}
+	s := m.Sessions(fullSessions{stubSessions{err: sessions.ErrUnavailable}})
+	calls[2].do(s)
+	if got := series(t, m, "chute_redis_errors_total")["op=get_session"]; got != 1 {
+		t.Errorf("get_session errors = %d, want 1", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { calls[1].do(s) }); n != 0 {
+		t.Errorf("a timed Get allocates %v times", n)
 	}
 }

@@ -139,7 +139,7 @@ func New() *Metrics {
 	for _, st := range []string{"pending", "uploading", "completing", "completed", "aborted", "rejected"} {
 		m.transitions.WithLabelValues(st)
 	}
-	for _, op := range sessionOps {
+	for _, op := range sessionOps[:sopGetSession] {
 		m.redisErrors.WithLabelValues(op)
 	}
 	for _, o := range janitorOutcomes {

@@ -9,8 +9,28 @@ import (
 	"github.com/chute-dev/chute/sessions"
 )
 
-// The op label values of the session store metrics.
-var sessionOps = []string{"create", "get", "put_part", "transition", "try_lock", "unlock", "ping", "set_plan", "reserve_open", "release_open"}
+// sessionOp is a session store operation: an index of sessionOps.
+type sessionOp int
+
+const (
+	sopCreate sessionOp = iota
+	sopGet
+	sopPutPart
+	sopTransition
+	sopTryLock
+	sopUnlock
+	sopPing
+	sopSetPlan
+	sopReserveOpen
+	sopReleaseOpen
+	sopGetSession
+	numSessionOps
+)
+
+// The op label values of the session store metrics, by sessionOp. The
+// error series of those before get_session exist from the start (New).
+var sessionOps = [numSessionOps]string{"create", "get", "put_part", "transition", "try_lock", "unlock", "ping",
+	"set_plan", "reserve_open", "release_open", "get_session"}
 
 // Sessions returns s instrumented: every call is timed in
 // chute_redis_request_duration_seconds, and failures of Redis itself
@@ -48,22 +68,27 @@ type instrumentedSessions struct {
 	m         *Metrics
 	next      sessions.Store
 	abilities sessions.Abilities
+	// duration holds each operation's duration series from its first
+	// call on.
+	duration [numSessionOps]observerOnce
 }
 
 // Abilities implements sessions.AbilityProvider.
 func (s *instrumentedSessions) Abilities() sessions.Abilities { return s.abilities }
 
-func (s *instrumentedSessions) observe(op string, start time.Time, err error) {
-	s.m.redisDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+// observe records one call of op that started at start (a monotonic
+// reading) and ended with err.
+func (s *instrumentedSessions) observe(op sessionOp, start time.Duration, err error) {
+	s.duration[op].get(s.m.redisDuration, sessionOps[op]).Observe((monotonic() - start).Seconds())
 	if err != nil && (errors.Is(err, sessions.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
-		s.m.redisErrors.WithLabelValues(op).Inc()
+		s.m.redisErrors.WithLabelValues(sessionOps[op]).Inc()
 	}
 }
 
 func (s *instrumentedSessions) Create(ctx context.Context, sess *sessions.Session) error {
-	start := time.Now()
+	start := monotonic()
 	err := s.next.Create(ctx, sess)
-	s.observe("create", start, err)
+	s.observe(sopCreate, start, err)
 	if err == nil {
 		s.m.created.WithLabelValues(string(sess.Strategy)).Inc()
 		s.m.transitions.WithLabelValues(string(sessions.StatePending)).Inc()
@@ -72,9 +97,9 @@ func (s *instrumentedSessions) Create(ctx context.Context, sess *sessions.Sessio
 }
 
 func (s *instrumentedSessions) Get(ctx context.Context, id string) (*sessions.Session, error) {
-	start := time.Now()
+	start := monotonic()
 	sess, err := s.next.Get(ctx, id)
-	s.observe("get", start, err)
+	s.observe(sopGet, start, err)
 	return sess, err
 }
 
@@ -82,7 +107,7 @@ func (s *instrumentedSessions) Get(ctx context.Context, id string) (*sessions.Se
 // (sessions.RedisStore.GetSession), and falls back to Get otherwise, so the
 // broker's cheaper read is not lost behind this decorator.
 func (s *instrumentedSessions) GetSession(ctx context.Context, id string) (*sessions.Session, error) {
-	start := time.Now()
+	start := monotonic()
 	var sess *sessions.Session
 	var err error
 	if r, ok := s.next.(interface {
@@ -92,14 +117,14 @@ func (s *instrumentedSessions) GetSession(ctx context.Context, id string) (*sess
 	} else {
 		sess, err = s.next.Get(ctx, id)
 	}
-	s.observe("get_session", start, err)
+	s.observe(sopGetSession, start, err)
 	return sess, err
 }
 
 func (s *instrumentedSessions) PutPart(ctx context.Context, id string, p multipart.Part) (*sessions.Session, error) {
-	start := time.Now()
+	start := monotonic()
 	sess, err := s.next.PutPart(ctx, id, p)
-	s.observe("put_part", start, err)
+	s.observe(sopPutPart, start, err)
 	if err == nil {
 		s.m.partsReport.Inc()
 	}
@@ -107,9 +132,9 @@ func (s *instrumentedSessions) PutPart(ctx context.Context, id string, p multipa
 }
 
 func (s *instrumentedSessions) Transition(ctx context.Context, id string, c sessions.Change) (*sessions.Session, error) {
-	start := time.Now()
+	start := monotonic()
 	sess, err := s.next.Transition(ctx, id, c)
-	s.observe("transition", start, err)
+	s.observe(sopTransition, start, err)
 	if err == nil {
 		s.m.transitions.WithLabelValues(string(c.To)).Inc()
 		switch c.To {
@@ -128,23 +153,23 @@ func (s *instrumentedSessions) Transition(ctx context.Context, id string, c sess
 }
 
 func (s *instrumentedSessions) TryLock(ctx context.Context, id string, ttl time.Duration) (string, bool, error) {
-	start := time.Now()
+	start := monotonic()
 	token, ok, err := s.next.TryLock(ctx, id, ttl)
-	s.observe("try_lock", start, err)
+	s.observe(sopTryLock, start, err)
 	return token, ok, err
 }
 
 func (s *instrumentedSessions) Unlock(ctx context.Context, id, token string) error {
-	start := time.Now()
+	start := monotonic()
 	err := s.next.Unlock(ctx, id, token)
-	s.observe("unlock", start, err)
+	s.observe(sopUnlock, start, err)
 	return err
 }
 
 func (s *instrumentedSessions) Ping(ctx context.Context) error {
-	start := time.Now()
+	start := monotonic()
 	err := s.next.Ping(ctx)
-	s.observe("ping", start, err)
+	s.observe(sopPing, start, err)
 	return err
 }
 
@@ -156,9 +181,9 @@ type timedPlanSetter struct {
 
 // SetPlan calls the store's SetPlan.
 func (p timedPlanSetter) SetPlan(ctx context.Context, id string, size, partSize int64, partCount int) (*sessions.Session, error) {
-	start := time.Now()
+	start := monotonic()
 	sess, err := p.next.SetPlan(ctx, id, size, partSize, partCount)
-	p.s.observe("set_plan", start, err)
+	p.s.observe(sopSetPlan, start, err)
 	return sess, err
 }
 
@@ -170,16 +195,16 @@ type timedOpenLimiter struct {
 
 // ReserveOpen calls the store's ReserveOpen.
 func (o timedOpenLimiter) ReserveOpen(ctx context.Context, subject, id string, expiresAt time.Time, max int) (bool, error) {
-	start := time.Now()
+	start := monotonic()
 	ok, err := o.next.ReserveOpen(ctx, subject, id, expiresAt, max)
-	o.s.observe("reserve_open", start, err)
+	o.s.observe(sopReserveOpen, start, err)
 	return ok, err
 }
 
 // ReleaseOpen calls the store's ReleaseOpen.
 func (o timedOpenLimiter) ReleaseOpen(ctx context.Context, subject, id string) error {
-	start := time.Now()
+	start := monotonic()
 	err := o.next.ReleaseOpen(ctx, subject, id)
-	o.s.observe("release_open", start, err)
+	o.s.observe(sopReleaseOpen, start, err)
 	return err
 }

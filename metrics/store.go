@@ -65,7 +65,7 @@ type backendSeries struct {
 	// duration is resolved at an operation's first call: a histogram
 	// appears when its operation is first used, as with WithLabelValues
 	// per call.
-	duration [numStoreOps]atomic.Pointer[prometheus.Observer]
+	duration [numStoreOps]observerOnce
 	errors   [numStoreOps][len(errorKinds)]prometheus.Counter
 }
 
@@ -121,13 +121,26 @@ func (s *instrumentedStore) observe(op storeOp, start time.Duration, err error) 
 
 // duration returns the duration series of op.
 func (s *instrumentedStore) duration(op storeOp) prometheus.Observer {
-	p := &s.series.duration[op]
-	if o := p.Load(); o != nil {
-		return *o
+	return s.series.duration[op].get(s.m.storeDuration, s.series.name, storeOps[op])
+}
+
+// observerOnce is one series of a histogram vector, resolved at its first
+// use and then kept: WithLabelValues hashes the label values and looks
+// the series up under a lock at every call. The vector's series must not
+// be deleted (no Reset or Delete: none is, in this package).
+type observerOnce struct {
+	p atomic.Pointer[prometheus.Observer]
+}
+
+// get returns the series of vec with label values lvs, the same at every
+// call.
+func (o *observerOnce) get(vec *prometheus.HistogramVec, lvs ...string) prometheus.Observer {
+	if p := o.p.Load(); p != nil {
+		return *p
 	}
-	o := s.m.storeDuration.WithLabelValues(s.series.name, storeOps[op])
-	p.Store(&o)
-	return o
+	obs := vec.WithLabelValues(lvs...)
+	o.p.Store(&obs)
+	return obs
 }
 
 // ErrorKind classifies an object store error for chute_store_errors_total:
