@@ -78,9 +78,13 @@ func benchHTTP(b *testing.B, app *fiber.App) {
 
 // BenchmarkMiddleware is a request through Fiber with the request metrics;
 // BenchmarkMiddlewareNone the same without them: the difference is the
-// middleware's cost.
+// middleware's cost, of which BenchmarkMiddlewarePassThrough (a middleware
+// that only calls the next handler) is Fiber's.
 func BenchmarkMiddleware(b *testing.B)     { benchHTTP(b, benchApp(New().Middleware())) }
 func BenchmarkMiddlewareNone(b *testing.B) { benchHTTP(b, benchApp(nil)) }
+func BenchmarkMiddlewarePassThrough(b *testing.B) {
+	benchHTTP(b, benchApp(func(c *fiber.Ctx) error { return c.Next() }))
+}
 
 // nopStore presigns nothing and fails nothing: what remains is the
 // decorator's own cost.
