@@ -214,10 +214,10 @@ func checkObjectChecksum(v checksum.Value) error {
 // checksumWellFormed reports whether v.Value is the base64 of exactly
 // v.Algorithm.Size() bytes, as v.Algorithm.Check does, but decoding on
 // the stack: PresignPart checks a value per part URL. It answers false
-// for any value it does not decode itself (longer than a digest of the
-// algorithms checksum knows needs), leaving the verdict to Check; when it
-// answers true, Check would have accepted the value too (the same
-// decoder on the same bytes).
+// for a value of the wrong length or too long for its buffers (no known
+// algorithm's value is), leaving the verdict to Check; when it answers
+// true, Check would have accepted the value too (the same decoder on the
+// same bytes).
 func checksumWellFormed(v checksum.Value) bool {
 	size := v.Algorithm.Size()
 	var src [64]byte
