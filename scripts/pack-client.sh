@@ -2,10 +2,11 @@
 # Packs the npm package @chute-dev/client (web/client) with `npm pack`,
 # installs the tarball into the browser test harness (web/e2e, after its
 # `npm ci`) and checks the packed package there: its types with
-# `tsc --noEmit` over web/e2e/types-check.ts, and that chute.js exports
-# exactly what index.d.ts declares. The browser tests in ./test then load
-# chute.js from web/e2e/node_modules/@chute-dev/client, so a file left out
-# of package.json's "files" fails them.
+# `tsc --noEmit` over web/e2e/types-check.ts, that chute.js exports
+# exactly what index.d.ts declares, and its retries (retry.mjs). The
+# browser tests in ./test then load chute.js from
+# web/e2e/node_modules/@chute-dev/client, so a file left out of
+# package.json's "files" fails them.
 #
 # Environment: CHUTE_PACK_DIR keeps the tarball (default: a temporary
 # folder, removed at exit).
@@ -36,4 +37,5 @@ for (const f of p.files) console.log(`  ${String(f.size).padStart(7)}  ${f.path}
 (cd web/e2e && npm install --no-save --no-audit --no-fund "$tgz")
 (cd web/e2e && ./node_modules/.bin/tsc --noEmit -p tsconfig.json)
 (cd web/e2e && node check-exports.mjs)
+(cd web/e2e && node retry.mjs)
 echo "pack-client: $(basename "$tgz") installed into web/e2e, types and exports checked"

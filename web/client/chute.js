@@ -541,8 +541,8 @@ export class ChuteClient {
 
   /**
    * request calls the API and returns the decoded JSON answer. Network
-   * failures, 429 and 5xx are retried with backoff; other errors reject
-   * with a ChuteError.
+   * failures, 429 (but for quota_exceeded) and 5xx are retried with
+   * backoff; other errors reject with a ChuteError.
    * @param {string} method
    * @param {string} path Below baseURL, e.g. "/v1/uploads".
    * @param {unknown} [body] JSON-encoded when given.
@@ -579,11 +579,13 @@ export class ChuteClient {
         data = null;
       }
       if (resp.ok) return data;
-      if (retryable(resp.status) && attempt < this.retries) {
+      const e = (data && data.error) || {};
+      // A quota frees in minutes or hours, not within the backoff: a 429
+      // quota_exceeded is answered at once, as the Go client does.
+      if (retryable(resp.status) && e.code !== "quota_exceeded" && attempt < this.retries) {
         await this.backoff(attempt, signal);
         continue;
       }
-      const e = (data && data.error) || {};
       throw new ChuteError(resp.status, e.code || "http_" + resp.status, e.message || resp.statusText || "request failed");
     }
   }
