@@ -14,12 +14,12 @@ import (
 
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/broker"
-	"github.com/chute-dev/chute/broker/auth"
 	"github.com/chute-dev/chute/broker/httpapi"
 	"github.com/chute-dev/chute/broker/verifyhttp"
 	"github.com/chute-dev/chute/broker/webhook"
 	"github.com/chute-dev/chute/config"
 	"github.com/chute-dev/chute/events"
+	"github.com/chute-dev/chute/internal/wiring"
 	"github.com/chute-dev/chute/metrics"
 	"github.com/chute-dev/chute/sessions"
 	"github.com/chute-dev/chute/web"
@@ -60,12 +60,9 @@ func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
 	stores := map[string]broker.ObjectStore{}
 	caps := map[string]broker.Capabilities{}
 	for name, b := range cfg.Backends {
-		s3, err := backends.NewS3(backends.Config{
-			Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
-			Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle != nil && *b.PathStyle,
-			Timeout: time.Duration(b.Timeout), Provider: b.Provider,
-			CompleteTimeout: time.Duration(cfg.Limits.CompleteTimeout),
-		})
+		bc := wiring.Backend(name, b)
+		bc.CompleteTimeout = time.Duration(cfg.Limits.CompleteTimeout)
+		s3, err := backends.NewS3(bc)
 		if err != nil {
 			return nil, fmt.Errorf("backends.%s: %w", name, err)
 		}
@@ -75,7 +72,7 @@ func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
 	profiles := map[string]broker.Profile{}
 	var verifier broker.Verifier
 	for name, p := range cfg.Profiles {
-		profiles[name] = brokerProfile(name, p)
+		profiles[name] = wiring.Profile(name, p)
 		if p.Verify.URL != "" && verifier == nil {
 			verifier = verifyhttp.New(nil)
 		}
@@ -123,14 +120,9 @@ func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
 	if err != nil {
 		return nil, err
 	}
-	authn, err := authenticator(cfg)
+	authn, err := wiring.Authenticator(cfg)
 	if err != nil {
 		return nil, err
-	}
-	var limiter, signLimiter httpapi.RateLimiter
-	if cfg.Limits.Rate > 0 {
-		limiter = sessions.NewRateLimiter(rc, cfg.Sessions.KeyPrefix, float64(cfg.Limits.Rate), cfg.Limits.Burst)
-		signLimiter = httpapi.NewLocalLimiter(float64(cfg.Limits.Rate), cfg.Limits.Burst)
 	}
 	srv := httpapi.New(svc, authn, httpapi.Options{
 		BodyLimit:      int(cfg.Server.BodyLimit),
@@ -142,8 +134,8 @@ func wire(cfg *config.Config, log *slog.Logger) (_ *running, err error) {
 		Static:         web.FS(),
 		Middleware:     []fiber.Handler{mx.Middleware()},
 		Metrics:        mx.Handler(),
-		RateLimiter:    limiter,
-		SignLimiter:    signLimiter,
+		RateLimiter:    wiring.RateLimiter(cfg, rc),
+		SignLimiter:    wiring.SignLimiter(cfg),
 	})
 	r := &running{cfg: cfg, log: log, srv: srv, rc: rc}
 	r.jobs = append(r.jobs, job{"signing cache", svc.RunSignCache})
@@ -187,50 +179,6 @@ func unsupported(cfg *config.Config) error {
 		}
 	}
 	return nil
-}
-
-// brokerProfile is the broker's view of profile p, as cmd/chute makes it.
-func brokerProfile(name string, p config.Profile) broker.Profile {
-	bp := broker.Profile{
-		Name: name, Backend: p.Backend, MaxSize: int64(p.MaxSize), PartSize: int64(p.PartSize),
-		SingleMax: int64(p.SingleMax), AllowedTypes: p.AllowedTypes, URLTTL: time.Duration(p.URLTTL),
-		KeyTemplate: p.KeyTemplate,
-		Overwrite:   p.Overwrite,
-		Sniff:       p.Sniff,
-		MinSize:     int64(p.MinSize), Subjects: p.Subjects, MaxMetadataBytes: p.MaxMetadataBytes,
-		InlineTypes: p.InlineTypes,
-	}
-	if v := p.Verify; v.URL != "" {
-		bp.Verify = &broker.VerifyHook{URL: v.URL, Secret: v.Secret, Timeout: time.Duration(v.Timeout)}
-	}
-	return bp
-}
-
-func authenticator(cfg *config.Config) (auth.Authenticator, error) {
-	switch cfg.Auth.Mode {
-	case config.AuthNone:
-		return auth.None{}, nil
-	case config.AuthJWT:
-		a, err := auth.NewJWT(auth.JWTConfig{
-			Secret: cfg.Auth.JWT.Secret, JWKSURL: cfg.Auth.JWT.JWKSURL,
-			Issuer: cfg.Auth.JWT.Issuer, Audience: cfg.Auth.JWT.Audience,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("auth.jwt: %w", err)
-		}
-		return a, nil
-	case config.AuthAPIKey:
-		keys := make([]auth.APIKey, 0, len(cfg.Auth.APIKeys))
-		for _, k := range cfg.Auth.APIKeys {
-			keys = append(keys, auth.APIKey{Key: k.Key, Subject: k.Subject})
-		}
-		a, err := auth.NewAPIKeys(keys)
-		if err != nil {
-			return nil, fmt.Errorf("auth.api_keys: %w", err)
-		}
-		return a, nil
-	}
-	return nil, fmt.Errorf("auth.mode: %q is not one of none, jwt, api_key", cfg.Auth.Mode)
 }
 
 // start listens on cfg.Server.Listen and serves, with the background jobs

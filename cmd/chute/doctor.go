@@ -11,6 +11,7 @@ import (
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/config"
 	"github.com/chute-dev/chute/doctor"
+	"github.com/chute-dev/chute/internal/wiring"
 )
 
 const doctorHelp = `Check that the object stores of the config file are set up the way Chute
@@ -66,7 +67,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	failed := 0
 	for i, name := range names {
 		b := cfg.Backends[name]
-		bc := backendConfig(name, b)
+		bc := wiring.Backend(name, b)
 		preset, _ := backends.LookupPreset(b.Provider) // validated by Load
 		if i > 0 {
 			fmt.Fprintln(stdout)

@@ -13,6 +13,7 @@ import (
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/config"
 	"github.com/chute-dev/chute/gc"
+	"github.com/chute-dev/chute/internal/wiring"
 	"github.com/chute-dev/chute/sessions"
 )
 
@@ -71,7 +72,7 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sort.Strings(names)
 	var bs []gc.Backend
 	for _, name := range names {
-		s3, err := backends.NewS3(backendConfig(name, cfg.Backends[name]))
+		s3, err := backends.NewS3(wiring.Backend(name, cfg.Backends[name]))
 		if err != nil {
 			return fmt.Errorf("backends.%s: %w", name, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/config"
 	"github.com/chute-dev/chute/doctor"
+	"github.com/chute-dev/chute/internal/wiring"
 )
 
 const setupHelp = `Prepare the buckets of the config file's object stores for Chute:
@@ -64,7 +65,7 @@ func cmdSetupBucket(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprintln(stdout)
 		}
 		rep := doctor.Setup(ctx, doctor.SetupOptions{
-			Backend: backendConfig(name, b), CORSOrigins: cfg.Server.CORSOrigins,
+			Backend: wiring.Backend(name, b), CORSOrigins: cfg.Server.CORSOrigins,
 			AbortAfterDays: *abortAfter, Wait: *wait,
 		})
 		rep.Write(stdout, fmt.Sprintf("backend %s (%s, bucket %s at %s)", name, preset.Title, b.Bucket, b.Endpoint))

@@ -14,13 +14,13 @@ import (
 
 	"github.com/chute-dev/chute/backends"
 	"github.com/chute-dev/chute/broker"
-	"github.com/chute-dev/chute/broker/auth"
 	"github.com/chute-dev/chute/broker/httpapi"
 	"github.com/chute-dev/chute/broker/verifyhttp"
 	"github.com/chute-dev/chute/checksum"
 	"github.com/chute-dev/chute/config"
 	"github.com/chute-dev/chute/events"
 	"github.com/chute-dev/chute/internal/jsonlog"
+	"github.com/chute-dev/chute/internal/wiring"
 	"github.com/chute-dev/chute/metrics"
 	"github.com/chute-dev/chute/sessions"
 	"github.com/chute-dev/chute/tracing"
@@ -61,7 +61,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	stores := map[string]broker.ObjectStore{}
 	caps := map[string]broker.Capabilities{}
 	for name, b := range cfg.Backends {
-		bc := backendConfig(name, b)
+		bc := wiring.Backend(name, b)
 		bc.CompleteTimeout = time.Duration(cfg.Limits.CompleteTimeout) // the store call has the whole complete's time
 		s3, err := backends.NewS3(bc)
 		if err != nil {
@@ -76,16 +76,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	profiles := map[string]broker.Profile{}
 	var verifier broker.Verifier
 	for name, p := range cfg.Profiles {
-		profiles[name] = broker.Profile{
-			Name: name, Backend: p.Backend, MaxSize: int64(p.MaxSize), PartSize: int64(p.PartSize),
-			SingleMax: int64(p.SingleMax), AllowedTypes: p.AllowedTypes, URLTTL: time.Duration(p.URLTTL),
-			KeyTemplate: p.KeyTemplate,
-			Overwrite:   p.Overwrite,
-			Sniff:       p.Sniff,
-			MinSize:     int64(p.MinSize), Subjects: p.Subjects, MaxMetadataBytes: p.MaxMetadataBytes,
-			Verify:      verifyHook(p.Verify),
-			InlineTypes: p.InlineTypes,
-		}
+		profiles[name] = wiring.Profile(name, p)
 		if p.Verify.URL != "" && verifier == nil {
 			verifier = verifyhttp.New(tr.Client("verify_hook")) // nil when off: its own client
 		}
@@ -126,7 +117,7 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		_ = rc.Close()
 		return nil, err
 	}
-	authn, err := authenticator(cfg)
+	authn, err := wiring.Authenticator(cfg)
 	if err != nil {
 		_ = rc.Close()
 		return nil, err
@@ -145,8 +136,8 @@ func wire(cfg *config.Config, log *slog.Logger) (*stack, error) {
 		Static:         web.FS(),
 		Middleware:     middleware,
 		Metrics:        mx.Handler(),
-		RateLimiter:    tr.RateLimiter(rateLimiter(cfg, rc)),
-		SignLimiter:    signLimiter(cfg),
+		RateLimiter:    tr.RateLimiter(wiring.RateLimiter(cfg, rc)),
+		SignLimiter:    wiring.SignLimiter(cfg),
 	})
 	st := &stack{server: srv, redis: rc, cfg: cfg, log: log, deliverer: deliverer, signCache: svc.RunSignCache, tracer: tr}
 	if cfg.Janitor.Enabled {
@@ -178,71 +169,6 @@ func webhooks(cfg *config.Config, rc redis.UniversalClient, log *slog.Logger, mx
 		Transport: tr.Transport("webhook", nil), Propagator: tr.Propagator(),
 	}, log, mx.Webhooks())
 	return outbox, d
-}
-
-// verifyHook is the broker's view of a profile's verify hook; nil when
-// it has no URL.
-func verifyHook(v config.Verify) *broker.VerifyHook {
-	if v.URL == "" {
-		return nil
-	}
-	return &broker.VerifyHook{URL: v.URL, Secret: v.Secret, Timeout: time.Duration(v.Timeout)}
-}
-
-// backendConfig is the adapter configuration of backend b: chute serve,
-// doctor and gc all build their stores from it.
-func backendConfig(name string, b config.Backend) backends.Config {
-	return backends.Config{
-		Name: name, Endpoint: b.Endpoint, PublicEndpoint: b.PublicEndpoint, Region: b.Region,
-		Bucket: b.Bucket, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle != nil && *b.PathStyle,
-		Timeout: time.Duration(b.Timeout), Provider: b.Provider,
-	}
-}
-
-// rateLimiter is the per-subject request limit of cfg.Limits, kept in the
-// sessions Redis; nil (no limit) when limits.rate is 0.
-func rateLimiter(cfg *config.Config, rc redis.UniversalClient) httpapi.RateLimiter {
-	if cfg.Limits.Rate <= 0 {
-		return nil
-	}
-	return sessions.NewRateLimiter(rc, cfg.Sessions.KeyPrefix, float64(cfg.Limits.Rate), cfg.Limits.Burst)
-}
-
-// signLimiter limits the requests that sign part URLs in this process
-// (limits.rate and limits.burst per replica), so that signing makes no
-// Redis round trip; nil when rate limiting is off.
-func signLimiter(cfg *config.Config) httpapi.RateLimiter {
-	if cfg.Limits.Rate <= 0 {
-		return nil
-	}
-	return httpapi.NewLocalLimiter(float64(cfg.Limits.Rate), cfg.Limits.Burst)
-}
-
-func authenticator(cfg *config.Config) (auth.Authenticator, error) {
-	switch cfg.Auth.Mode {
-	case config.AuthNone:
-		return auth.None{}, nil
-	case config.AuthJWT:
-		a, err := auth.NewJWT(auth.JWTConfig{
-			Secret: cfg.Auth.JWT.Secret, JWKSURL: cfg.Auth.JWT.JWKSURL,
-			Issuer: cfg.Auth.JWT.Issuer, Audience: cfg.Auth.JWT.Audience,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("auth.jwt: %w", err)
-		}
-		return a, nil
-	case config.AuthAPIKey:
-		keys := make([]auth.APIKey, 0, len(cfg.Auth.APIKeys))
-		for _, k := range cfg.Auth.APIKeys {
-			keys = append(keys, auth.APIKey{Key: k.Key, Subject: k.Subject})
-		}
-		a, err := auth.NewAPIKeys(keys)
-		if err != nil {
-			return nil, fmt.Errorf("auth.api_keys: %w", err)
-		}
-		return a, nil
-	}
-	return nil, fmt.Errorf("auth.mode: %q is not one of none, jwt, api_key", cfg.Auth.Mode)
 }
 
 // redactedURLError keeps a URL parse error from echoing a password.

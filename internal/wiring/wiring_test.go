@@ -1,4 +1,4 @@
-package inprocess
+package wiring
 
 import (
 	"reflect"
@@ -8,14 +8,13 @@ import (
 )
 
 // TestBrokerProfileComplete fails when broker.Profile gains a field that
-// brokerProfile doesn't fill from the configuration (cmd/chute's wiring
-// would then have moved on without this package): every field of a
+// Profile doesn't fill from the configuration: every field of a
 // configuration profile is set, and every field of the broker's profile
 // must come out set.
 func TestBrokerProfileComplete(t *testing.T) {
 	var p config.Profile
 	fill(reflect.ValueOf(&p).Elem())
-	bp := reflect.ValueOf(brokerProfile("images", p))
+	bp := reflect.ValueOf(Profile("images", p))
 	for i := range bp.NumField() {
 		if bp.Field(i).IsZero() {
 			t.Errorf("broker.Profile.%s is not filled from the configuration", bp.Type().Field(i).Name)
