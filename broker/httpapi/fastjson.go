@@ -21,8 +21,6 @@ func appendPartURLs(b []byte, r *broker.PartURLsResult) ([]byte, bool) {
 		return append(b, `{"parts":null}`...), true
 	}
 	b = append(b, `{"parts":[`...)
-	var kbuf [4]string // the headers of one part: Content-Length, maybe a checksum and Content-Type
-	keys := kbuf[:0]
 	for i := range r.Parts {
 		p := &r.Parts[i]
 		if i > 0 {
@@ -42,26 +40,8 @@ func appendPartURLs(b []byte, r *broker.PartURLsResult) ([]byte, bool) {
 		b = append(b, `,"headers":`...)
 		if p.Headers == nil {
 			b = append(b, "null"...)
-		} else {
-			keys = keys[:0]
-			for k := range p.Headers {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			b = append(b, '{')
-			for j, k := range keys {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				if b, ok = appendPlainString(b, k); !ok {
-					return b, false
-				}
-				b = append(b, ':')
-				if b, ok = appendPlainString(b, p.Headers[k]); !ok {
-					return b, false
-				}
-			}
-			b = append(b, '}')
+		} else if b, ok = appendHeaders(b, p.Headers); !ok {
+			return b, false
 		}
 		b = append(b, `,"size":`...)
 		b = strconv.AppendInt(b, p.Size, 10)
@@ -74,6 +54,33 @@ func appendPartURLs(b []byte, r *broker.PartURLsResult) ([]byte, bool) {
 		b = append(b, `"}`...)
 	}
 	return append(b, "]}"...), true
+}
+
+// appendHeaders appends h as a JSON object, its keys sorted as
+// encoding/json sorts them, or reports false when a key or value needs
+// escaping.
+func appendHeaders(b []byte, h map[string]string) ([]byte, bool) {
+	var kbuf [4]string // the headers of one part: Content-Length, maybe a checksum and Content-Type
+	keys := kbuf[:0]
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = appendPlainString(b, k); !ok {
+			return b, false
+		}
+		b = append(b, ':')
+		if b, ok = appendPlainString(b, h[k]); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
 }
 
 // appendPlainString appends s quoted if it needs no escaping in JSON

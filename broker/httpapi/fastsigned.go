@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"slices"
 	"strconv"
 
 	"github.com/chute-dev/chute/broker/companion"
@@ -21,26 +20,10 @@ func appendSigned(b []byte, s *companion.Signed) ([]byte, bool) {
 	b = append(b, `,"expires":`...)
 	b = strconv.AppendInt(b, s.Expires, 10)
 	if len(s.Headers) > 0 {
-		var kbuf [4]string
-		keys := kbuf[:0]
-		for k := range s.Headers {
-			keys = append(keys, k)
+		b = append(b, `,"headers":`...)
+		if b, ok = appendHeaders(b, s.Headers); !ok {
+			return b, false
 		}
-		slices.Sort(keys)
-		b = append(b, `,"headers":{`...)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, ok = appendPlainString(b, k); !ok {
-				return b, false
-			}
-			b = append(b, ':')
-			if b, ok = appendPlainString(b, s.Headers[k]); !ok {
-				return b, false
-			}
-		}
-		b = append(b, '}')
 	}
 	return append(b, '}'), true
 }
